@@ -1,0 +1,88 @@
+"""Base for every service's eventsourcing Application: tracking-capable recorder (for the
+inbox and the outbox position), access records, and the domain -> integration translation."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
+
+from accord_kernel.access_log import AccessRecord
+from accord_kernel.contracts import AccessRecorded, Contract
+from accord_kernel.settings import ServiceSettings
+
+log = logging.getLogger("accord.application")
+
+Routed = tuple[Contract, str | None]  # (contract, recipient agency for policy-routed shares)
+
+
+class AccordApplication(Application[uuid.UUID]):
+    service_name: ClassVar[str] = "accord"
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        super().__init__(env=settings.eventsourcing_env())
+
+    def construct_recorder(self) -> ProcessRecorder:
+        # A process recorder stores tracking records in the same transaction as events:
+        # that is what makes the inbox effect exactly-once and the outbox position durable.
+        return self.factory.process_recorder()
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        assert isinstance(self.recorder, ProcessRecorder)
+        return self.recorder
+
+    # --- inbox ---------------------------------------------------------------------------
+    def already_processed(self, event_id: str) -> bool:
+        return self.process_recorder.has_tracking_id(f"inbox:{event_id}", 1)
+
+    def save_processed(self, event_id: str, *objs: Any) -> bool:
+        """Saves the effect of an integration event together with its tracking record.
+        Returns False (and saves nothing) when the event was already processed."""
+        processing = ProcessingEvent[uuid.UUID](Tracking(f"inbox:{event_id}", 1))
+        processing.collect_events(*objs)
+        try:
+            self._record(processing)
+        except IntegrityError:
+            return False
+        return True
+
+    # --- outbox --------------------------------------------------------------------------
+    OUTBOX_POSITION = "outbox:kafka"
+
+    def outbox_position(self) -> int:
+        return self.process_recorder.max_tracking_id(self.OUTBOX_POSITION) or 0
+
+    def advance_outbox(self, notification_id: int) -> None:
+        self.process_recorder.insert_events([], tracking=Tracking(self.OUTBOX_POSITION,
+                                                                  notification_id))
+
+    def integration_events(self, domain_event: DomainEventProtocol[uuid.UUID]) -> list[Routed]:
+        """Translates one stored domain event into the integration events it publishes.
+        Services extend this; the base publishes access records."""
+        if isinstance(domain_event, AccessRecord.Recorded):
+            e: Any = domain_event
+            return [(AccessRecorded(
+                case_id=e.case_id, record_id=str(e.record_id), service=e.service,
+                user=e.subject["user"], agency=e.subject["agency"], role=e.subject["role"],
+                org=e.subject["org"], action=e.action, resource_type=e.resource_type,
+                purpose=e.purpose, fields_returned=e.fields_returned,
+                fields_withheld=e.fields_withheld, lawful_basis=e.lawful_basis,
+                decision=e.decision, decision_id=e.decision_id, break_glass=e.break_glass,
+                justification_ref=e.justification_ref, at=e.at), None)]
+        return []
+
+    # --- access records ------------------------------------------------------------------
+    def record_access(self, records: Iterable[dict[str, Any]]) -> None:
+        aggregates = [AccessRecord(record_id=uuid.uuid4(), service=self.service_name,
+                                   at=datetime.now(UTC), **r) for r in records]
+        if aggregates:
+            self.save(*aggregates)
+

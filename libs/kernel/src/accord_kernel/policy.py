@@ -1,0 +1,154 @@
+"""Policy decision (OPA) and the one enforcement point every read and every share goes through."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from opa_client.opa import OpaClient
+
+from accord_kernel.application import AccordApplication
+from accord_kernel.identity import Subject
+from accord_kernel.problems import Problem, policy_unavailable
+
+log = logging.getLogger("accord.policy")
+
+PURPOSES = ("case_management", "safeguarding", "compliance_review", "offender_communication",
+            "emergency", "audit")
+
+
+class PolicyUnavailable(Exception):
+    """OPA could not be asked or gave no answer: callers must treat this as deny."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed_fields: frozenset[str]
+    withheld: dict[str, str]
+    lawful_basis: dict[str, str] = field(default_factory=dict)
+    obligations: list[dict[str, Any]] = field(default_factory=list)
+    break_glass: bool = False
+    decision_id: str | None = None
+
+    @property
+    def permitted(self) -> bool:
+        return bool(self.allowed_fields)
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any], decision_id: str | None) -> Decision:
+        return cls(
+            allowed_fields=frozenset(result.get("allowed_fields", [])),
+            withheld=dict(result.get("withheld", {})),
+            lawful_basis=dict(result.get("lawful_basis", {})),
+            obligations=list(result.get("obligations", [])),
+            break_glass=bool(result.get("break_glass", False)),
+            decision_id=decision_id,
+        )
+
+
+class PolicyDecisionPoint:
+    """Thin wrapper over opa-python-client that turns every failure into PolicyUnavailable."""
+
+    def __init__(self, opa_url: str, timeout: float = 1.5) -> None:
+        url = urlsplit(opa_url)
+        self.client = OpaClient(host=url.hostname or "127.0.0.1", port=url.port or 8181,
+                                timeout=timeout, retries=0)
+
+    def query(self, package: str, rule: str, input_data: dict[str, Any]) -> tuple[Any, str | None]:
+        try:
+            response = self.client.query_rule(input_data=input_data, package_path=package,
+                                              rule_name=rule)
+        except (requests.RequestException, ValueError) as exc:
+            log.warning("policy engine unavailable: %s", type(exc).__name__)
+            raise PolicyUnavailable(type(exc).__name__) from exc
+        if "result" not in response:
+            # Undefined decision: deny.
+            raise PolicyUnavailable(f"undefined decision {package}.{rule}")
+        return response["result"], response.get("decision_id")
+
+    def healthy(self) -> bool:
+        try:
+            self.client.check_health()
+        except Exception:
+            return False
+        return True
+
+
+@dataclass
+class Resource:
+    """One case document offered for reading, with what the policy needs to know of the case."""
+
+    type: str
+    case_id: str
+    document: dict[str, Any]
+    case: dict[str, Any] = field(default_factory=dict)
+    assigned_facilitators: Sequence[str] = ()
+
+
+class PolicyEnforcementPoint:
+    def __init__(self, pdp: PolicyDecisionPoint, app: AccordApplication,
+                 enabled: bool = True) -> None:
+        self.pdp = pdp
+        self.app = app
+        self.enabled = enabled
+
+    def decide(self, subject: Subject, purpose: str, resources: Sequence[Resource],
+               action: str = "read") -> list[Decision]:
+        """One OPA round trip for the whole list."""
+        if not resources:
+            return []
+        input_data = {
+            "subject": subject.as_policy_input(), "action": action, "purpose": purpose,
+            "now": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "items": [{
+                "resource": {"type": r.type, "case_id": r.case_id,
+                             "fields": sorted(r.document),
+                             "assigned_facilitators": list(r.assigned_facilitators)},
+                "case": r.case,
+            } for r in resources],
+        }
+        result, decision_id = self.pdp.query("accord.access", "batch", input_data)
+        if not isinstance(result, list) or len(result) != len(resources):
+            raise PolicyUnavailable("malformed batch decision")
+        return [Decision.from_result(r, decision_id) for r in result]
+
+    def read(self, subject: Subject, purpose: str, resources: Sequence[Resource],
+             action: str = "read", justification_ref: str | None = None
+             ) -> list[dict[str, Any] | None]:
+        """Projects each document to its allowed fields (None where nothing is allowed) and
+        records every decision for audit before anything is returned."""
+        if not self.enabled:
+            return [dict(r.document) for r in resources]
+        try:
+            decisions = self.decide(subject, purpose, resources, action)
+        except PolicyUnavailable as exc:
+            raise policy_unavailable() from exc
+        self.app.record_access(
+            {
+                "case_id": r.case_id, "subject": subject.as_policy_input(), "action": action,
+                "resource_type": r.type, "purpose": purpose,
+                "fields_returned": sorted(d.allowed_fields),
+                "fields_withheld": d.withheld, "lawful_basis": d.lawful_basis,
+                "decision": "permit" if d.permitted else "deny",
+                "decision_id": d.decision_id, "break_glass": d.break_glass,
+                "justification_ref": justification_ref if d.break_glass else None,
+            }
+            for r, d in zip(resources, decisions, strict=True)
+        )
+        return [
+            {k: v for k, v in r.document.items() if k in d.allowed_fields} if d.permitted else None
+            for r, d in zip(resources, decisions, strict=True)
+        ]
+
+    def read_one(self, subject: Subject, purpose: str, resource: Resource,
+                 justification_ref: str | None = None) -> dict[str, Any]:
+        (projected,) = self.read(subject, purpose, [resource], justification_ref=justification_ref)
+        if projected is None:
+            raise Problem(403, "access_denied", "Access denied by policy",
+                          "No field of this resource may be read for this purpose.")
+        return projected

@@ -1,0 +1,126 @@
+"""RFC 9457 problem documents: every error a client sees has a stable `type` and no stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_BASE = "https://accord.example/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+log = logging.getLogger("accord.problems")
+
+
+class Problem(Exception):
+    """An error that becomes a problem document. `code` is the stable machine name."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    def to_document(self, instance: str | None = None) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.code,
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+        }
+        if self.detail:
+            doc["detail"] = self.detail
+        if instance:
+            doc["instance"] = instance
+        doc.update(self.extensions)
+        return doc
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.to_document(request.url.path if request else None),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=problem.headers,
+    )
+
+
+def unauthorized(detail: str) -> Problem:
+    return Problem(
+        401, "unauthorized", "Authentication required", detail,
+        headers={"WWW-Authenticate": 'Bearer realm="accord"'},
+    )
+
+
+def forbidden(detail: str) -> Problem:
+    return Problem(403, "forbidden", "Not allowed for this agency or role", detail)
+
+
+def not_found(what: str) -> Problem:
+    return Problem(404, "not_found", "Not found", f"No {what} with that id")
+
+
+def policy_unavailable() -> Problem:
+    # Principle 4: if the policy engine cannot answer, the answer is no.
+    return Problem(
+        503, "policy_unavailable", "Policy decision unavailable",
+        "The policy engine could not answer; no case data is returned.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+        # The offending input value is deliberately not echoed: it may be victim data.
+        errors.append({"field": ".".join(loc), "message": err.get("msg", ""), "kind": err.get("type")})
+    return errors
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        log.info("problem %s status=%s path=%s", exc.code, exc.status, request.url.path)
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        fields = sorted({e["field"] for e in errors})
+        log.info("validation failed path=%s fields=%s", request.url.path, fields)
+        problem = Problem(
+            422, "validation_failed", "The request is not valid",
+            "Invalid field(s): " + ", ".join(fields), errors=errors,
+        )
+        return problem_response(problem, request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+            exc.status_code, f"http_{exc.status_code}"
+        )
+        problem = Problem(exc.status_code, code, str(exc.detail))
+        return problem_response(problem, request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Log the exception class only: messages of library errors can carry request data.
+        log.error("unexpected error %s path=%s", type(exc).__name__, request.url.path)
+        problem = Problem(500, "internal_error", "Internal error", "The error has been logged.")
+        return problem_response(problem, request)

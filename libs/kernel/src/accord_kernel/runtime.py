@@ -1,0 +1,186 @@
+"""Composition root shared by the services: wires settings, the event-sourced application,
+policy enforcement, identity, the outbox relay and the inbox into a FastAPI app and a CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import typer
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from accord_kernel.application import AccordApplication
+from accord_kernel.bus import ApplicationInbox, Inbox, InboxConsumer, OutboxRelay
+from accord_kernel.identity import Subject, TokenVerifier
+from accord_kernel.policy import PolicyDecisionPoint, PolicyEnforcementPoint
+from accord_kernel.problems import install_problem_handlers, unauthorized
+from accord_kernel.settings import ServiceSettings
+
+log = logging.getLogger("accord.runtime")
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    app: AccordApplication
+    inbox: Inbox | None = None
+    topics: list[str] = field(default_factory=list)
+    inbox_types: set[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.pdp = PolicyDecisionPoint(self.settings.opa_url, self.settings.opa_timeout_seconds)
+        self.pep = PolicyEnforcementPoint(self.pdp, self.app, self.settings.enforce_policy)
+        self.verifier = TokenVerifier(self.settings.jwks_file, self.settings.token_issuer,
+                                      self.settings.token_audience)
+        if self.inbox_types is None and isinstance(self.inbox, ApplicationInbox):
+            self.inbox_types = self.inbox.types
+
+    def relay(self) -> OutboxRelay:
+        return OutboxRelay(self.app, self.settings.kafka_bootstrap)
+
+    def consumer(self) -> InboxConsumer | None:
+        if self.inbox is None:
+            return None
+        return InboxConsumer(self.inbox, self.settings.kafka_bootstrap,
+                             self.settings.consumer_group or self.settings.service,
+                             self.topics, self.inbox_types)
+
+    async def run_workers(self, stop: asyncio.Event, relay: bool = True,
+                          consumer: bool = True) -> None:
+        tasks = []
+        if relay:
+            tasks.append(asyncio.create_task(self.relay().run(stop)))
+        inbox_consumer = self.consumer() if consumer else None
+        if inbox_consumer is not None:
+            tasks.append(asyncio.create_task(inbox_consumer.run(stop)))
+        await asyncio.gather(*tasks)
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+def current_subject(request: Request) -> Subject:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized("a bearer token is required")
+    return _runtime(request).verifier.verify(token.strip())
+
+
+CurrentSubject = Annotated[Subject, Depends(current_subject)]
+Runtime = Annotated[ServiceRuntime, Depends(_runtime)]
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health/live")
+    def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/health/ready")
+    def ready(runtime: Runtime) -> JSONResponse:
+        checks = {"policy": runtime.pdp.healthy(), "store": True}
+        try:
+            runtime.app.outbox_position()
+        except Exception:
+            checks["store"] = False
+        ok = all(checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    return router
+
+
+def build_api(runtime: ServiceRuntime, title: str, routers: list[APIRouter],
+              with_workers: bool = False) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        workers = asyncio.create_task(runtime.run_workers(stop)) if with_workers else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if workers is not None:
+                await workers
+            runtime.app.close()
+
+    api = FastAPI(title=title, version="1.0.0", lifespan=lifespan,
+                  description=f"Accord {runtime.settings.service} service. All case data is "
+                              "policy-filtered; errors are RFC 9457 problem documents.")
+    api.state.runtime = runtime
+    install_problem_handlers(api)
+    api.include_router(health_router())
+    for router in routers:
+        api.include_router(router)
+    return api
+
+
+def service_cli(name: str, make_runtime: Callable[[ServiceSettings], ServiceRuntime],
+                make_api: Callable[[ServiceRuntime, bool], FastAPI], default_port: int) -> typer.Typer:
+    """`accord-<service> all|api|relay|consumer`: the same code runs as one process or three."""
+    cli = typer.Typer(add_completion=False, help=f"Accord {name} service")
+
+    def settings() -> ServiceSettings:
+        s = ServiceSettings(service=name)
+        if "port" not in s.model_fields_set:
+            s.port = default_port
+        return s
+
+    @cli.command()
+    def all() -> None:
+        """HTTP API plus outbox relay and inbox consumer in one process."""
+        s = settings()
+        _configure_logging()
+        uvicorn.run(make_api(make_runtime(s), True), host=s.host, port=s.port, log_level="warning")
+
+    @cli.command()
+    def api() -> None:
+        """HTTP API only."""
+        s = settings()
+        _configure_logging()
+        uvicorn.run(make_api(make_runtime(s), False), host=s.host, port=s.port,
+                    log_level="warning")
+
+    @cli.command()
+    def relay() -> None:
+        """Outbox relay only."""
+        _configure_logging()
+        _run_until_signal(make_runtime(settings()), relay=True, consumer=False)
+
+    @cli.command()
+    def consumer() -> None:
+        """Inbox consumer only."""
+        _configure_logging()
+        _run_until_signal(make_runtime(settings()), relay=False, consumer=True)
+
+    return cli
+
+
+def _run_until_signal(runtime: ServiceRuntime, relay: bool, consumer: bool) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await runtime.run_workers(stop, relay=relay, consumer=consumer)
+
+    asyncio.run(main())
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+

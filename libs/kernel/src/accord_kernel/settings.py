@@ -1,0 +1,64 @@
+"""One Settings object per service, read from ACCORD_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ACCORD_", extra="ignore")
+
+    service: str = "accord"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    # postgresql://user:password@host:port/dbname; unset means the embedded SQLite store.
+    database_url: str | None = None
+    # "memory" is for fast unit tests only.
+    persistence: str = Field(default="auto", pattern="^(auto|sqlite|postgres|memory)$")
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    opa_url: str = "http://127.0.0.1:8181"
+    opa_timeout_seconds: float = 1.5
+    jwks_path: Path | None = None
+    token_issuer: str = "accord-dev"
+    token_audience: str = "accord"
+    # Only the policy benchmark turns this off, to measure enforcement cost.
+    enforce_policy: bool = True
+    consumer_group: str | None = None
+
+    @property
+    def jwks_file(self) -> Path:
+        return self.jwks_path or self.data_dir / "dev-keys" / "jwks.json"
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        kind = self.persistence
+        if kind == "auto":
+            kind = "postgres" if self.database_url else "sqlite"
+        if kind == "memory":
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        if kind == "sqlite":
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.data_dir / f"{self.service}.sqlite"),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        if not self.database_url:
+            raise ValueError("ACCORD_DATABASE_URL is required for postgres persistence")
+        url = urlsplit(self.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/"),
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": url.username or "postgres",
+            "POSTGRES_PASSWORD": url.password or "",
+            # One schema per service: a service never reads another service's tables.
+            "POSTGRES_SCHEMA": self.service.replace("-", "_"),
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "5",
+        }
