@@ -30,7 +30,7 @@ class Contract(BaseModel):
     case_id: str = classed(CORE, min_length=1, max_length=64)
 
     @classmethod
-    def data_classes(cls) -> dict[str, str]:
+    def field_classes(cls) -> dict[str, str]:
         return {
             name: (f.json_schema_extra or {}).get("data_class", "")  # type: ignore[union-attr]
             for name, f in cls.model_fields.items()
