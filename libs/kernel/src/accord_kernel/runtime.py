@@ -33,9 +33,12 @@ class ServiceRuntime:
     inbox: Inbox | None = None
     topics: list[str] = field(default_factory=list)
     inbox_types: set[str] | None = None
+    pdp: PolicyDecisionPoint = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        self.pdp = PolicyDecisionPoint(self.settings.opa_url, self.settings.opa_timeout_seconds)
+        if self.pdp is None:
+            self.pdp = PolicyDecisionPoint(self.settings.opa_url,
+                                           self.settings.opa_timeout_seconds)
         self.pep = PolicyEnforcementPoint(self.pdp, self.app, self.settings.enforce_policy)
         self.verifier = TokenVerifier(self.settings.jwks_file, self.settings.token_issuer,
                                       self.settings.token_audience)
@@ -126,16 +129,11 @@ def build_api(runtime: ServiceRuntime, title: str, routers: list[APIRouter],
     return api
 
 
-def service_cli(name: str, make_runtime: Callable[[ServiceSettings], ServiceRuntime],
-                make_api: Callable[[ServiceRuntime, bool], FastAPI], default_port: int) -> typer.Typer:
+def service_cli(name: str, settings: Callable[[], ServiceSettings],
+                make_runtime: Callable[[ServiceSettings], ServiceRuntime],
+                make_api: Callable[[ServiceRuntime, bool], FastAPI]) -> typer.Typer:
     """`accord-<service> all|api|relay|consumer`: the same code runs as one process or three."""
     cli = typer.Typer(add_completion=False, help=f"Accord {name} service")
-
-    def settings() -> ServiceSettings:
-        s = ServiceSettings(service=name)
-        if "port" not in s.model_fields_set:
-            s.port = default_port
-        return s
 
     @cli.command()
     def all() -> None:

@@ -62,3 +62,11 @@ class ServiceSettings(BaseSettings):
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "5",
         }
+
+    @classmethod
+    def for_service(cls, service: str, default_port: int, **overrides: object) -> ServiceSettings:
+        """Environment first, then overrides; the service's own port unless one is set."""
+        settings = cls(service=service, **overrides)  # type: ignore[arg-type]
+        if "port" not in settings.model_fields_set:
+            settings.port = default_port
+        return settings

@@ -1,0 +1,77 @@
+"""The RJ provider's intake of referrals, and accepting or declining them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from accord_kernel.identity import require
+from accord_kernel.policy import Resource
+from accord_kernel.problems import Problem, not_found
+from accord_kernel.runtime import CurrentSubject, Runtime
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from accord_conference.application import ConferenceService, NotFound
+
+router = APIRouter(prefix="/intake", tags=["intake"])
+RJ = frozenset({"rj_provider"})
+
+
+class DeclineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=500)]
+
+
+def service(runtime: Runtime) -> ConferenceService:
+    app = runtime.app
+    assert isinstance(app, ConferenceService)
+    return app
+
+
+def intake_resource(svc: ConferenceService, doc: dict[str, Any], agency: str,
+                    user: str) -> Resource:
+    return Resource(type="intake", case_id=doc["case_id"], document=doc,
+                    case=svc.contexts.policy_case(doc["case_id"], agency, user))
+
+
+@router.get("", summary="Referrals known to the RJ provider (policy-filtered)")
+def list_intake(subject: CurrentSubject, runtime: Runtime, status: str | None = None,
+                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+    require(subject, RJ)
+    svc = service(runtime)
+    docs = svc.intake_list(limit=limit, status=status)
+    projected = runtime.pep.read(subject, "case_management", [
+        intake_resource(svc, d, subject.agency, subject.user) for d in docs])
+    return [p for p in projected if p is not None]
+
+
+@router.get("/{case_id}", summary="One referral in the intake")
+def read_intake(case_id: str, subject: CurrentSubject, runtime: Runtime) -> dict[str, Any]:
+    require(subject, RJ)
+    svc = service(runtime)
+    try:
+        doc = svc.intake_document(svc.intake(case_id))
+    except NotFound as exc:
+        raise not_found("referral in intake") from exc
+    return runtime.pep.read_one(subject, "case_management",
+                                intake_resource(svc, doc, subject.agency, subject.user))
+
+
+def _intake_or_404(svc: ConferenceService, case_id: str) -> Any:
+    try:
+        return svc.intake(case_id)
+    except NotFound as exc:
+        raise not_found("referral in intake") from exc
+
+
+@router.post("/{case_id}/decline", status_code=204, summary="Decline a referral, with a reason")
+def decline(case_id: str, body: DeclineIn, subject: CurrentSubject, runtime: Runtime) -> None:
+    require(subject, RJ, {"coordinator", "supervisor"})
+    svc = service(runtime)
+    intake = _intake_or_404(svc, case_id)
+    if intake.status not in ("eligible_direct", "eligible_indirect_only"):
+        raise Problem(409, "invalid_state", "Only an eligible referral can be declined",
+                      state=intake.status)
+    intake.decide("declined", subject.org, body.reason)
+    svc.save(intake)

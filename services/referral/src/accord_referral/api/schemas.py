@@ -1,0 +1,90 @@
+"""Request bodies: strict, bounded, and naming the field on any error."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from accord_referral.domain.dash import QUESTIONS
+
+Jurisdiction = Literal["england-wales", "scotland", "new-zealand", "nova-scotia"]
+Initiator = Literal["victim", "victim_advocate", "police", "court", "offender"]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+DASH_CODES = frozenset(code for code, _ in QUESTIONS)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _not_future(value: date | None) -> date | None:
+    if value is not None and value > datetime.now(UTC).date():
+        raise ValueError("date is in the future")
+    return value
+
+
+class Party(Strict):
+    name: Name
+    date_of_birth: date | None = None
+
+    _past = field_validator("date_of_birth")(_not_future)
+
+
+class Incident(Strict):
+    date: date
+    summary: LongText
+    offence_type: ShortText
+
+    _past = field_validator("date")(_not_future)
+
+
+class RiskAssessmentIn(Strict):
+    answers: dict[str, bool] = Field(description="All 24 DASH questions, yes (true) or no")
+    professional_judgement_high: bool = False
+
+    @field_validator("answers")
+    @classmethod
+    def _all_24(cls, answers: dict[str, bool]) -> dict[str, bool]:
+        unknown = sorted(set(answers) - DASH_CODES)
+        missing = sorted(DASH_CODES - set(answers))
+        if unknown or missing or len(answers) != len(DASH_CODES):
+            raise ValueError(f"exactly the {len(DASH_CODES)} DASH questions are required; "
+                             f"unknown: {unknown[:5]}, missing: {missing[:5]}")
+        return answers
+
+
+class ReferralIn(Strict):
+    jurisdiction: Jurisdiction
+    initiated_by: Initiator
+    incident: Incident
+    victim: Party
+    offender: Party
+    offender_acknowledged: bool
+    guilty_plea: bool = False
+    court_reference: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/-]{1,64}$")] | None = None
+    risk_assessment: RiskAssessmentIn
+
+
+class IncidentIn(Strict):
+    date: date
+    summary: LongText
+    expected_version: int | None = Field(default=None, ge=1)
+
+    _past = field_validator("date")(_not_future)
+
+
+class RiskReassessmentIn(RiskAssessmentIn):
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class WithdrawIn(Strict):
+    reason: ShortText
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+Purpose = Literal["case_management", "safeguarding", "compliance_review",
+                  "offender_communication", "emergency", "audit"]

@@ -1,0 +1,198 @@
+"""Referral use cases. Methods take and return plain values; eligibility is a policy port."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from accord_kernel.application import AccordApplication, Routed
+from accord_kernel.case_context import CaseContexts
+from accord_kernel.contracts import (
+    IncidentReported, ReferralScreened, ReferralSubmitted, ReferralWithdrawn, RiskAssessed,
+)
+from accord_kernel.settings import ServiceSettings
+from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
+from eventsourcing.domain import DomainEvent, DomainEventProtocol
+
+from accord_referral.domain import Referral, deadlines_for, is_overdue
+from accord_referral.domain.dash import assess
+
+# The eligibility decision is made by policy (OPA) from the jurisdiction pack.
+EligibilityPolicy = Callable[[dict[str, Any]], dict[str, Any]]
+
+REFERRAL_LOG_ID = uuid.uuid5(uuid.NAMESPACE_URL, "accord/referral/referrals")
+
+
+class ReferralLogged(DomainEvent):
+    referral_id: uuid.UUID
+
+
+class ReferralNotFound(Exception):
+    pass
+
+
+class ReferralService(AccordApplication):
+    service_name: ClassVar[str] = "referral"
+
+    def __init__(self, settings: ServiceSettings, eligibility: EligibilityPolicy) -> None:
+        super().__init__(settings)
+        self.eligibility = eligibility
+        self.referral_log: EventSourcedLog[ReferralLogged] = EventSourcedLog(
+            self.events, REFERRAL_LOG_ID, ReferralLogged)
+        self.contexts = CaseContexts(self)
+
+    # --- commands ------------------------------------------------------------------------
+    def submit(self, *, details: Mapping[str, Any], risk: Mapping[str, Any], submitted_by: str,
+               referring_org: str, idempotency_key: str | None = None,
+               now: datetime | None = None) -> tuple[str, bool]:
+        """Returns (case id, created). A repeated Idempotency-Key returns the first case."""
+        now = now or datetime.now(UTC)
+        case_id = (uuid.uuid5(uuid.NAMESPACE_URL, f"accord/referral/{referring_org}/"
+                              f"{idempotency_key}") if idempotency_key else uuid.uuid4())
+        if idempotency_key and self._exists(case_id):
+            return str(case_id), False
+        assessment = assess(risk["answers"], bool(risk.get("professional_judgement_high")))
+        decision = self.eligibility({
+            "jurisdiction": details["jurisdiction"], "initiated_by": details["initiated_by"],
+            "offender_acknowledged": bool(details["offender_acknowledged"]),
+            "guilty_plea": bool(details.get("guilty_plea", False)),
+            "risk_band": assessment.band,
+        })
+        deadlines = {k: v.isoformat() for k, v in
+                     deadlines_for(now, decision.get("deadlines", {})).items()}
+        referral = Referral.submit(
+            case_id=case_id, jurisdiction=details["jurisdiction"],
+            initiated_by=details["initiated_by"], incident_date=details["incident_date"],
+            incident_summary=details["incident_summary"], offence_type=details["offence_type"],
+            victim_name=details["victim_name"],
+            victim_date_of_birth=details.get("victim_date_of_birth"),
+            offender_name=details["offender_name"],
+            offender_date_of_birth=details.get("offender_date_of_birth"),
+            offender_acknowledged=bool(details["offender_acknowledged"]),
+            guilty_plea=bool(details.get("guilty_plea", False)),
+            court_reference=details.get("court_reference"), submitted_by=submitted_by,
+            submitted_at=now, deadlines=deadlines)
+        referral.assess_risk(dict(risk["answers"]), bool(risk.get("professional_judgement_high")),
+                             submitted_by, now)
+        referral.record_screening(decision["outcome"], list(decision.get("reasons", [])),
+                                  assessment.band, now)
+        self.save(referral, self.referral_log.trigger_event(referral_id=case_id))
+        return str(case_id), True
+
+    def assess_risk(self, case_id: str, answers: Mapping[str, bool], judgement_high: bool,
+                    assessed_by: str, expected_version: int | None = None) -> None:
+        referral = self._get(case_id, expected_version)
+        referral.assess_risk(dict(answers), judgement_high, assessed_by, datetime.now(UTC))
+        self.save(referral)
+
+    def report_incident(self, case_id: str, incident_date: date, summary: str,
+                        reported_by: str, expected_version: int | None = None) -> None:
+        referral = self._get(case_id, expected_version)
+        referral.report_incident(incident_date, summary, reported_by, datetime.now(UTC))
+        self.save(referral)
+
+    def withdraw(self, case_id: str, reason: str, by: str,
+                 expected_version: int | None = None) -> None:
+        referral = self._get(case_id, expected_version)
+        referral.withdraw(reason, by, datetime.now(UTC))
+        self.save(referral)
+
+    def record_acceptance(self, case_id: str, provider_org: str, at: datetime) -> list[Referral]:
+        referral = self._get(case_id)
+        referral.record_acceptance(provider_org, at)
+        return [referral]
+
+    def record_decline(self, case_id: str, provider_org: str, reason: str,
+                       at: datetime) -> list[Referral]:
+        referral = self._get(case_id)
+        referral.record_decline(provider_org, reason, at)
+        return [referral]
+
+    # --- queries -------------------------------------------------------------------------
+    def referral(self, case_id: str, today: date | None = None) -> dict[str, Any]:
+        return self._document(self._get(case_id), today or datetime.now(UTC).date())
+
+    def referrals(self, today: date | None = None, limit: int = 100,
+                  overdue_only: bool = False) -> list[dict[str, Any]]:
+        today = today or datetime.now(UTC).date()
+        docs = []
+        for logged in self.referral_log.get(desc=True, limit=None if overdue_only else limit):
+            doc = self._document(self._get(str(logged.referral_id)), today)
+            if not overdue_only or doc["overdue"]:
+                docs.append(doc)
+            if len(docs) >= limit:
+                break
+        return docs
+
+    def _exists(self, case_id: uuid.UUID) -> bool:
+        try:
+            self.repository.get(case_id)
+        except AggregateNotFoundError:
+            return False
+        return True
+
+    def _get(self, case_id: str, expected_version: int | None = None) -> Referral:
+        try:
+            referral = self.repository.get(uuid.UUID(case_id))
+        except (AggregateNotFoundError, ValueError) as exc:
+            raise ReferralNotFound(case_id) from exc
+        assert isinstance(referral, Referral)
+        if expected_version is not None and referral.version != expected_version:
+            raise VersionConflict(referral.version)
+        return referral
+
+    @staticmethod
+    def _document(r: Referral, today: date) -> dict[str, Any]:
+        deadlines = {k: date.fromisoformat(v) if isinstance(v, str) else v
+                     for k, v in (r.deadlines or {}).items()}
+        open_ = r.status not in ("accepted", "declined", "withdrawn", "ineligible")
+        return {
+            "case_id": str(r.id), "status": r.status, "jurisdiction": r.jurisdiction,
+            "initiated_by": r.initiated_by, "submitted_at": r.submitted_at,
+            "court_reference": r.court_reference, "eligibility": r.eligibility,
+            "eligibility_reasons": list(r.eligibility_reasons or []),
+            "deadlines": {k: v.isoformat() for k, v in deadlines.items()},
+            "overdue": open_ and is_overdue(deadlines, today),
+            "decided_by": r.decided_by, "decline_reason": r.decline_reason,
+            "withdrawn_reason": r.withdrawn_reason, "version": r.version,
+            "reassessment_required": r.reassessment_required,
+            "victim_name": r.victim_name, "victim_date_of_birth": r.victim_date_of_birth,
+            "offender_name": r.offender_name, "offender_date_of_birth": r.offender_date_of_birth,
+            "incident_date": r.incident_date, "incident_summary": r.incident_summary,
+            "offence_type": r.offence_type, "offender_acknowledged": r.offender_acknowledged,
+            "guilty_plea": r.guilty_plea, "incidents": list(r.incidents or []),
+            "risk_band": r.risk_band, "risk_score": r.risk_score,
+            "dash_answers": dict(r.dash_answers or {}), "red_flags": list(r.red_flags or []),
+            "professional_judgement": r.professional_judgement,
+            "risk_history": list(r.risk_history or []),
+        }
+
+    # --- outbox translation --------------------------------------------------------------
+    def integration_events(self, domain_event: DomainEventProtocol[uuid.UUID]) -> list[Routed]:
+        e: Any = domain_event
+        case_id = str(domain_event.originator_id)
+        if isinstance(domain_event, Referral.Submitted):
+            return [(ReferralSubmitted(
+                case_id=case_id, jurisdiction=e.jurisdiction, initiated_by=e.initiated_by,
+                submitted_at=e.submitted_at, court_reference=e.court_reference,
+                referring_org=getattr(e, "referring_org", None) or "police",
+                deadlines=e.deadlines or {}), None)]
+        if isinstance(domain_event, Referral.RiskAssessed):
+            return [(RiskAssessed(case_id=case_id, risk_band=e.band, at=e.at), None)]
+        if isinstance(domain_event, Referral.Screened):
+            return [(ReferralScreened(case_id=case_id, outcome=e.outcome, reasons=e.reasons,
+                                      risk_band=e.risk_band, at=e.at), None)]
+        if isinstance(domain_event, Referral.IncidentReported):
+            return [(IncidentReported(case_id=case_id, reassessment_required=True,
+                                      at=e.at), None)]
+        if isinstance(domain_event, Referral.Withdrawn):
+            return [(ReferralWithdrawn(case_id=case_id, reason=e.reason, at=e.at), None)]
+        return super().integration_events(domain_event)
+
+
+class VersionConflict(Exception):
+    def __init__(self, current: int) -> None:
+        super().__init__(current)
+        self.current = current
