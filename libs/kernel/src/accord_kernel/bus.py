@@ -73,8 +73,8 @@ class OutboxRelay:
         self.source = f"/accord/{app.service_name}"
         self.published = 0
 
-    def pending(self) -> list[tuple[int, list[IntegrationEvent]]]:
-        position = self.app.outbox_position()
+    def pending(self, after: int | None = None) -> list[tuple[int, list[IntegrationEvent]]]:
+        position = self.app.outbox_position() if after is None else after
         notifications = self.app.process_recorder.select_notifications(
             start=position, limit=self.batch_size, inclusive_of_start=False)
         batch = []

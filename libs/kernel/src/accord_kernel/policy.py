@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import requests
@@ -18,8 +18,9 @@ from accord_kernel.problems import Problem, policy_unavailable
 
 log = logging.getLogger("accord.policy")
 
-PURPOSES = ("case_management", "safeguarding", "compliance_review", "offender_communication",
-            "emergency", "audit")
+Purpose = Literal["case_management", "safeguarding", "compliance_review",
+                  "offender_communication", "emergency", "audit"]
+PURPOSES: tuple[str, ...] = get_args(Purpose)
 
 
 class PolicyUnavailable(Exception):

@@ -10,7 +10,11 @@ from typing import Any, ClassVar
 from accord_kernel.application import AccordApplication, Routed
 from accord_kernel.case_context import CaseContexts
 from accord_kernel.contracts import (
-    IncidentReported, ReferralScreened, ReferralSubmitted, ReferralWithdrawn, RiskAssessed,
+    IncidentReported,
+    ReferralScreened,
+    ReferralSubmitted,
+    ReferralWithdrawn,
+    RiskAssessed,
 )
 from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog

@@ -6,13 +6,16 @@ import logging
 from typing import Annotated, Any
 
 from accord_kernel.identity import require
-from accord_kernel.policy import PolicyUnavailable, Resource
+from accord_kernel.policy import PolicyUnavailable, Purpose, Resource
 from accord_kernel.problems import Problem, not_found, policy_unavailable
 from accord_kernel.runtime import CurrentSubject, Runtime
 from fastapi import APIRouter, Header, Query, Response
 
 from accord_referral.api.schemas import (
-    IncidentIn, Purpose, ReferralIn, RiskReassessmentIn, WithdrawIn,
+    IncidentIn,
+    ReferralIn,
+    RiskReassessmentIn,
+    WithdrawIn,
 )
 from accord_referral.application import ReferralNotFound, ReferralService, VersionConflict
 from accord_referral.domain.errors import ReferralError

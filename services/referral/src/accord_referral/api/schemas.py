@@ -85,6 +85,3 @@ class WithdrawIn(Strict):
     reason: ShortText
     expected_version: int | None = Field(default=None, ge=1)
 
-
-Purpose = Literal["case_management", "safeguarding", "compliance_review",
-                  "offender_communication", "emergency", "audit"]

@@ -1,0 +1,107 @@
+"""Request bodies for victim services: bounded, with unknown fields refused."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text2000 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=2000)]
+Text8000 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=8000)]
+ContactMethod = Literal["phone", "sms", "email", "letter", "in_person", "via_advocate"]
+Agency = Literal["police", "rj_provider", "court", "victim_services"]
+DataClass = Literal[
+    "case.core", "party.identity", "victim.location", "offence.details", "risk.assessment",
+    "risk.band", "safety.flags", "safety.plan", "safety.plan.summary", "support.notes",
+    "consent.summary", "conference.notes", "agreement.items", "compliance.status"]
+PurposeName = Literal["case_management", "safeguarding", "compliance_review",
+                      "offender_communication", "emergency", "audit"]
+FlagCode = Literal["strangulation_history", "threats_to_kill", "stalking", "weapon_access",
+                   "children_at_risk", "protective_order_in_force", "address_confidential"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Child(Strict):
+    age: int = Field(ge=0, le=25)
+    needs: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class VictimIn(Strict):
+    name: Text200
+    date_of_birth: date | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                              max_length=500)] | None = None
+    safe_contact_number: Annotated[str, StringConstraints(
+        pattern=r"^\+?[0-9][0-9 ()-]{2,39}$")] | None = None
+    refuge: bool = False
+    preferred_contact_method: ContactMethod
+    safe_contact_method: ContactMethod | None = None
+    language: Annotated[str, StringConstraints(min_length=2, max_length=35)] = "en"
+    interpreter_needed: bool = False
+    children: list[Child] = Field(default_factory=list, max_length=20)
+
+
+class ProvisionIn(Strict):
+    type: Literal["permit", "deny"] = "permit"
+    agency: Agency
+    purposes: list[PurposeName] = Field(min_length=1, max_length=6)
+    data_classes: list[DataClass] = Field(default_factory=list, max_length=14)
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class ConsentIn(Strict):
+    scope: Literal["participate", "share", "outcome"]
+    seen_alone: bool = Field(description="Advocate attests the victim was seen alone")
+    provisions: list[ProvisionIn] = Field(min_length=1, max_length=20)
+    lawful_basis: Literal["consent", "safeguarding", "legal_obligation", "vital_interests",
+                          "public_task"] = "consent"
+
+
+class WithdrawIn(Strict):
+    reason: Text2000 | None = None
+
+
+class RefreshIn(Strict):
+    new_end: AwareDatetime
+
+
+class FlagIn(Strict):
+    code: FlagCode
+    severity: Literal["low", "medium", "high"]
+
+
+class ClearFlagIn(Strict):
+    reason: Text2000
+
+
+class SafetyPlanIn(Strict):
+    content: Text8000
+    review_date: date
+
+
+class SupportNoteIn(Strict):
+    text: Text8000
+
+
+class EmergencyAccessIn(Strict):
+    reason_code: Literal["imminent_risk_to_life", "missing_person", "safeguarding_child",
+                         "serious_crime_prevention"] | None = None
+    justification: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    data_classes: list[Literal["victim.location", "safety.flags"]] = Field(min_length=1,
+                                                                          max_length=2)
+    duration_minutes: int = Field(default=60, ge=1, le=240)
+
+
+class ReviewIn(Strict):
+    outcome: Literal["justified", "not_justified"]
+    notes: Text2000 | None = None
+
+

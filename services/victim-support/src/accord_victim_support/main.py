@@ -1,0 +1,74 @@
+"""Composition root of the victim-support service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from accord_kernel.bus import ApplicationInbox
+from accord_kernel.contracts import CONFERENCE_TOPIC, COURT_TOPIC, REFERRAL_TOPIC
+from accord_kernel.identity import Subject
+from accord_kernel.policy import Decision, Resource
+from accord_kernel.runtime import ServiceRuntime, build_api, service_cli
+from accord_kernel.settings import ServiceSettings
+from fastapi import FastAPI
+
+from accord_victim_support.api.routes import router
+from accord_victim_support.application import VictimSupportService
+from accord_victim_support.config import load_settings
+from accord_victim_support.domain import VictimSupportError
+from accord_victim_support.integration import inbox_handlers
+
+log = logging.getLogger("accord.victim_support")
+
+
+class VictimSupportRuntime(ServiceRuntime):
+    """Adds the sweep that records consent expiry and catches up shares after an outage."""
+
+    async def run_workers(self, stop: asyncio.Event, relay: bool = True,
+                          consumer: bool = True) -> None:
+        tasks = [asyncio.create_task(super().run_workers(stop, relay, consumer))]
+        if consumer:
+            tasks.append(asyncio.create_task(self._sweep(stop)))
+        await asyncio.gather(*tasks)
+
+    async def _sweep(self, stop: asyncio.Event, interval: float = 5.0) -> None:
+        app = self.app
+        assert isinstance(app, VictimSupportService)
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(app.expire_due_consents)
+                await asyncio.to_thread(app.reconcile_shares)
+            except Exception as exc:  # the sweep must outlive a database or OPA outage
+                log.warning("sweep failed: %s", type(exc).__name__)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+
+
+def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
+    app = VictimSupportService(settings)
+    inbox = ApplicationInbox(app, inbox_handlers(app), refusals=(VictimSupportError,))
+    runtime = VictimSupportRuntime(settings, app, inbox=inbox,
+                                   topics=[REFERRAL_TOPIC, CONFERENCE_TOPIC, COURT_TOPIC])
+
+    def share_policy(recipient: str, purpose: str, type_: str, doc: dict[str, Any],
+                     case: dict[str, Any]) -> Decision:
+        subject = Subject(user=f"{recipient}-service", agency=recipient, role="service",
+                          org=recipient)
+        resource = Resource(type=type_, case_id=doc["case_id"], document=doc, case=case)
+        (decision,) = runtime.pep.decide(subject, purpose, [resource], action="share")
+        return decision
+
+    app.share_policy = share_policy
+    return runtime
+
+
+def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
+    return build_api(runtime, "Accord victim-support service (victim services)", [router],
+                     with_workers)
+
+
+cli = service_cli("victim-support", load_settings, make_runtime, make_api)

@@ -1,0 +1,39 @@
+"""Example referral bodies shared by the cross-service tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DASH_CODES = (
+    "current_injury", "very_frightened", "afraid_of_further_injury", "isolated",
+    "feeling_depressed", "separation", "conflict_over_child_contact", "stalking_harassment",
+    "pregnant_or_recent_birth", "children_not_perpetrators", "children_harmed",
+    "threats_against_children", "abuse_escalating", "attempted_strangulation", "sexual_abuse",
+    "other_person_threatened", "hurt_animals", "financial_issues", "substance_misuse",
+    "threats_of_suicide", "breached_bail_or_order", "previous_domestic_violence_record",
+    "criminal_history", "threats_to_kill",
+)
+
+
+def dash(yes: int = 3, judgement_high: bool = False) -> dict[str, Any]:
+    return {"answers": {code: i < yes for i, code in enumerate(DASH_CODES)},
+            "professional_judgement_high": judgement_high}
+
+
+def referral(jurisdiction: str = "england-wales", initiated_by: str = "victim",
+             acknowledged: bool = True, yes: int = 3, court_reference: str | None = "T20260001",
+             **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "jurisdiction": jurisdiction,
+        "initiated_by": initiated_by,
+        "incident": {"date": "2026-10-01", "summary": "Assault at home address",
+                     "offence_type": "assault_occasioning_abh"},
+        "victim": {"name": "Alex Victim", "date_of_birth": "1990-01-01"},
+        "offender": {"name": "Sam Offender", "date_of_birth": "1988-05-05"},
+        "offender_acknowledged": acknowledged,
+        "guilty_plea": True,
+        "court_reference": court_reference,
+        "risk_assessment": dash(yes),
+    }
+    body.update(overrides)
+    return body
