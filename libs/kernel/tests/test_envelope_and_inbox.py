@@ -83,3 +83,16 @@ def test_every_contract_field_has_a_known_data_class() -> None:
             leaked = {f: c for f, c in contract.field_classes().items()
                       if c not in BROADCAST_CLASSES}
             assert not leaked, f"broadcast event {type_} carries restricted classes {leaked}"
+
+
+def test_dates_survive_the_event_store(tmp_path) -> None:
+    from datetime import date
+
+    from accord_kernel.case_context import CaseContext
+
+    app = make_app(tmp_path, "sqlite")
+    ctx = CaseContext("c-dates")
+    ctx.note_emergency_grant({"due": date(2026, 12, 1)})
+    app.save(ctx)
+    again = make_app(tmp_path, "sqlite")
+    assert again.repository.get(ctx.id).emergency_grants[0]["due"] == date(2026, 12, 1)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
+from eventsourcing.persistence import (
+    IntegrityError, JSONTranscoder, ProcessRecorder, Tracking, Transcoding,
+)
 
 from accord_kernel.access_log import AccessRecord
 from accord_kernel.contracts import AccessRecorded, Contract
@@ -22,12 +24,29 @@ log = logging.getLogger("accord.application")
 Routed = tuple[Contract, str | None]  # (contract, recipient agency for policy-routed shares)
 
 
+class DateAsISO(Transcoding):
+    """Calendar dates (dates of birth, due dates) in events, as ISO text."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
 class AccordApplication(Application[uuid.UUID]):
     service_name: ClassVar[str] = "accord"
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         super().__init__(env=settings.eventsourcing_env())
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
 
     def construct_recorder(self) -> ProcessRecorder:
         # A process recorder stores tracking records in the same transaction as events:

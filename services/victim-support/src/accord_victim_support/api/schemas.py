@@ -29,7 +29,7 @@ class Strict(BaseModel):
 
 
 class Child(Strict):
-    age: int = Field(ge=0, le=25)
+    age: int = Field(ge=0, le=17)
     needs: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
 
