@@ -3,6 +3,7 @@ events: the policy needs it for every decision, and a service never asks another
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -27,6 +28,8 @@ class CaseContext(Aggregate):
         self.consents: dict[str, dict[str, Any]] = {}
         self.agreement_outcome_consent = False
         self.emergency_grants: list[dict[str, Any]] = []
+        self.safety_plan_exists = False
+        self.safety_plan_review_date: Any = None
 
     @staticmethod
     def id_for(case_id: str) -> UUID:
@@ -53,6 +56,11 @@ class CaseContext(Aggregate):
     @event("EmergencyGrantNoted")
     def note_emergency_grant(self, grant: dict[str, Any]) -> None:
         self.emergency_grants.append(grant)
+
+    @event("SafetyPlanNoted")
+    def note_safety_plan(self, exists: bool, review_date: Any) -> None:
+        self.safety_plan_exists = exists
+        self.safety_plan_review_date = review_date
 
     def participate_active(self) -> bool:
         return any(c["scope"] == "participate" and c["status"] == "active" and
@@ -116,12 +124,18 @@ class CaseContexts:
         ctx.note_emergency_grant({
             "grant_id": c.grant_id, "agency": c.agency, "user": c.user,
             "data_classes": c.data_classes, "reason_code": c.reason_code,
-            "expires_at": c.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "expires_at": c.expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         })
+        return [ctx]
+
+    def on_safety_plan(self, e: IntegrationEvent, c: SafetyPlanChanged) -> list[Any]:
+        ctx = self.get(c.case_id)
+        ctx.note_safety_plan(c.exists, c.review_date)
         return [ctx]
 
     def handlers(self) -> dict[str, Any]:
         return {
+            SafetyPlanChanged.type: self.on_safety_plan,
             RiskAssessed.type: self.on_risk, ReferralScreened.type: self.on_risk,
             ConsentChanged.type: self.on_consent, AgreementMade.type: self.on_agreement,
             EmergencyAccessGranted.type: self.on_emergency,

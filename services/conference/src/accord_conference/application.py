@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from accord_kernel.application import AccordApplication, Routed
 from accord_kernel.case_context import CaseContexts
-from accord_kernel.contracts import ReferralAccepted, ReferralDeclined
+from accord_kernel.contracts import (
+    AgreementItemsShared, AgreementMade, CaseStopped, ItemReported, ReferralAccepted,
+    ReferralDeclined, ShareRevoked,
+)
 from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.domain import DomainEvent, DomainEventProtocol
 
+from accord_conference.domain import Facilitator, RJCase
 from accord_conference.intake import Intake
+from accord_conference.outcome_share import OutcomeShare
 
 INTAKE_LOG_ID = uuid.uuid5(uuid.NAMESPACE_URL, "accord/conference/intake")
 
@@ -25,11 +32,32 @@ class NotFound(Exception):
     pass
 
 
+class NotEligible(Exception):
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
+
+
+# jurisdiction -> highest risk band at which direct RJ may proceed (policy data), or None
+DirectLimit = Callable[[str], str | None]
+# may the court receive the agreement items of this case? -> (allowed, decision id)
+CourtSharePolicy = Callable[[str, dict[str, Any]], tuple[bool, str | None]]
+FACILITATOR_LOG_ID = uuid.uuid5(uuid.NAMESPACE_URL, "accord/conference/facilitators")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 class ConferenceService(AccordApplication):
     service_name: ClassVar[str] = "conference"
 
     def __init__(self, settings: ServiceSettings) -> None:
         super().__init__(settings)
+        self.direct_limit: DirectLimit = lambda _: None
+        self.court_share_policy: CourtSharePolicy | None = None
+        self.facilitator_log: EventSourcedLog[IntakeLogged] = EventSourcedLog(
+            self.events, FACILITATOR_LOG_ID, IntakeLogged)
         self.intake_log: EventSourcedLog[IntakeLogged] = EventSourcedLog(
             self.events, INTAKE_LOG_ID, IntakeLogged)
         self.contexts = CaseContexts(self)
@@ -37,7 +65,7 @@ class ConferenceService(AccordApplication):
     # --- intake (fed by police events) ---------------------------------------------------
     def intake(self, case_id: str) -> Intake:
         try:
-            found = self.repository.get(uuid.UUID(case_id))
+            found = self.repository.get(Intake.id_for(str(uuid.UUID(case_id))))
         except (AggregateNotFoundError, ValueError) as exc:
             raise NotFound(case_id) from exc
         assert isinstance(found, Intake)
@@ -71,13 +99,243 @@ class ConferenceService(AccordApplication):
                 break
         return docs
 
+    # --- facilitators -------------------------------------------------------------------
+    def register_facilitator(self, facilitator_id: str, name: str, org: str,
+                             accreditation_id: str, accredited_until: date,
+                             endorsement_expires: date | None) -> None:
+        try:
+            self.facilitator(facilitator_id)
+            raise AlreadyExists("facilitator")
+        except NotFound:
+            pass
+        f = Facilitator.register(facilitator_id, name, org, accreditation_id, accredited_until,
+                                 endorsement_expires, _now())
+        self.save(f, self.facilitator_log.trigger_event(case_id=f.id))
+
+    def facilitator(self, facilitator_id: str) -> Facilitator:
+        try:
+            found = self.repository.get(Facilitator.id_for(facilitator_id))
+        except AggregateNotFoundError as exc:
+            raise NotFound("facilitator") from exc
+        assert isinstance(found, Facilitator)
+        return found
+
+    def renew_endorsement(self, facilitator_id: str, expires: date) -> None:
+        f = self.facilitator(facilitator_id)
+        f.renew_endorsement(expires, _now())
+        self.save(f)
+
+    def log_supervision(self, facilitator_id: str, supervisor: str, notes_ref: str) -> None:
+        f = self.facilitator(facilitator_id)
+        f.log_supervision(supervisor, notes_ref, _now())
+        self.save(f)
+
+    def facilitators(self) -> list[dict[str, Any]]:
+        today = _now().date()
+        result = []
+        for logged in self.facilitator_log.get():
+            f = self.repository.get(logged.case_id)
+            result.append({"facilitator_id": f.facilitator_id, "name": f.name, "org": f.org,
+                           "accreditation_id": f.accreditation_id,
+                           "accredited_until": f.accredited_until,
+                           "endorsement_expires": f.endorsement_expires,
+                           "endorsement_valid_today": f.has_valid_endorsement(today),
+                           "supervision_log": f.supervision_log})
+        return result
+
+    # --- RJ cases ---------------------------------------------------------------------------
+    def rj_case(self, case_id: str) -> RJCase:
+        try:
+            found = self.repository.get(uuid.UUID(case_id))
+        except (AggregateNotFoundError, ValueError) as exc:
+            raise NotFound("RJ case") from exc
+        if not isinstance(found, RJCase):
+            raise NotFound("RJ case")
+        return found
+
+    def accept(self, case_id: str, provider_org: str, by: str) -> None:
+        """Opens the RJ case for an eligible referral: what victim services already said about
+        consent and the safety plan applies from the first moment."""
+        intake = self.intake(case_id)
+        if intake.status not in ("eligible_direct", "eligible_indirect_only"):
+            raise NotEligible(intake.status)
+        now = _now()
+        rj = RJCase.open(case_id, provider_org, intake.jurisdiction, intake.status,
+                         intake.risk_band or "standard", self.direct_limit(intake.jurisdiction),
+                         by, now, court_reference=intake.court_reference,
+                         referring_agency="police")
+        context = self.contexts.get(case_id)
+        if context.participate_active():
+            rj.note_participate_consent(True, now)
+        if context.safety_plan_exists:
+            rj.note_safety_plan(True, now, _date(context.safety_plan_review_date))
+        if intake.reassessment_required:
+            rj.note_reassessment_required(now)
+        intake.decide("accepted", provider_org)
+        self.save(intake, rj)
+
+    def command(self, case_id: str, name: str, *args: Any, expected_version: int | None = None,
+                **kwargs: Any) -> None:
+        rj = self.rj_case(case_id)
+        if expected_version is not None and rj.version != expected_version:
+            raise VersionConflict(rj.version)
+        getattr(rj, name)(*args, **kwargs)
+        self.save(rj, *self._court_share(rj))
+
+    def assign_facilitator(self, case_id: str, facilitator_id: str, role: str, by: str) -> None:
+        today = _now().date()
+        valid = self.facilitator(facilitator_id).has_valid_endorsement(today)
+        self.command(case_id, "assign_facilitator", facilitator_id, valid, today, by, role)
+
+    def schedule(self, case_id: str, modality: str, at_time: datetime, by: str) -> None:
+        rj = self.rj_case(case_id)
+        today = _now().date()
+        # The endorsement is checked again on the day of scheduling, not just at assignment.
+        valid = (rj.facilitator_id is not None
+                 and self.facilitator(rj.facilitator_id).has_valid_endorsement(today))
+        self.command(case_id, "schedule_conference", modality, at_time, today, valid, by)
+
+    def gate(self, case_id: str) -> dict[str, list[str]]:
+        rj = self.rj_case(case_id)
+        today = _now().date()
+        valid = (rj.facilitator_id is not None
+                 and self.facilitator(rj.facilitator_id).has_valid_endorsement(today))
+        return {"direct": rj.direct_gate_failures(today, valid),
+                "indirect": rj.indirect_gate_failures(today, valid)}
+
+    def case_document(self, rj: RJCase) -> dict[str, Any]:
+        today = _now().date()
+        return {
+            "case_id": rj.case_id, "status": rj.status, "stage": rj.status,
+            "modality": rj.modality, "jurisdiction": rj.jurisdiction,
+            "opened_at": rj.opened_at, "stop_reason": rj.stop_reason,
+            "suspended": rj.status == "suspended", "facilitator_id": rj.facilitator_id,
+            "co_facilitator_id": rj.co_facilitator_id,
+            "gate": {"direct": rj.direct_gate_failures(today, True),
+                     "indirect": rj.indirect_gate_failures(today, True)},
+            "conference_at": rj.conference_at, "version": rj.version,
+            "reassessment_required": rj.reassessment_required, "risk_band": rj.risk_band,
+            "participate_consent_active": rj.participate_consent_active,
+            "offender_consent": rj.offender_consent, "preparation": rj.preparations,
+            "conference_notes": rj.conference_notes, "agreement_items": rj.agreement_items,
+            "agreement_consents": rj.agreement_consents,
+            "compliance": {"items": rj.items_status(), "overdue": rj.overdue_items(today),
+                           "returned_to": rj.returned_to},
+        }
+
+    def cases(self, limit: int = 100) -> list[RJCase]:
+        found = []
+        for logged in self.intake_log.get(desc=True):
+            try:
+                found.append(self.rj_case(str(logged.case_id)))
+            except NotFound:
+                continue
+            if len(found) >= limit:
+                break
+        return found
+
+    def _court_share(self, rj: RJCase, context: Any = None) -> list[Any]:
+        """Decides, through policy, whether the court may now hold the agreement text."""
+        if rj.agreement_status != "agreed" or not rj.court_reference:
+            return []
+        share = self.outcome_share(rj.case_id)
+        context = context or self.contexts.get(rj.case_id)
+        all_parties = rj.outcome_shared_with_court and all(
+            c["status"] == "active" for c in context.consents.values()
+            if c["scope"] == "outcome")
+        allowed, decision_id = False, None
+        if all_parties and self.court_share_policy is not None:
+            try:
+                allowed, decision_id = self.court_share_policy(rj.case_id, {
+                    "outcome_consent_all_parties": True, "consent_provisions": [],
+                    "risk_band": rj.risk_band, "emergency_grant": None})
+            except Exception:  # policy unavailable: deny, a later command re-decides
+                allowed = False
+        if allowed and not share.shared:
+            share.share(rj.court_reference, rj.agreement_items, decision_id, _now())
+        elif not allowed and share.shared:
+            share.revoke("outcome_consent_withdrawn", _now())
+        return [share]
+
+    def outcome_share(self, case_id: str) -> OutcomeShare:
+        try:
+            found = self.repository.get(OutcomeShare.id_for(case_id))
+        except AggregateNotFoundError:
+            return OutcomeShare(case_id)
+        assert isinstance(found, OutcomeShare)
+        return found
+
+    def reconsider_court_share(self, case_id: str, context: Any) -> list[Any]:
+        try:
+            return self._court_share(self.rj_case(case_id), context)
+        except NotFound:
+            return []
+
     def integration_events(self, domain_event: DomainEventProtocol[uuid.UUID]) -> list[Routed]:
         e: Any = domain_event
         case_id = str(domain_event.originator_id)
+        if isinstance(domain_event, RJCase.CaseStopped):
+            return [(CaseStopped(case_id=case_id, reason=e.reason, at=e.at), None)]
+        if isinstance(domain_event, (RJCase.AgreementAgreed, RJCase.OutcomeSharingWithdrawn)):
+            rj = self._at(domain_event)
+            return [(AgreementMade(case_id=case_id, court_reference=rj.court_reference,
+                                   items_status=rj.items_status(),
+                                   outcome_consent_all_parties=rj.outcome_shared_with_court,
+                                   at=e.at), None)]
+        if isinstance(domain_event, (RJCase.ItemCompleted, RJCase.AgreementBreached)):
+            rj = self._at(domain_event)
+            return [(ItemReported(
+                case_id=case_id, item_id=e.item_id,
+                status="completed" if isinstance(domain_event, RJCase.ItemCompleted)
+                else "breached", reported_by_agency=e.reported_by_agency,
+                court_reference=rj.court_reference, items_status=rj.items_status(),
+                case_status=rj.status, returned_to=rj.returned_to, at=e.at), None)]
+        if isinstance(domain_event, RJCase.CaseCompleted):
+            rj = self._at(domain_event)
+            return [(ItemReported(
+                case_id=case_id, item_id="*", status="completed",
+                reported_by_agency="rj_provider", court_reference=rj.court_reference,
+                items_status=rj.items_status(), case_status="completed", at=e.at), None)]
+        if isinstance(domain_event, OutcomeShare.Shared):
+            share = self._at(domain_event)
+            return [(AgreementItemsShared(case_id=share.case_id, recipient="court",
+                                          court_reference=e.court_reference,
+                                          items_text=e.items, at=e.at), "court")]
+        if isinstance(domain_event, OutcomeShare.Revoked):
+            share = self._at(domain_event)
+            return [(ShareRevoked(case_id=share.case_id, recipient="court",
+                                  data_classes=["agreement.items"], reason=e.reason,
+                                  at=e.at), "court")]
         if isinstance(domain_event, Intake.Decided) and e.status == "accepted":
+            case_id = self._at(domain_event).case_id
             return [(ReferralAccepted(case_id=case_id, provider_org=e.provider_org,
                                       at=e.timestamp), None)]
         if isinstance(domain_event, Intake.Decided) and e.status == "declined":
+            case_id = self._at(domain_event).case_id
             return [(ReferralDeclined(case_id=case_id, provider_org=e.provider_org,
                                       reason=e.reason or "", at=e.timestamp), None)]
         return super().integration_events(domain_event)
+
+    def _at(self, domain_event: DomainEventProtocol[uuid.UUID]) -> Any:
+        return self.repository.get(domain_event.originator_id,
+                                   version=domain_event.originator_version)
+
+
+class AlreadyExists(Exception):
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+class VersionConflict(Exception):
+    def __init__(self, current: int) -> None:
+        super().__init__(current)
+        self.current = current
+
+
+def _date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+

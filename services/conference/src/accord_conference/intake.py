@@ -5,7 +5,7 @@ Kept apart from the RJ case aggregate because it is fed only by other agencies' 
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -24,9 +24,14 @@ class Intake(Aggregate):
         self.risk_band: str | None = None
         self.reassessment_required = False
 
+    @staticmethod
+    def id_for(case_id: str) -> UUID:
+        # The RJ case aggregate takes the case id itself; the intake entry is derived from it.
+        return uuid5(NAMESPACE_URL, f"accord/conference/intake/{case_id}")
+
     @classmethod
     def create_id(cls, case_id: UUID, **_: object) -> UUID:
-        return case_id
+        return cls.id_for(str(case_id))
 
     @event("ScreeningNoted")
     def note_screening(self, outcome: str, risk_band: str) -> None:
