@@ -14,6 +14,7 @@ from accord_kernel.contracts import (
     AgreementMade,
     ConsentChanged,
     EmergencyAccessGranted,
+    SafetyPlanChanged,
     ReferralScreened,
     RiskAssessed,
 )

@@ -49,8 +49,7 @@ def _domain_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
                       "Re-read the referral and retry with its current version.",
                       current_version=exc.current) from exc
     except ReferralError as exc:
-        status = 409 if exc.code in ("invalid_state", "risk_assessment_required") else 422
-        raise Problem(status, exc.code, "The referral cannot do that now", str(exc),
+        raise Problem(getattr(exc, "http_status", 422), exc.code, "The referral cannot do that now", str(exc),
                       **getattr(exc, "details", {})) from exc
 
 

@@ -1,0 +1,71 @@
+"""Police referral domain: DASH risk assessment, working-day deadlines, the Referral aggregate."""
+
+from accord_referral.domain.dash import (
+    BANDS,
+    QUESTION_CODES,
+    QUESTIONS,
+    RED_FLAG_CODES,
+    RiskAssessment,
+    assess,
+    band_for_score,
+    band_rank,
+)
+from accord_referral.domain.deadlines import (
+    add_working_days,
+    deadlines_for,
+    is_overdue,
+    is_working_day,
+    overdue_deadlines,
+    working_days_between,
+)
+from accord_referral.domain.errors import (
+    InvalidDashAnswers,
+    InvalidDeadlines,
+    InvalidState,
+    OffenderInitiated,
+    ReasonsRequired,
+    ReferralError,
+    RiskAssessmentRequired,
+    RiskBandMismatch,
+    ValidationFailed,
+)
+from accord_referral.domain.referral import (
+    ELIGIBLE,
+    INITIATORS,
+    OUTCOMES,
+    STATUSES,
+    TERMINAL,
+    Referral,
+)
+
+__all__ = [
+    "BANDS",
+    "ELIGIBLE",
+    "INITIATORS",
+    "OUTCOMES",
+    "QUESTIONS",
+    "QUESTION_CODES",
+    "RED_FLAG_CODES",
+    "STATUSES",
+    "TERMINAL",
+    "InvalidDashAnswers",
+    "InvalidDeadlines",
+    "InvalidState",
+    "OffenderInitiated",
+    "ReasonsRequired",
+    "Referral",
+    "ReferralError",
+    "RiskAssessment",
+    "RiskAssessmentRequired",
+    "RiskBandMismatch",
+    "ValidationFailed",
+    "add_working_days",
+    "assess",
+    "band_for_score",
+    "band_rank",
+    "deadlines_for",
+    "is_overdue",
+    "is_working_day",
+    "overdue_deadlines",
+    "working_days_between",
+]
