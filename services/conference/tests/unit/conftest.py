@@ -5,7 +5,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from accord_conference.domain import RJCase
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)

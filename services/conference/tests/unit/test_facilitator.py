@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-
 from accord_conference.domain import Facilitator, ValidationFailed
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)

@@ -4,7 +4,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-
 from accord_conference.domain import GateRefused, RJCase, ValidationFailed
 from accord_conference.domain.rj_case import (
     COERCION_SCREEN_NOT_PASSED,

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from eventsourcing.application import Application
-
 from accord_conference.domain import Facilitator, RJCase
+from eventsourcing.application import Application
 
 from .conftest import CONFERENCE_AT, COORDINATOR, FACILITATOR, TODAY, at, prepared
 

@@ -5,7 +5,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-
 from accord_conference.domain import (
     STOP_REASONS,
     EndorsementInvalid,

@@ -1,0 +1,270 @@
+"""A court's view of an RJ case, keyed by the court reference.
+
+The court sees the compliance status of each agreement item, and the item text only where every
+party consented to share the outcome with the court. Which of the two it may hold is decided
+upstream by policy; this aggregate keeps what it was sent and forgets the text when told to.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from accord_court.domain.errors import InvalidState, ValidationFailed
+
+COURT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "accord/court/court-reference")
+DECISIONS: tuple[str, ...] = (
+    "compliance_accepted", "returned_for_sentencing", "review_adjourned",
+)
+# An adjournment keeps the review open; either of the others disposes of it.
+FINAL_DECISIONS = frozenset({"compliance_accepted", "returned_for_sentencing"})
+ITEM_STATUSES: tuple[str, ...] = ("open", "completed", "breached")
+STATUS_KEYS = frozenset({"item_id", "status", "due_date", "completed_at"})
+TEXT_KEYS = frozenset({"item_id", "what", "owner", "due_date", "monitoring_agency"})
+ITEMS_MAX = 100
+TEXT_MAX = 200
+
+
+def _moment(value: object, field: str) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationFailed(f"{field} must be a timezone-aware datetime", {"field": field})
+    return value
+
+
+def _text(value: object, field: str, *, max_length: int = TEXT_MAX) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed(f"{field} must be non-empty text", {"field": field})
+    if len(value) > max_length:
+        raise ValidationFailed(
+            f"{field} must be at most {max_length} characters",
+            {"field": field, "max_length": max_length},
+        )
+    return value.strip()
+
+
+def _iso_day(value: object, field: str) -> str:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise ValidationFailed(f"{field} must be an ISO calendar date", {"field": field})
+
+
+def _iso_moment(value: object, field: str) -> str:
+    """Completion times arrive as ISO text from integration events, or as datetimes."""
+    moment: object = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValidationFailed(f"{field} must be an ISO datetime", {"field": field}) from exc
+    return _moment(moment, field).isoformat()
+
+
+def _records(value: object, field: str) -> list[Mapping[str, Any]]:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise ValidationFailed(f"{field} must be a list", {"field": field})
+    if len(value) > ITEMS_MAX:
+        raise ValidationFailed(f"{field} has at most {ITEMS_MAX} entries", {"field": field})
+    records: list[Mapping[str, Any]] = []
+    ids: set[object] = set()
+    for index, record in enumerate(value):
+        if not isinstance(record, Mapping):
+            raise ValidationFailed(
+                f"{field}[{index}] must be an object", {"field": f"{field}[{index}]"},
+            )
+        if record.get("item_id") in ids:
+            raise ValidationFailed(
+                f"{field}[{index}].item_id repeats", {"field": f"{field}[{index}].item_id"},
+            )
+        ids.add(record.get("item_id"))
+        records.append(record)
+    return records
+
+
+def _unexpected(record: Mapping[str, Any], allowed: frozenset[str], field: str) -> None:
+    extra = sorted(set(record) - allowed)
+    if extra:
+        raise ValidationFailed(
+            f"{field} has unexpected keys", {"field": field, "unexpected": extra},
+        )
+
+
+def _items_status(value: object) -> list[dict[str, Any]]:
+    statuses: list[dict[str, Any]] = []
+    for index, record in enumerate(_records(value, "items_status")):
+        field = f"items_status[{index}]"
+        _unexpected(record, STATUS_KEYS, field)
+        status = record.get("status")
+        if status not in ITEM_STATUSES:
+            raise ValidationFailed(
+                f"{field}.status must be one of {', '.join(ITEM_STATUSES)}",
+                {"field": f"{field}.status", "allowed": list(ITEM_STATUSES)},
+            )
+        completed_at = record.get("completed_at")
+        statuses.append({
+            "item_id": _text(record.get("item_id"), f"{field}.item_id", max_length=64),
+            "status": status,
+            "due_date": _iso_day(record.get("due_date"), f"{field}.due_date"),
+            "completed_at": (
+                None if completed_at is None
+                else _iso_moment(completed_at, f"{field}.completed_at")
+            ),
+        })
+    return statuses
+
+
+def _items_text(value: object) -> list[dict[str, Any]]:
+    texts: list[dict[str, Any]] = []
+    for index, record in enumerate(_records(value, "items_text")):
+        field = f"items_text[{index}]"
+        _unexpected(record, TEXT_KEYS, field)
+        text: dict[str, Any] = {
+            "item_id": _text(record.get("item_id"), f"{field}.item_id", max_length=64),
+            "what": _text(record.get("what"), f"{field}.what", max_length=2_000),
+        }
+        for key in ("owner", "monitoring_agency"):
+            if record.get(key) is not None:
+                text[key] = _text(record[key], f"{field}.{key}")
+        if record.get("due_date") is not None:
+            text["due_date"] = _iso_day(record["due_date"], f"{field}.due_date")
+        texts.append(text)
+    return texts
+
+
+class CourtCase(Aggregate):
+    """One court reference and the RJ case linked to it."""
+
+    @staticmethod
+    def id_for(court_reference: str) -> uuid.UUID:
+        return uuid.uuid5(COURT_NAMESPACE, court_reference.strip())
+
+    @classmethod
+    def create_id(cls, court_reference: str, **_: object) -> uuid.UUID:
+        return cls.id_for(court_reference)
+
+    @classmethod
+    def link(
+        cls, court_reference: str, case_id: str, court_name: str, at: datetime,
+    ) -> CourtCase:
+        return cls(
+            court_reference=_text(court_reference, "court_reference"),
+            case_id=_text(case_id, "case_id", max_length=64),
+            court_name=_text(court_name, "court_name"),
+            at=_moment(at, "at"),
+        )
+
+    @event("Linked")
+    def __init__(self, court_reference: str, case_id: str, court_name: str, at: datetime) -> None:
+        self.court_reference = court_reference
+        self.case_id = case_id
+        self.court_name = court_name
+        self.linked_at = at
+        self._items_status: list[dict[str, Any]] = []
+        self._items_text: list[dict[str, Any]] | None = None
+        self.items_noted_at: datetime | None = None
+        self._decisions: list[dict[str, Any]] = []
+
+    # --- reading ----------------------------------------------------------------------------
+    @property
+    def items_status(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self._items_status)
+
+    @property
+    def items_text(self) -> list[dict[str, Any]] | None:
+        """None unless every party consented to share the outcome with the court."""
+        return copy.deepcopy(self._items_text)
+
+    @property
+    def decisions(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self._decisions)
+
+    @property
+    def latest_decision(self) -> str | None:
+        return self._decisions[-1]["decision"] if self._decisions else None
+
+    @property
+    def review_status(self) -> str:
+        """`awaiting_review` until a final decision, then that decision."""
+        latest = self.latest_decision
+        return latest if latest in FINAL_DECISIONS else "awaiting_review"
+
+    @property
+    def any_breached(self) -> bool:
+        return any(item["status"] == "breached" for item in self._items_status)
+
+    @property
+    def all_completed(self) -> bool:
+        return bool(self._items_status) and all(
+            item["status"] == "completed" for item in self._items_status
+        )
+
+    # --- commands ---------------------------------------------------------------------------
+    def note_items(
+        self,
+        items_status: Sequence[Mapping[str, Any]],
+        items_text: Sequence[Mapping[str, Any]] | None,
+        at: datetime,
+    ) -> None:
+        """Replaces the compliance picture with the latest one. An empty `items_status` or a None
+        `items_text` leaves what is held as it is, because status reports and shared item text
+        arrive on different topics, each without the other, and in no guaranteed order."""
+        self._note_items(
+            items_status=_items_status(items_status),
+            items_text=None if items_text is None else _items_text(items_text),
+            at=_moment(at, "at"),
+        )
+
+    @event("ItemsNoted")
+    def _note_items(
+        self, items_status: list[dict[str, Any]], items_text: list[dict[str, Any]] | None,
+        at: datetime,
+    ) -> None:
+        # Copied so that later changes of state can never alter the recorded event.
+        if items_status:
+            self._items_status = copy.deepcopy(items_status)
+        if items_text is not None:
+            self._items_text = copy.deepcopy(items_text)
+        self.items_noted_at = at
+
+    def forget_items_text(self, reason: str, at: datetime) -> None:
+        """Outcome consent withdrawn: the court stops holding the item text from now on."""
+        self._forget_items_text(
+            reason=_text(reason, "reason", max_length=500), at=_moment(at, "at"),
+        )
+
+    @event("ItemsTextForgotten")
+    def _forget_items_text(self, reason: str, at: datetime) -> None:
+        self._items_text = None
+
+    def record_review_decision(
+        self, decision: str, by: str, notes: str, at: datetime,
+    ) -> None:
+        if not isinstance(decision, str) or decision not in DECISIONS:
+            raise ValidationFailed(
+                f"decision must be one of {', '.join(DECISIONS)}",
+                {"field": "decision", "allowed": list(DECISIONS)},
+            )
+        who = _text(by, "by")
+        if not isinstance(notes, str) or len(notes) > 10_000:
+            raise ValidationFailed("notes must be text of at most 10000 characters",
+                                   {"field": "notes"})
+        moment = _moment(at, "at")
+        if self.review_status in FINAL_DECISIONS:
+            raise InvalidState(
+                f"the review was already decided: {self.review_status}",
+                {"state": self.review_status},
+            )
+        self._record_review_decision(decision=decision, by=who, notes=notes, at=moment)
+
+    @event("ReviewDecided")
+    def _record_review_decision(self, decision: str, by: str, notes: str, at: datetime) -> None:
+        self._decisions.append({"decision": decision, "by": by, "notes": notes, "at": at})
