@@ -19,8 +19,10 @@ from fastapi.responses import JSONResponse
 from accord_kernel.application import AccordApplication
 from accord_kernel.bus import ApplicationInbox, Inbox, InboxConsumer, OutboxRelay
 from accord_kernel.identity import Subject, TokenVerifier
-from accord_kernel.policy import PolicyDecisionPoint, PolicyEnforcementPoint
-from accord_kernel.problems import install_problem_handlers, unauthorized
+from accord_kernel.policy import PolicyDecisionPoint, PolicyEnforcementPoint, PolicyUnavailable
+from accord_kernel.problems import (
+    install_problem_handlers, policy_unavailable, problem_response, unauthorized,
+)
 from accord_kernel.settings import ServiceSettings
 
 log = logging.getLogger("accord.runtime")
@@ -123,6 +125,12 @@ def build_api(runtime: ServiceRuntime, title: str, routers: list[APIRouter],
                               "policy-filtered; errors are RFC 9457 problem documents.")
     api.state.runtime = runtime
     install_problem_handlers(api)
+
+    @api.exception_handler(PolicyUnavailable)
+    async def _policy_down(request: Request, exc: PolicyUnavailable) -> JSONResponse:
+        log.warning("policy unavailable path=%s", request.url.path)
+        return problem_response(policy_unavailable(), request)
+
     api.include_router(health_router())
     for router in routers:
         api.include_router(router)

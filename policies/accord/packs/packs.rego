@@ -1,0 +1,15 @@
+# Helper for the conference service's gate: may direct RJ proceed at this risk band here?
+# Input: {"jurisdiction": "...", "risk_band": "standard|medium|high"}.
+package accord.packs
+
+import data.accord.jurisdiction
+
+default direct_band_allowed := false
+
+direct_band_allowed if {
+	jurisdiction.direct_band_allowed(jurisdiction.packs[input.jurisdiction], input.risk_band)
+}
+
+# The highest risk band at which direct RJ may proceed in a jurisdiction (null: never).
+# Input: {"jurisdiction": "..."}; undefined for an unknown jurisdiction.
+direct_max_band := object.get(jurisdiction.packs[input.jurisdiction], "direct_max_band", null)
