@@ -25,6 +25,7 @@ from eventsourcing.domain import DomainEvent, DomainEventProtocol
 
 from accord_victim_support.domain import Consent, EmergencyAccess, VictimRecord
 from accord_victim_support.domain.consent import active_provisions, summary
+from accord_victim_support.notifications import VictimNotifications
 from accord_victim_support.sharing import ShareLedger
 
 log = logging.getLogger("accord.victim_support")
@@ -100,6 +101,20 @@ class VictimSupportService(AccordApplication):
             return self._get(ShareLedger.id_for(case_id), ShareLedger, "share ledger")
         except NotFound:
             return ShareLedger(case_id)
+
+    def notifications(self, case_id: str) -> VictimNotifications:
+        try:
+            return self._get(VictimNotifications.id_for(case_id), VictimNotifications,
+                             "notifications")
+        except NotFound:
+            return VictimNotifications(case_id)
+
+    def mark_told(self, case_id: str, index: int, by: str) -> None:
+        notes = self.notifications(case_id)
+        if not 0 <= index < len(notes.items):
+            raise NotFound("notification")
+        notes.mark_told(index, by, _now())
+        self.save(notes)
 
     # --- what the policy needs --------------------------------------------------------------
     def policy_case(self, case_id: str, agency: str | None = None,

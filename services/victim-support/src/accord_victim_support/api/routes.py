@@ -187,7 +187,28 @@ def read_plan(case_id: str, subject: CurrentSubject, runtime: Runtime,
 @router.get("/cases/{case_id}/shares", summary="Who currently holds what (advocate)")
 def shares(case_id: str, subject: CurrentSubject, runtime: Runtime) -> list[dict[str, Any]]:
     require(subject, ADVOCATES)
-    return service(runtime).ledger(case_id).who_has_what()
+    case = case_id[:64]
+    doc = read(runtime, subject, "case_management", "share_ledger", case,
+               lambda: {"case_id": case, "shares": service(runtime).ledger(case).who_has_what()})
+    return list(doc.get("shares", []))
+
+
+@router.get("/cases/{case_id}/notifications",
+            summary="Agreement completions, breaches and court decisions to tell the victim")
+def notifications(case_id: str, subject: CurrentSubject,
+                  runtime: Runtime) -> list[dict[str, Any]]:
+    require(subject, ADVOCATES)
+    case = case_id[:64]
+    doc = read(runtime, subject, "case_management", "victim_notifications", case,
+               lambda: {"case_id": case, "items": service(runtime).notifications(case).items})
+    return list(doc.get("items", []))
+
+
+@router.post("/cases/{case_id}/notifications/{index}/told", status_code=204,
+             summary="Record that the victim has been told")
+def told(case_id: str, index: int, subject: CurrentSubject, runtime: Runtime) -> None:
+    require(subject, ADVOCATES)
+    call(service(runtime).mark_told, case_id[:64], index, subject.user)
 
 
 # --- emergency access -------------------------------------------------------------------
@@ -207,7 +228,11 @@ def emergency(case_id: str, body: EmergencyAccessIn, subject: CurrentSubject,
 def reviews(subject: CurrentSubject, runtime: Runtime,
             pending: bool = True) -> list[dict[str, Any]]:
     require(subject, {"audit", "victim_services"})
-    return service(runtime).review_tasks(pending_only=pending)
+    tasks = service(runtime).review_tasks(pending_only=pending)
+    projected = runtime.pep.read(subject, "audit" if subject.agency == "audit"
+                                 else "case_management", [
+        Resource(type="emergency_review", case_id=t["case_id"], document=t) for t in tasks])
+    return [p for p in projected if p is not None]
 
 
 @router.post("/emergency-access/{grant_id}/review", status_code=204,
