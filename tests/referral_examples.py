@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+# The SafeLives DASH checklist in its own order, so `yes=n` answers its first n questions yes.
 DASH_CODES = (
     "current_injury", "very_frightened", "afraid_of_further_injury", "isolated",
     "feeling_depressed", "separation", "conflict_over_child_contact", "stalking_harassment",
-    "pregnant_or_recent_birth", "children_not_perpetrators", "children_harmed",
-    "threats_against_children", "abuse_escalating", "attempted_strangulation", "sexual_abuse",
-    "other_person_threatened", "hurt_animals", "financial_issues", "substance_misuse",
-    "threats_of_suicide", "breached_bail_or_order", "previous_domestic_violence_record",
-    "criminal_history", "threats_to_kill",
+    "pregnant_or_recent_birth", "abuse_more_often", "abuse_getting_worse", "controlling_jealous",
+    "weapons_used", "threats_to_kill", "attempted_strangulation", "sexual_abuse",
+    "other_person_threatened", "hurt_others", "hurt_animals", "financial_issues",
+    "substance_misuse_mental_health", "threats_of_suicide", "breached_bail_or_order",
+    "criminal_history",
 )
 
 

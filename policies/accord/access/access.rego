@@ -140,7 +140,7 @@ decide(request) := {
 	"decision": verdict(allowed),
 } if {
 	ctx := context(as_object(request))
-	rulings := {field: field_ruling(ctx, field) | some field in ctx.fields}
+	rulings := field_rulings(ctx)
 	allowed := {field | some field, ruling in rulings; ruling.allowed}
 	withheld := {field: ruling.reason | some field, ruling in rulings; not ruling.allowed}
 	lawful_basis := {ruling.class: ruling.basis | some ruling in rulings; ruling.allowed}
@@ -172,13 +172,20 @@ context(request) := {
 	case_facts := as_object(object.get(request, "case", {}))
 }
 
-field_ruling(ctx, _) := refused(reason) if {
+# An unknown subject, purpose or action withholds every field for that one reason; otherwise
+# each data class is ruled on once, however many of its fields were asked for.
+field_rulings(ctx) := {field: refused(reason) | some field in ctx.fields} if {
 	reason := subject_refusal(ctx)
-} else := refused("unclassified_field") if {
-	not catalogue.resources[ctx.resource_type][field]
-} else := object.union(class_ruling(ctx, class), {"class": class}) if {
-	class := catalogue.resources[ctx.resource_type][field]
+} else := {field: field_ruling(ctx, class_rulings, field) | some field in ctx.fields} if {
+	class_rulings := {class: class_ruling(ctx, class) |
+		some field in ctx.fields
+		class := catalogue.resources[ctx.resource_type][field]
+	}
 }
+
+field_ruling(ctx, class_rulings, field) := object.union(class_rulings[class], {"class": class}) if {
+	class := catalogue.resources[ctx.resource_type][field]
+} else := refused("unclassified_field")
 
 refused(reason) := {"allowed": false, "reason": reason}
 

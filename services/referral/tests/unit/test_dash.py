@@ -20,9 +20,22 @@ from hypothesis import strategies as st
 NON_RED_FLAG_CODES = [code for code in QUESTION_CODES if code not in RED_FLAG_CODES]
 
 
+# The SafeLives checklist's order is part of the contract: forms, exports and a practitioner
+# reading "question 15" back to a colleague all count from it.
+SAFELIVES_ORDER = (
+    "current_injury", "very_frightened", "afraid_of_further_injury", "isolated",
+    "feeling_depressed", "separation", "conflict_over_child_contact", "stalking_harassment",
+    "pregnant_or_recent_birth", "abuse_more_often", "abuse_getting_worse", "controlling_jealous",
+    "weapons_used", "threats_to_kill", "attempted_strangulation", "sexual_abuse",
+    "other_person_threatened", "hurt_others", "hurt_animals", "financial_issues",
+    "substance_misuse_mental_health", "threats_of_suicide", "breached_bail_or_order",
+    "criminal_history",
+)
+
+
 def answers(yes: int = 0) -> dict[str, bool]:
     """The first `yes` non-red-flag questions answered yes, so bands are tested apart from
-    red flags; beyond 19, red-flag questions are used as well."""
+    red flags; beyond the 18 others, red-flag questions are used as well."""
     order = NON_RED_FLAG_CODES + sorted(RED_FLAG_CODES)
     chosen = set(order[:yes])
     return {code: code in chosen for code in QUESTION_CODES}
@@ -33,6 +46,48 @@ def test_the_checklist_has_24_distinct_questions_with_wording() -> None:
     assert len(set(QUESTION_CODES)) == 24
     assert all(text.strip().endswith("?") for _, text in QUESTIONS)
     assert RED_FLAG_CODES.issubset(QUESTION_CODES)
+
+
+def test_the_questions_are_the_safelives_checklist_in_its_order() -> None:
+    assert QUESTION_CODES == SAFELIVES_ORDER
+
+
+@pytest.mark.parametrize(
+    ("number", "code", "wording"),
+    [(12, "controlling_jealous", "excessively jealous"),
+     (13, "weapons_used", "weapons or objects"),
+     (15, "attempted_strangulation", "strangle"),
+     (18, "hurt_others", "hurt anyone else"),
+     (21, "substance_misuse_mental_health", "mental health")],
+)
+def test_each_question_carries_the_wording_read_to_the_victim(
+    number: int, code: str, wording: str,
+) -> None:
+    asked_code, text = QUESTIONS[number - 1]
+
+    assert asked_code == code
+    assert wording in text
+
+
+@pytest.mark.parametrize(
+    "code", ["children_not_perpetrators", "children_harmed", "threats_against_children",
+             "previous_domestic_violence_record", "abuse_escalating"],
+)
+def test_codes_outside_the_safelives_checklist_are_rejected(code: str) -> None:
+    with pytest.raises(InvalidDashAnswers) as caught:
+        assess(answers(0) | {code: False}, False)
+
+    assert caught.value.details["unknown"] == [code]
+
+
+def test_the_red_flags_are_the_predictors_named_in_the_spec() -> None:
+    spec_red_flags = {
+        "attempted_strangulation", "threats_to_kill", "stalking_harassment", "abuse_more_often",
+        "abuse_getting_worse", "separation",
+    }
+
+    assert frozenset(spec_red_flags) == RED_FLAG_CODES
+    assert len(NON_RED_FLAG_CODES) == 18
 
 
 @pytest.mark.parametrize(
@@ -66,7 +121,7 @@ def test_professional_judgement_never_lowers_a_high_score() -> None:
     assert not with_judgement.raised_by_judgement
 
 
-def test_red_flags_are_the_yes_answers_among_the_five_predictors_in_checklist_order() -> None:
+def test_red_flags_are_the_yes_answers_among_the_predictors_in_checklist_order() -> None:
     given_answers = answers(0) | {"threats_to_kill": True, "separation": True,
                                   "current_injury": True}
 
@@ -76,17 +131,28 @@ def test_red_flags_are_the_yes_answers_among_the_five_predictors_in_checklist_or
     assert assessment.score == 3
 
 
-def test_all_five_red_flags_when_every_answer_is_yes() -> None:
+def test_every_red_flag_in_checklist_order_when_every_answer_is_yes() -> None:
     assessment = assess({code: True for code in QUESTION_CODES}, False)
 
-    assert set(assessment.red_flags) == {
-        "attempted_strangulation", "threats_to_kill", "stalking_harassment", "abuse_escalating",
-        "separation",
-    }
+    assert assessment.red_flags == (
+        "separation", "stalking_harassment", "abuse_more_often", "abuse_getting_worse",
+        "threats_to_kill", "attempted_strangulation",
+    )
+
+
+@pytest.mark.parametrize("code", ["abuse_more_often", "abuse_getting_worse"])
+def test_either_escalation_question_alone_is_a_red_flag(code: str) -> None:
+    assessment = assess(answers(0) | {code: True}, False)
+
+    assert assessment.red_flags == (code,)
+    assert assessment.score == 1
 
 
 def test_no_red_flags_when_only_other_questions_are_yes() -> None:
-    assert assess(answers(19), False).red_flags == ()
+    assessment = assess(answers(18), False)
+
+    assert assessment.red_flags == ()
+    assert assessment.score == 18
 
 
 def test_23_answers_are_rejected_naming_the_missing_question() -> None:

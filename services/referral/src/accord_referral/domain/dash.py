@@ -1,4 +1,8 @@
-"""DASH (Domestic Abuse, Stalking and Harassment and Honour Based Violence) risk checklist, 2009.
+"""SafeLives DASH (Domestic Abuse, Stalking and 'Honour'-Based Violence) risk checklist, 2009.
+
+This is the 24-question checklist that SafeLives (formerly CAADA) publishes for Idvas and other
+practitioners, not the 27-question police version, whose three extra questions about children
+and dependants would change both the score range and the meaning of the thresholds.
 
 The score is the number of yes answers; the band follows the thresholds Accord's jurisdiction
 packs are written against. Professional judgement exists because a low tick count can hide a
@@ -13,15 +17,15 @@ from types import MappingProxyType
 
 from accord_referral.domain.errors import InvalidDashAnswers, ValidationFailed
 
-# Wording follows the 2009 DASH checklist; "(abuser)" stands for the name the officer reads out.
+# Wording and order follow the SafeLives checklist, without its "please specify" prompts, which
+# ask for free text the yes/no answer does not carry; "(abuser)" stands for the name read out.
 QUESTIONS: tuple[tuple[str, str], ...] = (
     ("current_injury", "Has the current incident resulted in injury?"),
     ("very_frightened", "Are you very frightened?"),
-    ("afraid_of_further_injury",
-     "What are you afraid of? Is it further injury or violence?"),
+    ("afraid_of_further_injury", "What are you afraid of? Is it further injury or violence?"),
     ("isolated",
-     "Do you feel isolated from family or friends, i.e. does (abuser) try to stop you from "
-     "seeing friends, family, your doctor or others?"),
+     "Do you feel isolated from family/friends, i.e. does (abuser) try to stop you from "
+     "seeing friends/family/doctor or others?"),
     ("feeling_depressed", "Are you feeling depressed or having suicidal thoughts?"),
     ("separation",
      "Have you separated or tried to separate from (abuser) within the past year?"),
@@ -30,35 +34,32 @@ QUESTIONS: tuple[tuple[str, str], ...] = (
      "Does (abuser) constantly text, call, contact, follow, stalk or harass you?"),
     ("pregnant_or_recent_birth",
      "Are you pregnant or have you recently had a baby (within the last 18 months)?"),
-    ("children_not_perpetrators",
-     "Are there any children or step-children in the household who are not (abuser)'s, or "
-     "other dependants in the household?"),
-    ("children_harmed", "Has (abuser) ever hurt the children or dependants?"),
-    ("threats_against_children",
-     "Has (abuser) ever threatened to hurt or kill the children or dependants?"),
-    ("abuse_escalating", "Is the abuse happening more often, or getting worse?"),
+    ("abuse_more_often", "Is the abuse happening more often?"),
+    ("abuse_getting_worse", "Is the abuse getting worse?"),
+    ("controlling_jealous",
+     "Does (abuser) try to control everything you do and/or are they excessively jealous?"),
+    ("weapons_used", "Has (abuser) ever used weapons or objects to hurt you?"),
     ("threats_to_kill",
      "Has (abuser) ever threatened to kill you or someone else and you believed them?"),
     ("attempted_strangulation",
-     "Has (abuser) ever attempted to strangle, choke, suffocate or drown you?"),
+     "Has (abuser) ever attempted to strangle/choke/suffocate/drown you?"),
     ("sexual_abuse",
      "Does (abuser) do or say things of a sexual nature that make you feel bad or that "
      "physically hurt you or someone else?"),
     ("other_person_threatened",
      "Is there any other person who has threatened you or who you are afraid of?"),
+    ("hurt_others", "Do you know if (abuser) has hurt anyone else?"),
     ("hurt_animals", "Has (abuser) ever mistreated an animal or the family pet?"),
     ("financial_issues",
-     "Are there any financial issues, e.g. are you dependent on (abuser) for money, or have "
-     "they recently lost their job?"),
-    ("substance_misuse",
-     "Has (abuser) had problems in the past year with drugs, alcohol or mental health "
-     "leading to problems in leading a normal life?"),
+     "Are there any financial issues? For example, are you dependent on (abuser) for "
+     "money/have they recently lost their job/other financial issues?"),
+    ("substance_misuse_mental_health",
+     "Has (abuser) had problems in the past year with drugs (prescription or other), alcohol "
+     "or mental health leading to problems in leading a normal life?"),
     ("threats_of_suicide", "Has (abuser) ever threatened or attempted suicide?"),
     ("breached_bail_or_order",
-     "Has (abuser) ever broken bail, an injunction or a formal agreement about when they can "
-     "see you or the children?"),
-    ("previous_domestic_violence_record",
-     "Do you know if (abuser) has a history of domestic abuse known to the police?"),
+     "Has (abuser) ever broken bail/an injunction and/or formal agreement for when they can "
+     "see you and/or the children?"),
     ("criminal_history",
      "Do you know if (abuser) has ever been in trouble with the police or has a criminal "
      "history?"),
@@ -66,10 +67,11 @@ QUESTIONS: tuple[tuple[str, str], ...] = (
 QUESTION_CODES: tuple[str, ...] = tuple(code for code, _ in QUESTIONS)
 
 # Each of these predicts serious harm or homicide independently of the total score, so they are
-# surfaced by name wherever the band is shown.
+# surfaced by name wherever the band is shown. Escalation is asked as two questions (frequency
+# and severity), and either one alone is the warning sign.
 RED_FLAG_CODES: frozenset[str] = frozenset({
-    "attempted_strangulation", "threats_to_kill", "stalking_harassment", "abuse_escalating",
-    "separation",
+    "attempted_strangulation", "threats_to_kill", "stalking_harassment", "abuse_more_often",
+    "abuse_getting_worse", "separation",
 })
 
 BANDS: tuple[str, ...] = ("standard", "medium", "high")
