@@ -12,7 +12,11 @@ from typing import Any, ClassVar
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
-    IntegrityError, JSONTranscoder, ProcessRecorder, Tracking, Transcoding,
+    IntegrityError,
+    JSONTranscoder,
+    ProcessRecorder,
+    Tracking,
+    Transcoding,
 )
 
 from accord_kernel.access_log import AccessRecord

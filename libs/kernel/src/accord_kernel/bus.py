@@ -44,10 +44,9 @@ async def ensure_topics(bootstrap: str, topics: Iterable[str] = ALL_TOPICS) -> N
         existing = set(await admin.list_topics())
         missing = [NewTopic(t, PARTITIONS, 1) for t in topics if t not in existing]
         if missing:
-            try:
+            # another service may have created it first
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another service created it first
     finally:
         await admin.close()
 
@@ -254,7 +253,8 @@ class InboxConsumer:
                 log.error("inbox %s: %s processing offset %s/%s (attempt %s)", self.group_id,
                           type(exc).__name__, record.partition, record.offset, attempts)
                 if attempts >= self.max_attempts:
-                    await self._dead_letter(producer, record, f"handler failed: {type(exc).__name__}")
+                    await self._dead_letter(producer, record,
+                                            f"handler failed: {type(exc).__name__}")
                     return True
                 await _backoff(stop, 0.2 * attempts)
         return False

@@ -14,9 +14,9 @@ from accord_kernel.contracts import (
     AgreementMade,
     ConsentChanged,
     EmergencyAccessGranted,
-    SafetyPlanChanged,
     ReferralScreened,
     RiskAssessed,
+    SafetyPlanChanged,
 )
 from accord_kernel.envelope import IntegrationEvent
 

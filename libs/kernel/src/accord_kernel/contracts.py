@@ -12,7 +12,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CORE, RISK_BAND, CONSENT, COMPLIANCE = "case.core", "risk.band", "consent.summary", "compliance.status"
+CORE, RISK_BAND = "case.core", "risk.band"
+CONSENT, COMPLIANCE = "consent.summary", "compliance.status"
 PLAN_SUMMARY, FLAGS, ITEMS, LOCATION = (
     "safety.plan.summary", "safety.flags", "agreement.items", "victim.location",
 )

@@ -89,7 +89,8 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
         # The offending input value is deliberately not echoed: it may be victim data.
-        errors.append({"field": ".".join(loc), "message": err.get("msg", ""), "kind": err.get("type")})
+        errors.append({"field": ".".join(loc), "message": err.get("msg", ""),
+                       "kind": err.get("type")})
     return errors
 
 

@@ -21,7 +21,10 @@ from accord_kernel.bus import ApplicationInbox, Inbox, InboxConsumer, OutboxRela
 from accord_kernel.identity import Subject, TokenVerifier
 from accord_kernel.policy import PolicyDecisionPoint, PolicyEnforcementPoint, PolicyUnavailable
 from accord_kernel.problems import (
-    install_problem_handlers, policy_unavailable, problem_response, unauthorized,
+    install_problem_handlers,
+    policy_unavailable,
+    problem_response,
+    unauthorized,
 )
 from accord_kernel.settings import ServiceSettings
 

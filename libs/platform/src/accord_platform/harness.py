@@ -7,6 +7,7 @@ event loop, so tests can stop and restart them to inject faults."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -71,10 +72,8 @@ async def _stop(task: asyncio.Task[None] | None, stop: asyncio.Event, crash: boo
         task.cancel()
     else:
         stop.set()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
 
 
 class InProcessPlatform:
@@ -152,3 +151,27 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0,
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s; last value: {last!r}")
+
+
+def _platform_fixture() -> Any:
+    import pytest_asyncio
+
+    @pytest_asyncio.fixture(scope="session", loop_scope="session")
+    async def platform(infrastructure: Any, tmp_path_factory: Any) -> Any:
+        """All five services on the session's real Kafka, OPA and PostgreSQL."""
+        database = "accord_" + uuid.uuid4().hex[:8]
+        infrastructure.postgres.create_database(database)
+        running = InProcessPlatform(
+            kafka_bootstrap=infrastructure.kafka_bootstrap, opa_url=infrastructure.opa_url,
+            database_url=infrastructure.postgres.url(database),
+            work_dir=tmp_path_factory.mktemp("platform"))
+        await running.start()
+        try:
+            yield running
+        finally:
+            await running.close()
+
+    return platform
+
+
+platform = _platform_fixture()

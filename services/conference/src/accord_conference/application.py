@@ -10,8 +10,13 @@ from typing import Any, ClassVar
 from accord_kernel.application import AccordApplication, Routed
 from accord_kernel.case_context import CaseContexts
 from accord_kernel.contracts import (
-    AgreementItemsShared, AgreementMade, CaseStopped, ItemReported, ReferralAccepted,
-    ReferralDeclined, ShareRevoked,
+    AgreementItemsShared,
+    AgreementMade,
+    CaseStopped,
+    ItemReported,
+    ReferralAccepted,
+    ReferralDeclined,
+    ShareRevoked,
 )
 from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog

@@ -9,8 +9,13 @@ from typing import Any
 from accord_kernel.bus import Handler
 from accord_kernel.case_context import CaseContext
 from accord_kernel.contracts import (
-    ConsentChanged, IncidentReported, ReferralScreened, ReferralSubmitted, ReferralWithdrawn,
-    RiskAssessed, SafetyPlanChanged,
+    ConsentChanged,
+    IncidentReported,
+    ReferralScreened,
+    ReferralSubmitted,
+    ReferralWithdrawn,
+    RiskAssessed,
+    SafetyPlanChanged,
 )
 from accord_kernel.envelope import IntegrationEvent
 from accord_kernel.shares import ReceivedShares

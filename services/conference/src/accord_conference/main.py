@@ -45,8 +45,8 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
 
 
 def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
-    return build_api(runtime, "Accord conference service (RJ providers)", [intake_router, cases_router, received_flags_router("rj_provider")],
-                     with_workers)
+    routers = [intake_router, cases_router, received_flags_router("rj_provider")]
+    return build_api(runtime, "Accord conference service (RJ providers)", routers, with_workers)
 
 
 cli = service_cli("conference", load_settings, make_runtime, make_api)

@@ -6,7 +6,11 @@ from typing import Any
 
 from accord_kernel.bus import Handler
 from accord_kernel.contracts import (
-    CaseStopped, ItemReported, ReferralScreened, ReviewDecided, RiskAssessed,
+    CaseStopped,
+    ItemReported,
+    ReferralScreened,
+    ReviewDecided,
+    RiskAssessed,
 )
 from accord_kernel.envelope import IntegrationEvent
 

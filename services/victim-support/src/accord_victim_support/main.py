@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -42,10 +43,8 @@ class VictimSupportRuntime(ServiceRuntime):
                 await asyncio.to_thread(app.reconcile_shares)
             except Exception as exc:  # the sweep must outlive a database or OPA outage
                 log.warning("sweep failed: %s", type(exc).__name__)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                pass
 
 
 def make_runtime(settings: ServiceSettings) -> ServiceRuntime:

@@ -15,7 +15,11 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from accord_conference.application import (
-    AlreadyExists, ConferenceService, NotEligible, NotFound, VersionConflict,
+    AlreadyExists,
+    ConferenceService,
+    NotEligible,
+    NotFound,
+    VersionConflict,
 )
 from accord_conference.domain import ConferenceError
 

@@ -7,7 +7,11 @@ from typing import Annotated, Any
 
 from accord_kernel.identity import require
 from accord_kernel.policy import PolicyUnavailable, Purpose, Resource
-from accord_kernel.problems import Problem, not_found, policy_unavailable
+from accord_kernel.problems import (
+    Problem,
+    not_found,
+    policy_unavailable,
+)
 from accord_kernel.runtime import CurrentSubject, Runtime
 from fastapi import APIRouter, Header, Query, Response
 
@@ -49,8 +53,8 @@ def _domain_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
                       "Re-read the referral and retry with its current version.",
                       current_version=exc.current) from exc
     except ReferralError as exc:
-        raise Problem(getattr(exc, "http_status", 422), exc.code, "The referral cannot do that now", str(exc),
-                      **getattr(exc, "details", {})) from exc
+        raise Problem(exc.http_status, exc.code, "The referral cannot do that now", str(exc),
+                      **exc.details) from exc
 
 
 @router.post("", status_code=201, summary="Submit a referral (police)")

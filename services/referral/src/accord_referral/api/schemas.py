@@ -14,6 +14,7 @@ Initiator = Literal["victim", "victim_advocate", "police", "court", "offender"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+CourtReference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/-]{1,64}$")]
 DASH_CODES = frozenset(code for code, _ in QUESTIONS)
 
 
@@ -65,7 +66,7 @@ class ReferralIn(Strict):
     offender: Party
     offender_acknowledged: bool
     guilty_plea: bool = False
-    court_reference: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/-]{1,64}$")] | None = None
+    court_reference: CourtReference | None = None
     risk_assessment: RiskAssessmentIn
 
 
