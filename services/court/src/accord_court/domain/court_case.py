@@ -8,19 +8,19 @@ upstream by policy; this aggregate keeps what it was sent and forgets the text w
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from eventsourcing.domain import Aggregate, event
 
 from accord_court.domain.errors import InvalidState, ValidationFailed
 
 COURT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "accord/court/court-reference")
-DECISIONS: tuple[str, ...] = (
-    "compliance_accepted", "returned_for_sentencing", "review_adjourned",
-)
+Decision = Literal["compliance_accepted", "returned_for_sentencing", "review_adjourned"]
+DECISIONS: tuple[str, ...] = get_args(Decision)
 # An adjournment keeps the review open; either of the others disposes of it.
 FINAL_DECISIONS = frozenset({"compliance_accepted", "returned_for_sentencing"})
 ITEM_STATUSES: tuple[str, ...] = ("open", "completed", "breached")
@@ -28,6 +28,10 @@ STATUS_KEYS = frozenset({"item_id", "status", "due_date", "completed_at"})
 TEXT_KEYS = frozenset({"item_id", "what", "owner", "due_date", "monitoring_agency"})
 ITEMS_MAX = 100
 TEXT_MAX = 200
+# The shape police accept for a court reference at intake; anything else could never be asked
+# for through the API, so it is refused when it arrives rather than held unreachable.
+COURT_REFERENCE_PATTERN = r"^[A-Za-z0-9/-]{1,64}$"
+_COURT_REFERENCE = re.compile(COURT_REFERENCE_PATTERN)
 
 
 def _moment(value: object, field: str) -> datetime:
@@ -140,6 +144,16 @@ def _items_text(value: object) -> list[dict[str, Any]]:
     return texts
 
 
+def court_reference_of(value: object) -> str:
+    reference = _text(value, "court_reference", max_length=64)
+    if not _COURT_REFERENCE.fullmatch(reference):
+        raise ValidationFailed(
+            "court_reference must be 1-64 letters, digits, '/' or '-'",
+            {"field": "court_reference", "pattern": COURT_REFERENCE_PATTERN},
+        )
+    return reference
+
+
 class CourtCase(Aggregate):
     """One court reference and the RJ case linked to it."""
 
@@ -153,17 +167,21 @@ class CourtCase(Aggregate):
 
     @classmethod
     def link(
-        cls, court_reference: str, case_id: str, court_name: str, at: datetime,
+        cls, court_reference: str, case_id: str, court_name: str | None, at: datetime,
     ) -> CourtCase:
+        """`court_name` is None when the link is learnt from an RJ provider's event, which
+        carries the court reference but not the name of the court."""
         return cls(
-            court_reference=_text(court_reference, "court_reference"),
+            court_reference=court_reference_of(court_reference),
             case_id=_text(case_id, "case_id", max_length=64),
-            court_name=_text(court_name, "court_name"),
+            court_name=None if court_name is None else _text(court_name, "court_name"),
             at=_moment(at, "at"),
         )
 
     @event("Linked")
-    def __init__(self, court_reference: str, case_id: str, court_name: str, at: datetime) -> None:
+    def __init__(
+        self, court_reference: str, case_id: str, court_name: str | None, at: datetime,
+    ) -> None:
         self.court_reference = court_reference
         self.case_id = case_id
         self.court_name = court_name
@@ -265,6 +283,14 @@ class CourtCase(Aggregate):
             )
         self._record_review_decision(decision=decision, by=who, notes=notes, at=moment)
 
-    @event("ReviewDecided")
+    class ReviewDecided(Aggregate.Event):
+        """Declared rather than named, so that the outbox can match on it with a typed class."""
+
+        decision: Decision
+        by: str
+        notes: str
+        at: datetime
+
+    @event(ReviewDecided)
     def _record_review_decision(self, decision: str, by: str, notes: str, at: datetime) -> None:
         self._decisions.append({"decision": decision, "by": by, "notes": notes, "at": at})

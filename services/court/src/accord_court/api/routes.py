@@ -1,0 +1,88 @@
+"""Court cases: the compliance picture of an outcome agreement under a court reference, and the
+court's review decisions. Every read is policy-filtered; the resource holds no conference notes,
+support notes or location, so no answer of the policy can put them in front of a court."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+from accord_kernel.identity import Subject, require
+from accord_kernel.policy import Purpose, Resource
+from accord_kernel.problems import Problem, not_found
+from accord_kernel.runtime import CurrentSubject, Runtime
+from fastapi import APIRouter, Header, Path, Query
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from accord_court.application import ConcurrentDecision, CourtCaseNotFound, CourtService
+from accord_court.domain import COURT_REFERENCE_PATTERN, CourtError
+
+router = APIRouter(prefix="/court-cases", tags=["court cases"])
+COURT = frozenset({"court"})
+REVIEWERS = {"clerk", "judge"}
+T = TypeVar("T")
+# Court references may contain '/', hence the `path` converter in the routes below.
+CourtReference = Annotated[str, Path(pattern=COURT_REFERENCE_PATTERN,
+                                     description="The court's own reference for the case")]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key",
+                                              pattern=r"^[\x21-\x7e]{1,128}$")]
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    decision: Literal["compliance_accepted", "returned_for_sentencing", "review_adjourned"]
+    notes: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+def service(runtime: Runtime) -> CourtService:
+    app = runtime.app
+    assert isinstance(app, CourtService)
+    return app
+
+
+def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return fn(*args, **kwargs)
+    except CourtCaseNotFound as exc:
+        raise not_found("court case") from exc
+    except ConcurrentDecision as exc:
+        raise Problem(409, "concurrent_update", "The court case has changed",
+                      "Another change was saved first; read the court case and retry.") from exc
+    except CourtError as exc:
+        raise Problem(exc.http_status, exc.code, exc.message, **exc.details) from exc
+
+
+def court_case_resource(svc: CourtService, document: dict[str, Any],
+                        subject: Subject) -> Resource:
+    case_id = document["case_id"]
+    return Resource(type="court_case", case_id=case_id, document=document,
+                    case=svc.contexts.policy_case(case_id, subject.agency, subject.user))
+
+
+@router.get("", summary="Court cases of this court (policy-filtered per row)")
+def list_court_cases(subject: CurrentSubject, runtime: Runtime,
+                     purpose: Purpose = "compliance_review",
+                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+    require(subject, COURT)
+    svc = service(runtime)
+    resources = [court_case_resource(svc, d, subject) for d in svc.court_views(limit)]
+    return [p for p in runtime.pep.read(subject, purpose, resources) if p is not None]
+
+
+@router.get("/{court_reference:path}",
+            summary="One court case: item statuses always, item text only with outcome consent")
+def read_court_case(court_reference: CourtReference, subject: CurrentSubject, runtime: Runtime,
+                    purpose: Purpose = "compliance_review") -> dict[str, Any]:
+    svc = service(runtime)
+    document = call(svc.court_view, court_reference)
+    return runtime.pep.read_one(subject, purpose, court_case_resource(svc, document, subject))
+
+
+@router.post("/{court_reference:path}/decisions", status_code=204,
+             summary="Record a review decision (court clerks and judges)")
+def record_decision(court_reference: CourtReference, body: DecisionIn, subject: CurrentSubject,
+                    runtime: Runtime, idempotency_key: IdempotencyKey = None) -> None:
+    require(subject, COURT, REVIEWERS)
+    call(service(runtime).record_review_decision, court_reference, body.decision, subject.user,
+         body.notes, idempotency_key=idempotency_key)
