@@ -46,7 +46,10 @@ class AccordApplication(Application[uuid.UUID]):
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
-        super().__init__(env=settings.eventsourcing_env())
+        env = settings.eventsourcing_env()
+        if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+            _ensure_schema(env)
+        super().__init__(env=env)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -109,3 +112,16 @@ class AccordApplication(Application[uuid.UUID]):
         if aggregates:
             self.save(*aggregates)
 
+
+
+def _ensure_schema(env: dict[str, str]) -> None:
+    """eventsourcing creates its tables but not the schema that keeps one service's tables
+    apart from another's, so the service creates its own schema first."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
+                         port=env["POSTGRES_PORT"], user=env["POSTGRES_USER"],
+                         password=env["POSTGRES_PASSWORD"] or None, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+            sql.Identifier(env["POSTGRES_SCHEMA"])))

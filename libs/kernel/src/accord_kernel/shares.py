@@ -11,11 +11,15 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
+from fastapi import APIRouter
 from eventsourcing.domain import Aggregate, event
 
 from accord_kernel.application import AccordApplication
 from accord_kernel.contracts import SafetyFlagsShared, ShareRevoked
 from accord_kernel.envelope import IntegrationEvent
+from accord_kernel.identity import require
+from accord_kernel.policy import Purpose, Resource
+from accord_kernel.runtime import CurrentSubject, Runtime
 
 
 class ReceivedSafetyFlags(Aggregate):
@@ -84,14 +88,8 @@ class ReceivedShares:
         return {SafetyFlagsShared.type: self.on_flags, ShareRevoked.type: self.on_revoked}
 
 
-def received_flags_router(agency: str) -> Any:
+def received_flags_router(agency: str) -> APIRouter:
     """GET /cases/{case_id}/safety-flags for the agency that received a share."""
-    from fastapi import APIRouter
-
-    from accord_kernel.identity import require
-    from accord_kernel.policy import Purpose, Resource
-    from accord_kernel.runtime import CurrentSubject, Runtime
-
     router = APIRouter(tags=["shared safety flags"])
 
     @router.get("/cases/{case_id}/safety-flags",

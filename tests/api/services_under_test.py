@@ -1,0 +1,82 @@
+"""What the HTTP-boundary tests share: the services, the agencies' roles, and dev keys."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from accord_kernel.dev_tokens import mint
+from accord_kernel.identity import AGENCY_ROLES
+from fastapi import FastAPI
+
+SERVICE_MODULES: dict[str, str] = {
+    "referral": "accord_referral.main",
+    "victim-support": "accord_victim_support.main",
+    "conference": "accord_conference.main",
+    "court": "accord_court.main",
+    "audit": "accord_audit.main",
+}
+SERVICES: tuple[str, ...] = tuple(SERVICE_MODULES)
+AGENCY_ROLE_PAIRS: tuple[tuple[str, str], ...] = tuple(
+    (agency, role) for agency in sorted(AGENCY_ROLES) for role in sorted(AGENCY_ROLES[agency]))
+PUBLIC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+ServiceFactory = Callable[[str], FastAPI]
+TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "/')
+
+
+@dataclass(frozen=True)
+class DevKeys:
+    key_dir: Path
+    private_key_path: Path
+    jwks_path: Path
+
+    @property
+    def kid(self) -> str:
+        return str(json.loads(self.jwks_path.read_text())["keys"][0]["kid"])
+
+    def token(self, agency: str, role: str, **claims: Any) -> str:
+        return str(mint(self.key_dir, agency=agency, role=role, **claims))
+
+    def bearer(self, agency: str, role: str, **claims: Any) -> dict[str, str]:
+        return {"Authorization": "Bearer " + self.token(agency, role, **claims)}
+
+
+def service_module(service: str) -> ModuleType:
+    """Imports a service's composition root. A service whose package has no `main` yet is
+    skipped with the reason shown in the summary (-ra); any other import error fails."""
+    module_name = SERVICE_MODULES[service]
+    package = module_name.split(".")[0]
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == package or exc.name.startswith(package + ".")):
+            pytest.skip(f"{module_name} is not importable yet ({exc.name} missing)")
+        raise
+
+
+def response_defects(status: int, content_type: str, text: str) -> list[str]:
+    """What is wrong with a response at the HTTP boundary: a server error, a traceback in the
+    body, or a 4xx that is not an RFC 9457 problem document. Empty when nothing is."""
+    defects = []
+    if any(marker in text for marker in TRACEBACK_MARKERS):
+        defects.append("body contains a Python traceback")
+    if status >= 500:
+        defects.append("server error")
+    if 400 <= status < 500:
+        if not content_type.startswith("application/problem+json"):
+            defects.append(f"content-type {content_type!r} is not application/problem+json")
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return [*defects, "body is not JSON"]
+        is_problem = (isinstance(doc, dict) and isinstance(doc.get("type"), str)
+                      and isinstance(doc.get("title"), str) and doc.get("status") == status)
+        if not is_problem:
+            defects.append("not a problem document with type, title and status")
+    return defects
