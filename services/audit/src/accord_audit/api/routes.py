@@ -1,0 +1,119 @@
+"""Audit endpoints: checkpoints and proofs anyone with a token can check; who accessed a
+case for privacy officers; a victim's access log for victim services. Reads of the log are
+themselves recorded."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from accord_kernel.identity import Subject, require
+from accord_kernel.policy import Resource
+from accord_kernel.problems import Problem
+from accord_kernel.runtime import CurrentSubject, Runtime
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import PlainTextResponse
+
+from accord_audit.application import AuditService
+from accord_audit.errors import AuditError
+
+router = APIRouter(tags=["audit log"])
+CaseId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+PRIVACY = frozenset({"audit"})
+
+
+def service(runtime: Runtime) -> AuditService:
+    app = runtime.app
+    assert isinstance(app, AuditService)
+    return app
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def problem_from(exc: AuditError) -> Problem:
+    status = 404 if exc.code == "out_of_range" else 422
+    return Problem(status, exc.code, str(exc))
+
+
+def _audited(runtime: Runtime, subject: Subject, purpose: str,
+             docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    resources = [Resource(type="audit_entry", case_id=str(d.get("case_id", ""))[:64] or "-",
+                          document=d) for d in docs]
+    return [p for p in runtime.pep.read(subject, purpose, resources) if p is not None]
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse,
+            summary="Latest signed checkpoint (C2SP signed note)")
+def checkpoint(subject: CurrentSubject, runtime: Runtime) -> str:
+    note = service(runtime).publish_checkpoint()
+    if note is None:
+        raise Problem(404, "empty_log", "The log has no entries yet")
+    return note
+
+
+@router.get("/verifier-key", response_class=PlainTextResponse,
+            summary="The checkpoint signer's verifier key (vkey)")
+def verifier_key(subject: CurrentSubject, runtime: Runtime) -> str:
+    return service(runtime).verifier_key() + "\n"
+
+
+@router.get("/entries/{index}", summary="One log entry (privacy officers)")
+def entry(index: Annotated[int, Path(ge=0)], subject: CurrentSubject,
+          runtime: Runtime) -> dict[str, Any]:
+    require(subject, PRIVACY)
+    try:
+        doc = service(runtime).entry_document(index)
+    except AuditError as exc:
+        raise problem_from(exc) from exc
+    (projected,) = _audited(runtime, subject, "audit", [doc]) or [None]
+    if projected is None:
+        raise Problem(403, "access_denied", "Access denied by policy")
+    leaf = service(runtime).store.entry(index).leaf_hash
+    return {**projected, "leaf_hash": b64(leaf)}
+
+
+@router.get("/proofs/inclusion", summary="Inclusion proof of an entry in a tree size")
+def inclusion(index: Annotated[int, Query(ge=0)], tree_size: Annotated[int, Query(ge=1)],
+              subject: CurrentSubject, runtime: Runtime) -> dict[str, Any]:
+    store = service(runtime).store
+    try:
+        proof = store.inclusion_proof(index, tree_size)
+        leaf = store.entry(index).leaf_hash
+    except AuditError as exc:
+        raise problem_from(exc) from exc
+    return {"index": index, "tree_size": tree_size, "leaf_hash": b64(leaf),
+            "hashes": [b64(h) for h in proof]}
+
+
+@router.get("/proofs/consistency", summary="Consistency proof between two tree sizes")
+def consistency(first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)],
+                subject: CurrentSubject, runtime: Runtime) -> dict[str, Any]:
+    try:
+        proof = service(runtime).store.consistency_proof(first, second)
+    except AuditError as exc:
+        raise problem_from(exc) from exc
+    return {"first": first, "second": second, "hashes": [b64(h) for h in proof]}
+
+
+@router.get("/cases/{case_id}/access", summary="Who accessed a case (privacy officers)")
+def case_access(case_id: CaseId, subject: CurrentSubject, runtime: Runtime) -> list[dict[str, Any]]:
+    require(subject, PRIVACY, {"privacy_officer"})
+    return _audited(runtime, subject, "audit", service(runtime).case_entries(case_id, "access"))
+
+
+@router.get("/cases/{case_id}/events", summary="Every recorded event of a case (privacy officers)")
+def case_events(case_id: CaseId, subject: CurrentSubject, runtime: Runtime) -> list[dict[str, Any]]:
+    require(subject, PRIVACY, {"privacy_officer"})
+    return _audited(runtime, subject, "audit", service(runtime).case_entries(case_id, "event"))
+
+
+@router.get("/victims/{case_id}/access-log",
+            summary="Who accessed a victim's data, for victim services to show the victim")
+def victim_access_log(case_id: CaseId, subject: CurrentSubject,
+                      runtime: Runtime) -> list[dict[str, Any]]:
+    require(subject, {"victim_services"})
+    entries = [e for e in service(runtime).case_entries(case_id, "access")
+               if e.get("service") == "victim-support"]
+    return _audited(runtime, subject, "case_management", entries)

@@ -1,0 +1,50 @@
+"""Errors of the audit log, each with a stable machine code for RFC 9457 problem documents."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class AuditError(Exception):
+    code: ClassVar[str] = "audit_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details
+
+
+class InvalidProof(AuditError):
+    """An inclusion or consistency proof does not establish what it claims."""
+
+    code: ClassVar[str] = "invalid_proof"
+
+
+class InvalidCheckpoint(AuditError):
+    """A checkpoint or signed note is malformed or its signature does not verify."""
+
+    code: ClassVar[str] = "invalid_checkpoint"
+
+
+class InvalidKey(AuditError):
+    """A signing or verifier key could not be loaded from its configured value."""
+
+    code: ClassVar[str] = "invalid_key"
+
+
+class InvalidRecord(AuditError):
+    """An audit record cannot be encoded, or a stored body is not canonical JSON."""
+
+    code: ClassVar[str] = "invalid_record"
+
+
+class OutOfRange(AuditError):
+    """A requested index or tree size lies outside the log as it stands."""
+
+    code: ClassVar[str] = "out_of_range"
+
+
+class LogCorrupted(AuditError):
+    """Stored data the log relies on is missing or contradicts itself."""
+
+    code: ClassVar[str] = "log_corrupted"

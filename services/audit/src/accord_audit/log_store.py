@@ -1,0 +1,419 @@
+"""The append-only audit log on SQLAlchemy Core, for SQLite and PostgreSQL.
+
+Besides the entries, the store keeps the hash of every perfect subtree (`audit_nodes`), so
+roots and proofs read O(log n) rows and an append writes O(log n) rows. Appends are
+serialised (a transaction-scoped advisory lock on PostgreSQL, `BEGIN IMMEDIATE` on
+SQLite) because leaf n's nodes depend on the frontier left by leaf n - 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.exc import IntegrityError
+
+from accord_audit.canonical import parse_canonical
+from accord_audit.checkpoint import (
+    Checkpoint,
+    NoteSigner,
+    read_checkpoint_unverified,
+    sign_checkpoint,
+)
+from accord_audit.errors import InvalidCheckpoint, InvalidRecord, LogCorrupted, OutOfRange
+from accord_audit.merkle import (
+    CompactRange,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    root_hash,
+)
+
+metadata = MetaData()
+
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", Text, nullable=False, unique=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary, nullable=False),
+)
+
+audit_nodes = Table(
+    "audit_nodes",
+    metadata,
+    Column("level", SmallInteger, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("level", "idx"),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("note", Text, nullable=False),
+)
+
+AUDIT_TABLES = (audit_entries, audit_nodes, audit_checkpoints)
+
+# Any fixed 64-bit number works; deriving it from a name keeps it from colliding with
+# advisory locks other services might take in a shared database.
+APPEND_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"accord.audit.append").digest()[:8], "big", signed=True
+)
+_SQLITE_BEGIN = "accord_audit_sqlite_begin"
+_SUPPORTED_DIALECTS = ("sqlite", "postgresql")
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite would otherwise begin transactions only at the first write, leaving the
+    # reads of an append outside the transaction that writes.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    mode = connection.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _prepare_engine(engine: Engine) -> None:
+    if engine.dialect.name not in _SUPPORTED_DIALECTS:
+        raise ValueError(f"the audit log runs on SQLite or PostgreSQL, not {engine.dialect.name}")
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "begin", _sqlite_begin):
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        # Pooled connections were opened before the connect hook existed.
+        engine.dispose()
+
+
+def create_audit_engine(url: str, **options: Any) -> Engine:
+    if url.startswith("sqlite") and "connect_args" not in options:
+        # Appenders queue one by one on SQLite's single write lock; pysqlite gives up
+        # after 5 s by default, which a burst of concurrent appends can exceed.
+        options["connect_args"] = {"timeout": 30}
+    engine = create_engine(url, **options)
+    _prepare_engine(engine)
+    return engine
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    index: int
+    event_id: str
+    recorded_at: datetime
+    body: bytes
+    leaf_hash: bytes
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; they were written in UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class _StoredNodes:
+    """`SubtreeHashes` over `audit_nodes`: one primary-key lookup per hash."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def perfect_subtree_hash(self, level: int, index: int) -> bytes:
+        stored = self._connection.execute(
+            select(audit_nodes.c.hash).where(
+                audit_nodes.c.level == level, audit_nodes.c.idx == index
+            )
+        ).scalar_one_or_none()
+        if stored is None:
+            raise LogCorrupted(
+                f"the hash of node ({level}, {index}) is missing", level=level, index=index
+            )
+        return bytes(stored)
+
+
+def _size(connection: Connection) -> int:
+    last = connection.execute(select(func.max(audit_entries.c.idx))).scalar_one_or_none()
+    return 0 if last is None else int(last) + 1
+
+
+class AuditLogStore:
+    def __init__(self, engine: Engine) -> None:
+        _prepare_engine(engine)
+        self._engine = engine
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> AuditLogStore:
+        return cls(create_audit_engine(url, **options))
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def create_schema(self) -> None:
+        metadata.create_all(self._engine)
+        if self._engine.dialect.name == "sqlite":
+            # Write-ahead logging lets readers (proofs, verification) run while an append
+            # commits; the mode is stored in the database file, so setting it once will do.
+            # SQLite refuses the switch inside a transaction, hence the bare DB-API call.
+            raw = self._engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA journal_mode=WAL")
+            finally:
+                raw.close()
+
+    def append(self, event_id: str, body: bytes, recorded_at: datetime | None = None) -> int:
+        """Append a canonical-JSON `body` once per `event_id`; return its index.
+
+        A replayed `event_id` appends nothing and returns the index it already has.
+
+        Entry, leaf hash and every newly completed subtree hash commit together, so the
+        stored tree never lags behind the entries.
+        """
+        if not event_id:
+            raise InvalidRecord("an audit entry needs the id of the event it records")
+        # Only canonical JSON may become a leaf, so anyone holding a record can recompute
+        # its leaf hash.
+        parse_canonical(body)
+        leaf = leaf_hash(body)
+        moment = _as_utc(recorded_at or datetime.now(UTC))
+        with self._engine.connect() as connection:
+            connection.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+            with connection.begin():
+                if self._engine.dialect.name == "postgresql":
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY}
+                    )
+                existing = connection.execute(
+                    select(audit_entries.c.idx).where(audit_entries.c.event_id == event_id)
+                ).scalar_one_or_none()
+                if existing is not None:
+                    return int(existing)
+                index = _size(connection)
+                compact = CompactRange.load(index, _StoredNodes(connection))
+                completed = compact.append(leaf)
+                connection.execute(
+                    insert(audit_entries).values(
+                        idx=index, event_id=event_id, recorded_at=moment, body=body,
+                        leaf_hash=leaf,
+                    )
+                )
+                connection.execute(
+                    insert(audit_nodes),
+                    [{"level": node.level, "idx": node.index, "hash": node.hash}
+                     for node in completed],
+                )
+                return index
+
+    def size(self) -> int:
+        with self._engine.connect() as connection:
+            return _size(connection)
+
+    def index_of(self, event_id: str) -> int | None:
+        with self._engine.connect() as connection:
+            found = connection.execute(
+                select(audit_entries.c.idx).where(audit_entries.c.event_id == event_id)
+            ).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    def entry(self, index: int) -> AuditEntry:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(audit_entries).where(audit_entries.c.idx == index)
+            ).one_or_none()
+        if row is None:
+            raise OutOfRange(f"there is no audit entry {index}", index=index)
+        return AuditEntry(
+            int(row.idx), row.event_id, _as_utc(row.recorded_at), bytes(row.body),
+            bytes(row.leaf_hash),
+        )
+
+    def iter_entries(self, start: int = 0, batch: int = 1000) -> Generator[AuditEntry, None, None]:
+        """Every entry from `start` in index order, streamed in batches."""
+        with self._engine.connect() as connection:
+            rows = connection.execution_options(yield_per=batch).execute(
+                select(audit_entries)
+                .where(audit_entries.c.idx >= start)
+                .order_by(audit_entries.c.idx)
+            )
+            for row in rows:
+                yield AuditEntry(
+                    int(row.idx), row.event_id, _as_utc(row.recorded_at), bytes(row.body),
+                    bytes(row.leaf_hash),
+                )
+
+    def iter_level(self, level: int, batch: int = 1000) -> Generator[tuple[int, bytes], None, None]:
+        """(index, hash) of every stored perfect subtree at `level`, in index order."""
+        with self._engine.connect() as connection:
+            rows = connection.execution_options(yield_per=batch).execute(
+                select(audit_nodes.c.idx, audit_nodes.c.hash)
+                .where(audit_nodes.c.level == level)
+                .order_by(audit_nodes.c.idx)
+            )
+            for index, hashed in rows:
+                yield int(index), bytes(hashed)
+
+    def stored_levels(self) -> list[int]:
+        with self._engine.connect() as connection:
+            return sorted(
+                int(level)
+                for level in connection.execute(select(audit_nodes.c.level).distinct()).scalars()
+            )
+
+    def _require_size(self, connection: Connection, size: int) -> None:
+        current = _size(connection)
+        if not 0 <= size <= current:
+            raise OutOfRange(
+                f"the log has {current} entries, not {size}", size=size, current=current
+            )
+
+    def root(self, size: int | None = None) -> bytes:
+        with self._engine.connect() as connection:
+            wanted = _size(connection) if size is None else size
+            self._require_size(connection, wanted)
+            return root_hash(_StoredNodes(connection), wanted)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        with self._engine.connect() as connection:
+            self._require_size(connection, size)
+            if not 0 <= index < size:
+                raise OutOfRange(
+                    f"entry {index} is not in a tree of {size} entries", index=index, size=size
+                )
+            return inclusion_proof(_StoredNodes(connection), index, size)
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        with self._engine.connect() as connection:
+            self._require_size(connection, new_size)
+            if not 0 < old_size <= new_size:
+                raise OutOfRange(
+                    f"no consistency proof from {old_size} to {new_size} entries",
+                    old_size=old_size, new_size=new_size,
+                )
+            return consistency_proof(_StoredNodes(connection), old_size, new_size)
+
+    def save_checkpoint(self, note: str) -> str:
+        """Store a signed checkpoint; return the note kept for its tree size.
+
+        Checkpoints are never replaced: a second note for a size already checkpointed is
+        dropped in favour of the first. A note whose root is not this log's root at its
+        size is refused rather than stored.
+        """
+        checkpoint = read_checkpoint_unverified(note)
+        with self._engine.connect() as connection, connection.begin():
+            self._require_size(connection, checkpoint.size)
+            if root_hash(_StoredNodes(connection), checkpoint.size) != checkpoint.root_hash:
+                raise InvalidCheckpoint(
+                    f"the checkpoint's root is not the log's root at size {checkpoint.size}",
+                    size=checkpoint.size,
+                )
+        try:
+            with self._engine.begin() as connection:
+                kept = connection.execute(
+                    select(audit_checkpoints.c.note).where(
+                        audit_checkpoints.c.tree_size == checkpoint.size
+                    )
+                ).scalar_one_or_none()
+                if kept is not None:
+                    return str(kept)
+                connection.execute(
+                    insert(audit_checkpoints).values(tree_size=checkpoint.size, note=note)
+                )
+                return note
+        except IntegrityError:
+            # Another publisher stored this size between our read and our insert.
+            with self._engine.connect() as connection:
+                return str(
+                    connection.execute(
+                        select(audit_checkpoints.c.note).where(
+                            audit_checkpoints.c.tree_size == checkpoint.size
+                        )
+                    ).scalar_one()
+                )
+
+    def publish_checkpoint(self, origin: str, signer: NoteSigner) -> str:
+        """Sign and store a checkpoint of the log as it stands now."""
+        with self._engine.connect() as connection:
+            size = _size(connection)
+            root = root_hash(_StoredNodes(connection), size)
+        return self.save_checkpoint(sign_checkpoint(Checkpoint(origin, size, root), signer))
+
+    def latest_checkpoint(self) -> str | None:
+        with self._engine.connect() as connection:
+            note = connection.execute(
+                select(audit_checkpoints.c.note)
+                .order_by(audit_checkpoints.c.tree_size.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        return None if note is None else str(note)
+
+    def checkpoints(self) -> list[tuple[int, str]]:
+        with self._engine.connect() as connection:
+            return [
+                (int(size), str(note))
+                for size, note in connection.execute(
+                    select(audit_checkpoints.c.tree_size, audit_checkpoints.c.note).order_by(
+                        audit_checkpoints.c.tree_size
+                    )
+                )
+            ]
+
+
+def append_only_statements(engine: Engine, role: str) -> list[str]:
+    """The statements that make the audit tables append-only for the service.
+
+    On PostgreSQL the service's role may read and insert but never update, delete or
+    truncate. SQLite has no roles, so there the same rule is enforced on everyone by
+    triggers that abort any UPDATE or DELETE; `role` is then unused.
+    """
+    preparer = engine.dialect.identifier_preparer
+    tables = [preparer.format_table(table) for table in AUDIT_TABLES]
+    if engine.dialect.name == "postgresql":
+        if not role:
+            raise ValueError("name the role the audit service connects as")
+        grantee = preparer.quote(role)
+        listed = ", ".join(tables)
+        return [
+            f"REVOKE UPDATE, DELETE, TRUNCATE ON TABLE {listed} FROM {grantee}",
+            f"GRANT SELECT, INSERT ON TABLE {listed} TO {grantee}",
+        ]
+    if engine.dialect.name == "sqlite":
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS {table.name}_no_{operation.lower()} "
+            f"BEFORE {operation} ON {quoted} "
+            f"BEGIN SELECT RAISE(ABORT, '{table.name} is append-only'); END"
+            for table, quoted in zip(AUDIT_TABLES, tables, strict=True)
+            for operation in ("UPDATE", "DELETE")
+        ]
+    raise ValueError(f"the audit log runs on SQLite or PostgreSQL, not {engine.dialect.name}")
+
+
+def grant_append_only(engine: Engine, role: str) -> list[str]:
+    """Apply `append_only_statements` in one transaction; return what was executed."""
+    statements = append_only_statements(engine, role)
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+    return statements

@@ -1,0 +1,92 @@
+"""Composition root of the audit service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from accord_kernel.bus import ALL_TOPICS
+from accord_kernel.contracts import DEAD_LETTER_TOPIC, Contract
+from accord_kernel.envelope import IntegrationEvent
+from accord_kernel.runtime import ServiceRuntime, build_api, service_cli
+from accord_kernel.settings import ServiceSettings
+from fastapi import FastAPI
+
+from accord_audit.api.routes import router
+from accord_audit.application import AuditService, index_metadata
+from accord_audit.checkpoint import load_signing_key
+from accord_audit.config import AuditSettings, ensure_dev_signing_key, load_settings
+from accord_audit.log_store import AuditLogStore, grant_append_only
+
+log = logging.getLogger("accord.audit")
+
+
+class AuditInbox:
+    """Every event on the bus becomes one log entry; the log dedupes by CloudEvent id."""
+
+    def __init__(self, app: AuditService) -> None:
+        self.app = app
+
+    def process(self, event: IntegrationEvent, contract: Contract) -> None:
+        self.app.record(event, contract)
+
+
+class AuditRuntime(ServiceRuntime):
+    async def run_workers(self, stop: asyncio.Event, relay: bool = True,
+                          consumer: bool = True) -> None:
+        tasks = [asyncio.create_task(super().run_workers(stop, relay, consumer))]
+        if consumer:
+            tasks.append(asyncio.create_task(self._checkpoints(stop)))
+        await asyncio.gather(*tasks)
+
+    async def _checkpoints(self, stop: asyncio.Event) -> None:
+        app = self.app
+        assert isinstance(app, AuditService)
+        interval = app.audit_settings.audit_checkpoint_interval_seconds
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(app.publish_checkpoint)
+            except Exception as exc:  # keep signing after a database outage
+                log.warning("checkpoint failed: %s", type(exc).__name__)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+
+
+def open_store(settings: AuditSettings) -> AuditLogStore:
+    if settings.audit_admin_url:
+        admin = AuditLogStore.from_url(settings.audit_admin_url)
+        admin.create_schema()
+        index_metadata.create_all(admin.engine)
+        if settings.audit_append_role:
+            grant_append_only(admin.engine, settings.audit_append_role)
+        admin.engine.dispose()
+    store = AuditLogStore.from_url(settings.log_url())
+    if not settings.audit_admin_url:
+        store.create_schema()
+        index_metadata.create_all(store.engine)
+    return store
+
+
+def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
+    audit_settings = (settings if isinstance(settings, AuditSettings)
+                      else AuditSettings(**settings.model_dump()))
+    source = audit_settings.signing_key_source()
+    if not audit_settings.audit_signing_key:
+        ensure_dev_signing_key(Path(source), audit_settings.audit_origin)
+    signer = load_signing_key(source)
+    store = open_store(audit_settings)
+    app = AuditService(audit_settings, store, signer)
+    app.reindex()
+    topics = [t for t in ALL_TOPICS if t != DEAD_LETTER_TOPIC]
+    return AuditRuntime(audit_settings, app, inbox=AuditInbox(app), topics=topics,
+                        inbox_types=None)
+
+
+def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
+    return build_api(runtime, "Accord audit service (privacy officers)", [router], with_workers)
+
+
+cli = service_cli("audit", load_settings, make_runtime, make_api)
