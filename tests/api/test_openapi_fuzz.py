@@ -1,13 +1,16 @@
 """Schemathesis drives every operation of each service's own OpenAPI document, in-process, with
 valid and invalid inputs: once as an agency the service is for and once as another agency.
 Whatever it sends, the answer is never a 5xx, never carries a traceback, and every 4xx is an
-RFC 9457 problem document.
+RFC 9457 problem document. Random generation reaches the limits of integer parameters only now
+and then, so those are also tried deterministically.
 
 ACCORD_FUZZ_EXAMPLES bounds the examples per operation (default 30)."""
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -77,3 +80,61 @@ def test_every_answer_is_a_problem_document_or_success(
         with subtests.test(msg=operation.label):
             exercise(operation, headers)
     assert operations, f"{service} documents no operations"
+
+
+# Past the 64-bit range of every database integer column, and negative where counts are expected.
+EDGE_INTEGERS = (2**63, 2**64, -(2**63) - 1, -1)
+
+
+def _is_integer(schema: dict[str, Any]) -> bool:
+    options = [schema, *schema.get("anyOf", []), *schema.get("oneOf", [])]
+    return any(option.get("type") == "integer" for option in options)
+
+
+def _ordinary(parameter: dict[str, Any]) -> str:
+    schema = parameter.get("schema", {})
+    if _is_integer(schema):
+        return str(schema.get("minimum", 1))
+    return str(uuid.uuid4())
+
+
+def integer_edge_requests(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """(method, path, query) for each integer parameter at each edge value, the operation's
+    other parameters set to ordinary values."""
+    for template, operations in document["paths"].items():
+        for method, operation in operations.items():
+            parameters = [p for p in operation.get("parameters", [])
+                          if p.get("in") in ("path", "query")]
+            for edge_parameter in parameters:
+                if not _is_integer(edge_parameter.get("schema", {})):
+                    continue
+                for edge in EDGE_INTEGERS:
+                    path, query = template, {}
+                    for p in parameters:
+                        value = str(edge) if p is edge_parameter else _ordinary(p)
+                        if p["in"] == "path":
+                            path = path.replace("{" + p["name"] + "}", value)
+                        elif p is edge_parameter or p.get("required"):
+                            query[p["name"]] = value
+                    yield method.upper(), path, query
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("service", "caller"), [(s, own) for s, own, _ in FUZZ_RUNS],
+                         ids=[s for s, _, _ in FUZZ_RUNS])
+def test_integer_parameters_at_their_limits(service: str, caller: tuple[str, str],
+                                            build_service: ServiceFactory,
+                                            dev_keys: DevKeys) -> None:
+    client = TestClient(build_service(service), raise_server_exceptions=False)
+    document = client.get("/openapi.json")
+    assert document.status_code == 200, document.text[:300]
+    headers = dev_keys.bearer(*caller)
+    failures = []
+    for method, path, query in integer_edge_requests(document.json()):
+        response = client.request(method, path, params=query, headers=headers)
+        defects = response_defects(response.status_code,
+                                   response.headers.get("content-type", ""), response.text)
+        if defects:
+            failures.append(f"{method} {path} {query} -> {response.status_code}: "
+                            f"{'; '.join(defects)} {response.text[:200]}")
+    assert not failures, "\n".join(failures)

@@ -54,9 +54,12 @@ class RouteRule:
     # None: a policy-filtered read that any agency may call; OPA decides which fields it sees.
     callers: Callers | None
     body: Mapping[str, Any] | None = None
+    query: Mapping[str, str] | None = None
 
 
 POLICY_FILTERED = None
+# Checkpoints and proofs reveal hashes only, so anyone with a token may check the log.
+ANY_AGENCY = agencies(*AGENCY_ROLES)
 RJ_COORDINATION = roles("rj_provider", "coordinator", "supervisor")
 RJ_PRACTICE = agencies("rj_provider")
 PROVISION = {"type": "permit", "agency": "rj_provider", "purposes": ["case_management"],
@@ -157,7 +160,17 @@ RULES: dict[str, dict[tuple[str, str], RouteRule]] = {
         ("POST", "/court-cases/{court_reference:path}/decisions"): RouteRule(
             agencies("court"), {"decision": "compliance_accepted", "notes": ""}),
     },
-    "audit": {},
+    "audit": {
+        ("GET", "/checkpoint"): RouteRule(ANY_AGENCY),
+        ("GET", "/verifier-key"): RouteRule(ANY_AGENCY),
+        ("GET", "/entries/{index}"): RouteRule(agencies("audit")),
+        ("GET", "/proofs/inclusion"): RouteRule(ANY_AGENCY,
+                                                query={"index": "0", "tree_size": "1"}),
+        ("GET", "/proofs/consistency"): RouteRule(ANY_AGENCY, query={"first": "1", "second": "1"}),
+        ("GET", "/cases/{case_id}/access"): RouteRule(roles("audit", "privacy_officer")),
+        ("GET", "/cases/{case_id}/events"): RouteRule(roles("audit", "privacy_officer")),
+        ("GET", "/victims/{case_id}/access-log"): RouteRule(agencies("victim_services")),
+    },
 }
 
 
@@ -209,7 +222,9 @@ def fill_path(endpoint: Endpoint, known: Mapping[str, str]) -> str:
 def send(client: TestClient, endpoint: Endpoint, path: str,
          headers: Mapping[str, str]) -> Response:
     body = endpoint.rule.body if endpoint.rule is not None else None
+    query = endpoint.rule.query if endpoint.rule is not None else None
     response: Response = client.request(endpoint.method, path, headers=dict(headers),
+                                        params=dict(query) if query is not None else None,
                                         json=dict(body) if body is not None else None)
     return response
 

@@ -77,7 +77,9 @@ class AccordApplication(Application[uuid.UUID]):
         try:
             self._record(processing)
         except IntegrityError:
-            return False
+            if self.already_processed(event_id):
+                return False
+            raise  # an aggregate changed under us: the caller runs the handler again
         return True
 
     # --- outbox --------------------------------------------------------------------------
@@ -125,3 +127,15 @@ def _ensure_schema(env: dict[str, str]) -> None:
                          password=env["POSTGRES_PASSWORD"] or None, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
             sql.Identifier(env["POSTGRES_SCHEMA"])))
+
+
+def retry_on_conflict(fn: Any, *args: Any, attempts: int = 5, **kwargs: Any) -> Any:
+    """Runs a use case again when another writer saved the same aggregate first: each attempt
+    reloads the aggregates, so the command is re-decided on the state that won."""
+    for attempt in range(attempts):
+        try:
+            return fn(*args, **kwargs)
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

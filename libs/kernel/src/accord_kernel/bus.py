@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from eventsourcing.persistence import InterfaceError, OperationalError
 from pydantic import ValidationError
 
-from accord_kernel.application import AccordApplication
+from accord_kernel.application import AccordApplication, retry_on_conflict
 from accord_kernel.contracts import (
     ACCESS_TOPIC,
     CONFERENCE_TOPIC,
@@ -156,6 +156,9 @@ class ApplicationInbox:
         if self.app.already_processed(event.id):
             log.info("duplicate %s id=%s ignored", event.type, event.id)
             return
+        retry_on_conflict(self._apply, event, contract)
+
+    def _apply(self, event: IntegrationEvent, contract: Contract) -> None:
         handler = self.handlers[event.type]
         try:
             changed = list(handler(event, contract) or [])

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -21,6 +22,7 @@ from accord_kernel.bus import ApplicationInbox, Inbox, InboxConsumer, OutboxRela
 from accord_kernel.identity import Subject, TokenVerifier
 from accord_kernel.policy import PolicyDecisionPoint, PolicyEnforcementPoint, PolicyUnavailable
 from accord_kernel.problems import (
+    Problem,
     install_problem_handlers,
     policy_unavailable,
     problem_response,
@@ -128,6 +130,12 @@ def build_api(runtime: ServiceRuntime, title: str, routers: list[APIRouter],
                               "policy-filtered; errors are RFC 9457 problem documents.")
     api.state.runtime = runtime
     install_problem_handlers(api)
+
+    @api.exception_handler(IntegrityError)
+    async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("concurrent update path=%s", request.url.path)
+        return problem_response(Problem(409, "concurrent_update", "The record changed while "
+                                        "this request was applied; retry it"), request)
 
     @api.exception_handler(PolicyUnavailable)
     async def _policy_down(request: Request, exc: PolicyUnavailable) -> JSONResponse:

@@ -11,8 +11,8 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
-from fastapi import APIRouter
 from eventsourcing.domain import Aggregate, event
+from fastapi import APIRouter
 
 from accord_kernel.application import AccordApplication
 from accord_kernel.contracts import SafetyFlagsShared, ShareRevoked
@@ -98,8 +98,16 @@ def received_flags_router(agency: str) -> APIRouter:
              purpose: Purpose = "safeguarding") -> dict[str, Any]:
         require(subject, {agency})
         shares = ReceivedShares(runtime.app)
+        # A service that owns part of the case (the referral service owns the risk band)
+        # says so through its own policy_case; otherwise what events taught it is enough.
+        owner = getattr(runtime.app, "policy_case", None)
         contexts = getattr(runtime.app, "contexts", None)
-        case = contexts.policy_case(case_id, subject.agency, subject.user) if contexts else {}
+        if owner is not None:
+            case = owner(case_id[:64], subject.agency, subject.user)
+        elif contexts is not None:
+            case = contexts.policy_case(case_id[:64], subject.agency, subject.user)
+        else:
+            case = {}
         doc = shares.safety_flags(case_id[:64]).document()
         return runtime.pep.read_one(subject, purpose, Resource(
             type="safety_flags", case_id=case_id[:64], document=doc, case=case))

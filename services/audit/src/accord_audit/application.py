@@ -5,7 +5,6 @@ access records too (kept in its event store, relayed to the log like everyone el
 from __future__ import annotations
 
 import logging
-
 from typing import Any, ClassVar
 
 from accord_kernel.application import AccordApplication

@@ -114,6 +114,17 @@ class ReferralService(AccordApplication):
         referral.record_decline(provider_org, reason, at)
         return [referral]
 
+    def policy_case(self, case_id: str, agency: str | None = None,
+                    user: str | None = None) -> dict[str, Any]:
+        """What the policy needs: consents and grants learnt from events, and the current risk
+        band, which this service owns."""
+        case = self.contexts.policy_case(case_id, agency, user)
+        try:
+            case["risk_band"] = self._get(case_id).risk_band or case["risk_band"]
+        except ReferralNotFound:
+            pass
+        return case
+
     # --- queries -------------------------------------------------------------------------
     def referral(self, case_id: str, today: date | None = None) -> dict[str, Any]:
         return self._document(self._get(case_id), today or datetime.now(UTC).date())

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
+from accord_kernel.application import retry_on_conflict
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Purpose, Resource
 from accord_kernel.problems import Problem, not_found
@@ -122,7 +123,7 @@ def service(runtime: Runtime) -> ConferenceService:
 
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
-        return fn(*args, **kwargs)
+        return retry_on_conflict(fn, *args, **kwargs)  # type: ignore[no-any-return]
     except NotFound as exc:
         raise not_found(str(exc) or "case") from exc
     except NotEligible as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
+from accord_kernel.application import retry_on_conflict
 from accord_kernel.identity import require
 from accord_kernel.policy import PolicyUnavailable, Purpose, Resource
 from accord_kernel.problems import (
@@ -38,12 +39,12 @@ def _service(runtime: Runtime) -> ReferralService:
 
 def _resource(service: ReferralService, doc: dict[str, Any], agency: str, user: str) -> Resource:
     return Resource(type="referral", case_id=doc["case_id"], document=doc,
-                    case=service.contexts.policy_case(doc["case_id"], agency, user))
+                    case=service.policy_case(doc["case_id"], agency, user))
 
 
 def _domain_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
-        return fn(*args, **kwargs)
+        return retry_on_conflict(fn, *args, **kwargs)
     except PolicyUnavailable as exc:
         raise policy_unavailable() from exc
     except ReferralNotFound as exc:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from accord_kernel.application import retry_on_conflict
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Purpose, Resource
 from accord_kernel.problems import Problem, not_found
@@ -47,7 +48,7 @@ def service(runtime: Runtime) -> VictimSupportService:
 
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
-        return fn(*args, **kwargs)
+        return retry_on_conflict(fn, *args, **kwargs)  # type: ignore[no-any-return]
     except NotFound as exc:
         raise not_found(exc.what) from exc
     except AlreadyExists as exc:
