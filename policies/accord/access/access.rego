@@ -54,8 +54,8 @@ never := {"court": {"victim.location", "support.notes", "conference.notes"}}
 # For each data class and agency, the lawful routes in order of preference. A missing cell is
 # "no". The first route that holds supplies the lawful basis, so the least intrusive basis is
 # recorded when several hold (consent before statutory safeguarding before break-glass).
-# Break-glass is open to a supervisor of any agency other than victim services and the court,
-# hence the `emergency` route for the RJ provider as well as the police.
+# Break-glass follows the table of SPEC section 4 strictly: only the police column names
+# emergency access, so an RJ provider reaches location and flags by consent alone.
 routes := {
 	"case.core": {
 		"police": ["public_task"],
@@ -73,7 +73,7 @@ routes := {
 	"victim.location": {
 		"police": ["consent", "emergency"],
 		"victim_services": ["public_task"],
-		"rj_provider": ["consent_for_case_management", "emergency"],
+		"rj_provider": ["consent_for_case_management"],
 	},
 	"offence.details": {
 		"police": ["public_task"],
@@ -95,7 +95,7 @@ routes := {
 	"safety.flags": {
 		"police": ["consent", "safeguarding", "emergency"],
 		"victim_services": ["public_task"],
-		"rj_provider": ["consent", "emergency"],
+		"rj_provider": ["consent"],
 	},
 	"safety.plan": {
 		"victim_services": ["public_task"],

@@ -23,7 +23,7 @@ from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.domain import DomainEvent, DomainEventProtocol
 
-from accord_victim_support.domain import Consent, EmergencyAccess, VictimRecord
+from accord_victim_support.domain import Consent, EmergencyAccess, NotPermitted, VictimRecord
 from accord_victim_support.domain.consent import active_provisions, summary
 from accord_victim_support.notifications import VictimNotifications
 from accord_victim_support.sharing import ShareLedger
@@ -274,6 +274,10 @@ class VictimSupportService(AccordApplication):
                                  data_classes: Sequence[str],
                                  duration_minutes: int = 60) -> dict[str, Any]:
         self.victim_record(case_id)  # the case must be known to victim services
+        if agency != "police":
+            # SPEC section 4 names emergency access in the police column only.
+            raise NotPermitted("only a police supervisor may use emergency access",
+                               {"agency": agency})
         grant = EmergencyAccess.request(
             id=uuid.uuid4(), case_id=case_id, agency=agency, user=user, role=role,
             reason_code=reason_code, justification=justification, data_classes=data_classes,
