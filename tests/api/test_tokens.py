@@ -105,9 +105,9 @@ RULES: dict[str, dict[tuple[str, str], RouteRule]] = {
         ("GET", "/cases/{case_id}/notifications"): RouteRule(agencies("victim_services")),
         ("POST", "/cases/{case_id}/notifications/{index}/told"): RouteRule(
             agencies("victim_services")),
-        # Break-glass: a supervisor of police or the RJ provider, never victim services or court.
+        # Break-glass: a police supervisor only (SPEC section 4 names it in the police column).
         ("POST", "/cases/{case_id}/emergency-access"): RouteRule(
-            {"police": frozenset({"supervisor"}), "rj_provider": frozenset({"supervisor"})}, {
+            roles("police", "supervisor"), {
                 "reason_code": "imminent_risk_to_life",
                 "justification": "Victim reported missing after threats to kill",
                 "data_classes": ["victim.location"], "duration_minutes": 30}),
