@@ -51,6 +51,19 @@ class Problem(Exception):
         return doc
 
 
+RESERVED = frozenset({"type", "title", "status", "detail", "instance", "code"})
+
+
+def domain_problem(status: int, code: str, title: str, detail: str | None,
+                   details: dict[str, Any]) -> Problem:
+    """A problem from a domain error: its details become extension members, renamed where
+    they would collide with the members RFC 9457 reserves, and raw input values dropped
+    (they may be victim data)."""
+    extensions = {(f"{k}_value" if k in RESERVED else k): v for k, v in details.items()
+                  if k != "value"}
+    return Problem(status, code, title, detail, **extensions)
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
     return JSONResponse(
         problem.to_document(request.url.path if request else None),

@@ -9,7 +9,7 @@ SQLite) because leaf n's nodes depend on the frontier left by leaf n - 1.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -159,6 +159,33 @@ def _size(connection: Connection) -> int:
     return 0 if last is None else int(last) + 1
 
 
+def _checked_leaf(event_id: str, body: bytes) -> bytes:
+    if not event_id:
+        raise InvalidRecord("an audit entry needs the id of the event it records")
+    # Only canonical JSON may become a leaf, so anyone holding a record can recompute
+    # its leaf hash.
+    parse_canonical(body)
+    return leaf_hash(body)
+
+
+# Well under SQLite's bound on parameters in one statement (999 before SQLite 3.32).
+_LOOKUP_CHUNK = 500
+
+
+def _indexes_of(connection: Connection, event_ids: Sequence[str]) -> dict[str, int]:
+    """The index of every one of `event_ids` already in the log."""
+    wanted = list(dict.fromkeys(event_ids))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), _LOOKUP_CHUNK):
+        rows = connection.execute(
+            select(audit_entries.c.event_id, audit_entries.c.idx).where(
+                audit_entries.c.event_id.in_(wanted[start:start + _LOOKUP_CHUNK])
+            )
+        )
+        found.update((str(event_id), int(index)) for event_id, index in rows)
+    return found
+
+
 class AuditLogStore:
     def __init__(self, engine: Engine) -> None:
         _prepare_engine(engine)
@@ -192,12 +219,22 @@ class AuditLogStore:
         Entry, leaf hash and every newly completed subtree hash commit together, so the
         stored tree never lags behind the entries.
         """
-        if not event_id:
-            raise InvalidRecord("an audit entry needs the id of the event it records")
-        # Only canonical JSON may become a leaf, so anyone holding a record can recompute
-        # its leaf hash.
-        parse_canonical(body)
-        leaf = leaf_hash(body)
+        (index,) = self.append_many([(event_id, body)], recorded_at)
+        return index
+
+    def append_many(
+        self, items: Sequence[tuple[str, bytes]], recorded_at: datetime | None = None
+    ) -> list[int]:
+        """Append every `(event_id, body)` in order, in one transaction; return their indexes.
+
+        The rules of `append` hold entry by entry: an event id already in the log, or earlier
+        in the same batch, appends nothing and gets the index it already has, so the tree is
+        exactly the one repeated appends would build. Every entry is checked before anything
+        is written: a batch is appended whole or not at all.
+        """
+        leaves = [_checked_leaf(event_id, body) for event_id, body in items]
+        if not leaves:
+            return []
         moment = _as_utc(recorded_at or datetime.now(UTC))
         with self._engine.connect() as connection:
             connection.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
@@ -206,26 +243,33 @@ class AuditLogStore:
                     connection.execute(
                         text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY}
                     )
-                existing = connection.execute(
-                    select(audit_entries.c.idx).where(audit_entries.c.event_id == event_id)
-                ).scalar_one_or_none()
-                if existing is not None:
-                    return int(existing)
-                index = _size(connection)
-                compact = CompactRange.load(index, _StoredNodes(connection))
-                completed = compact.append(leaf)
-                connection.execute(
-                    insert(audit_entries).values(
-                        idx=index, event_id=event_id, recorded_at=moment, body=body,
-                        leaf_hash=leaf,
+                known = _indexes_of(connection, [event_id for event_id, _ in items])
+                # Loaded only once something new arrives: a replayed event reads no nodes.
+                compact: CompactRange | None = None
+                entries: list[dict[str, Any]] = []
+                nodes: list[dict[str, Any]] = []
+                indexes: list[int] = []
+                for (event_id, body), leaf in zip(items, leaves, strict=True):
+                    if event_id in known:
+                        indexes.append(known[event_id])
+                        continue
+                    if compact is None:
+                        compact = CompactRange.load(_size(connection), _StoredNodes(connection))
+                    index = compact.size
+                    nodes.extend(
+                        {"level": node.level, "idx": node.index, "hash": node.hash}
+                        for node in compact.append(leaf)
                     )
-                )
-                connection.execute(
-                    insert(audit_nodes),
-                    [{"level": node.level, "idx": node.index, "hash": node.hash}
-                     for node in completed],
-                )
-                return index
+                    entries.append(
+                        {"idx": index, "event_id": event_id, "recorded_at": moment,
+                         "body": body, "leaf_hash": leaf}
+                    )
+                    known[event_id] = index
+                    indexes.append(index)
+                if entries:
+                    connection.execute(insert(audit_entries), entries)
+                    connection.execute(insert(audit_nodes), nodes)
+                return indexes
 
     def size(self) -> int:
         with self._engine.connect() as connection:

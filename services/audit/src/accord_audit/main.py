@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -49,10 +50,8 @@ class AuditRuntime(ServiceRuntime):
                 await asyncio.to_thread(app.publish_checkpoint)
             except Exception as exc:  # keep signing after a database outage
                 log.warning("checkpoint failed: %s", type(exc).__name__)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                pass
 
 
 def open_store(settings: AuditSettings) -> AuditLogStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
@@ -119,10 +120,8 @@ class ReferralService(AccordApplication):
         """What the policy needs: consents and grants learnt from events, and the current risk
         band, which this service owns."""
         case = self.contexts.policy_case(case_id, agency, user)
-        try:
+        with contextlib.suppress(ReferralNotFound):
             case["risk_band"] = self._get(case_id).risk_band or case["risk_band"]
-        except ReferralNotFound:
-            pass
         return case
 
     # --- queries -------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def verifier_key(subject: CurrentSubject, runtime: Runtime) -> str:
 
 
 @router.get("/entries/{index}", summary="One log entry (privacy officers)")
-def entry(index: Annotated[int, Path(ge=0)], subject: CurrentSubject,
+def entry(index: Annotated[int, Path(ge=0, le=2**62)], subject: CurrentSubject,
           runtime: Runtime) -> dict[str, Any]:
     require(subject, PRIVACY)
     try:
@@ -75,7 +75,8 @@ def entry(index: Annotated[int, Path(ge=0)], subject: CurrentSubject,
 
 
 @router.get("/proofs/inclusion", summary="Inclusion proof of an entry in a tree size")
-def inclusion(index: Annotated[int, Query(ge=0)], tree_size: Annotated[int, Query(ge=1)],
+def inclusion(index: Annotated[int, Query(ge=0, le=2**62)],
+              tree_size: Annotated[int, Query(ge=1, le=2**62)],
               subject: CurrentSubject, runtime: Runtime) -> dict[str, Any]:
     store = service(runtime).store
     try:
@@ -88,7 +89,8 @@ def inclusion(index: Annotated[int, Query(ge=0)], tree_size: Annotated[int, Quer
 
 
 @router.get("/proofs/consistency", summary="Consistency proof between two tree sizes")
-def consistency(first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)],
+def consistency(first: Annotated[int, Query(ge=1, le=2**62)],
+                second: Annotated[int, Query(ge=1, le=2**62)],
                 subject: CurrentSubject, runtime: Runtime) -> dict[str, Any]:
     try:
         proof = service(runtime).store.consistency_proof(first, second)

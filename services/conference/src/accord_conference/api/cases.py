@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from accord_kernel.application import retry_on_conflict
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Purpose, Resource
-from accord_kernel.problems import Problem, not_found
+from accord_kernel.problems import Problem, domain_problem, not_found
 from accord_kernel.runtime import CurrentSubject, Runtime
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -136,7 +136,7 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
                       current_version=exc.current) from exc
     except ConferenceError as exc:
         details = dict(getattr(exc, "details", {}))
-        raise Problem(exc.http_status, exc.code, str(exc), **details) from exc
+        raise domain_problem(exc.http_status, exc.code, str(exc), None, details) from exc
 
 
 def coordinator(subject: Subject) -> Subject:

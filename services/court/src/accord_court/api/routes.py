@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Purpose, Resource
-from accord_kernel.problems import Problem, not_found
+from accord_kernel.problems import Problem, domain_problem, not_found
 from accord_kernel.runtime import CurrentSubject, Runtime
 from fastapi import APIRouter, Header, Path, Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -50,7 +50,7 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise Problem(409, "concurrent_update", "The court case has changed",
                       "Another change was saved first; read the court case and retry.") from exc
     except CourtError as exc:
-        raise Problem(exc.http_status, exc.code, exc.message, **exc.details) from exc
+        raise domain_problem(exc.http_status, exc.code, exc.message, None, exc.details) from exc
 
 
 def court_case_resource(svc: CourtService, document: dict[str, Any],

@@ -8,11 +8,7 @@ from typing import Annotated, Any
 from accord_kernel.application import retry_on_conflict
 from accord_kernel.identity import require
 from accord_kernel.policy import PolicyUnavailable, Purpose, Resource
-from accord_kernel.problems import (
-    Problem,
-    not_found,
-    policy_unavailable,
-)
+from accord_kernel.problems import Problem, domain_problem, not_found, policy_unavailable
 from accord_kernel.runtime import CurrentSubject, Runtime
 from fastapi import APIRouter, Header, Query, Response
 
@@ -54,8 +50,8 @@ def _domain_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
                       "Re-read the referral and retry with its current version.",
                       current_version=exc.current) from exc
     except ReferralError as exc:
-        raise Problem(exc.http_status, exc.code, "The referral cannot do that now", str(exc),
-                      **exc.details) from exc
+        raise domain_problem(exc.http_status, exc.code, "The referral cannot do that now",
+                             str(exc), exc.details) from exc
 
 
 @router.post("", status_code=201, summary="Submit a referral (police)")

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from accord_kernel.application import retry_on_conflict
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Purpose, Resource
-from accord_kernel.problems import Problem, not_found
+from accord_kernel.problems import Problem, domain_problem, not_found
 from accord_kernel.runtime import CurrentSubject, Runtime
 from fastapi import APIRouter
 
@@ -58,8 +58,7 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
                       current_version=exc.current) from exc
     except VictimSupportError as exc:
         # details name fields and codes only; the domain never puts victim data in them
-        raise Problem(exc.http_status, exc.code, exc.message,
-                      **{k: v for k, v in exc.details.items() if k != "value"}) from exc
+        raise domain_problem(exc.http_status, exc.code, exc.message, None, exc.details) from exc
 
 
 def read(runtime: Runtime, subject: Subject, purpose: str, type_: str, case_id: str,
