@@ -21,6 +21,15 @@ from rich.progress import (
 console = Console(stderr=True)
 
 
+def with_unit(value: float, unit: str) -> str:
+    """A figure in the unit a reader expects at its scale."""
+    if unit == "s":
+        return f"{value * 1000:,.2f} ms"
+    if unit in ("s/entry", "s/row", "s/referral"):
+        return f"{value * 1_000_000:,.1f} µs/{unit.split('/')[1]}"
+    return f"{value:,.3f} {unit}"
+
+
 def percentile(samples: Sequence[float], share: float) -> float:
     """Nearest-rank percentile: always a measured value, never an interpolation, so with
     fewer than 100 samples p99 is honestly the slowest one."""

@@ -13,12 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.machine import describe, load_average
-from bench.measure import Stopwatch, ratio
+from bench.measure import Stopwatch, ratio, with_unit
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 Cell = str | int | float | None
 
-out = Console()
+# Wide even when piped to a file: the tables are for reading, not for an 80-column tty.
+out = Console(width=max(Console().width, 140))
 
 
 class BenchmarkResult:
@@ -54,11 +55,11 @@ class BenchmarkResult:
         """`measured` / `baseline`, recorded and printed; for throughputs pass them so that
         the ratio reads "times slower" like the latencies (baseline rate / measured rate)."""
         value = ratio(measured, baseline)
-        self.ratios.append({"what": what, "ratio": value, "measured": round(measured, 4),
-                            "baseline": round(baseline, 4), "baseline_name": baseline_name,
+        self.ratios.append({"what": what, "ratio": value, "measured": float(f"{measured:.6g}"),
+                            "baseline": float(f"{baseline:.6g}"), "baseline_name": baseline_name,
                             "unit": unit})
         out.print(f"[bold]{what}[/bold]: {value:.2f}x {baseline_name} "
-                  f"({measured:.3f} vs {baseline:.3f} {unit})")
+                  f"({with_unit(measured, unit)} vs {with_unit(baseline, unit)})")
         return value
 
     def note(self, text: str) -> None:
