@@ -14,7 +14,6 @@ from accord_platform.harness import InProcessPlatform
 from accord_platform.infra import Infrastructure
 
 from bench.measure import Stopwatch
-from bench.servers import new_database
 
 # A bound on waiting for asynchronous delivery, so a broken pipeline ends the run with an
 # error instead of hanging it; never a performance target.
@@ -22,11 +21,10 @@ DELIVERY_BOUND_SECONDS = 120.0
 
 
 @contextlib.asynccontextmanager
-async def platform_on(infrastructure: Infrastructure, prefix: str
+async def platform_on(infrastructure: Infrastructure, database: str
                       ) -> AsyncIterator[InProcessPlatform]:
-    """All five services, each with its relay and consumer, on a fresh database."""
-    database = new_database(infrastructure, prefix)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"accord-{prefix}-"))
+    """All five services, each with its relay and consumer, on `database`."""
+    work_dir = Path(tempfile.mkdtemp(prefix=f"accord-{database}-"))
     platform = InProcessPlatform(
         kafka_bootstrap=infrastructure.kafka_bootstrap, opa_url=infrastructure.opa_url,
         database_url=infrastructure.postgres.url(database), work_dir=work_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import tempfile
 import uuid
@@ -49,3 +50,10 @@ def new_database(infrastructure: Infrastructure, prefix: str) -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     infrastructure.postgres.create_database(name)
     return name
+
+
+def quiet_kafka_client_logs() -> None:
+    """aiokafka logs at ERROR while a new consumer group's coordinator is still loading, which
+    is normal for the first seconds of a fresh broker; a broker that really fails ends the run
+    through the delivery bound instead, so these lines would only bury the progress bars."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

@@ -22,7 +22,7 @@ kafka_home="$CACHE/kafka-$KAFKA_VERSION"
 if [ ! -f "$kafka_home/.complete" ]; then
   log "fetching Kafka $KAFKA_VERSION from Maven Central"
   rm -rf "$kafka_home"; mkdir -p "$kafka_home/libs"
-  mvn -q -B -f "$here/kafka/pom.xml" \
+  mvn -q -B --no-transfer-progress -Dstyle.color=never -f "$here/kafka/pom.xml" \
       -Dkafka.version="$KAFKA_VERSION" -Dlog4j.version="$LOG4J_VERSION" \
       dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$kafka_home/libs" >&2
   touch "$kafka_home/.complete"

@@ -199,5 +199,8 @@ def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # The group coordinator logs every rebalance wait at ERROR while a broker starts; the
+    # relay and inbox log their own, actionable, connection state.
+    logging.getLogger("aiokafka.consumer.group_coordinator").setLevel(logging.CRITICAL)
 
 

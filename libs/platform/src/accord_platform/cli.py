@@ -58,10 +58,10 @@ def _wait_healthy(started: float, stop: threading.Event) -> None:
         return
     table = Table(title=f"Accord is up ({time.monotonic() - started:.1f} s)")
     for column in ("service", "agency", "API", "OpenAPI docs"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     for s in SERVICES:
         table.add_row(s.name, s.agency, s.url, s.url + "/docs")
-    console.print(table)
+    console.print(table, width=max(console.width, 100))
     console.print("Mint a token:  [bold]uv run accord token police officer[/bold]   "
                   "Stop: Ctrl-C")
 
@@ -72,8 +72,18 @@ def run(data_dir: Path | None = typer.Option(None, help="where event stores and 
     """Start Kafka, OPA and all five services (SQLite event stores) until Ctrl-C."""
     from honcho.manager import Manager
 
-    from accord_platform.infra import KafkaNode, OpaServer, provisioned
+    from accord_platform.infra import KafkaNode, OpaServer, port_is_free, provisioned
 
+    wanted = {"Kafka": kafka_port, "Kafka controller": kafka_port + 1, "OPA": opa_port,
+              **{s.name: s.port for s in SERVICES}}
+    busy = {name: port for name, port in wanted.items() if not port_is_free(port)}
+    if busy:
+        # Another server answering on these ports would pass our health checks and the
+        # platform would silently talk to it: refuse to start instead.
+        console.print("[red]Ports in use:[/red] " + ", ".join(
+            f"{name} {port}" for name, port in busy.items())
+            + ". Stop whatever listens there (an earlier `make run`?) and try again.")
+        raise typer.Exit(1)
     started = time.monotonic()
     data = _data_dir(data_dir)
     data.mkdir(parents=True, exist_ok=True)
