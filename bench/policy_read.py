@@ -314,11 +314,12 @@ def report(result: BenchmarkResult, measured: dict[str, Any]) -> None:
                      for size in LIST_SIZES for mode in modes}
     labels = {"enforced": "enforced", "plain": "enforce_policy=False",
               "decision_only": "the batched policy decision alone"}
-    list_rows = [[f"limit={size}, {labels[mode]}", dist.count, dist.as_ms()["p50_ms"],
-                  dist.as_ms()["p99_ms"], round(dist.p50 / size * 1000, 3),
-                  {"enforced": _count(lists[size].decisions_per_request), "plain": 0,
-                   "decision_only": 1}[mode]]
-                 for (size, mode), dist in distributions.items()]
+    list_rows: list[list[Any]] = [
+        [f"limit={size}, {labels[mode]}", dist.count, dist.as_ms()["p50_ms"],
+         dist.as_ms()["p99_ms"], round(dist.p50 / size * 1000, 3),
+         {"enforced": _count(lists[size].decisions_per_request), "plain": 0,
+          "decision_only": 1}[mode]]
+        for (size, mode), dist in distributions.items()]
     result.table("List endpoint GET /referrals?limit=N (police)",
                  ["request", "n", "p50 ms", "p99 ms", "p50 ms per row",
                   "OPA decisions per request"], list_rows)

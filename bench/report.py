@@ -54,9 +54,16 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|")
 
 
+def _numeric(rows: list[list[Any]], column: int) -> bool:
+    values = [row[column] for row in rows if row[column] is not None]
+    return bool(values) and all(isinstance(value, int | float) or str(value).endswith("x")
+                                for value in values)
+
+
 def _table(columns: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(columns) + " |",
-             "|" + "|".join(["---"] + ["---:"] * (len(columns) - 1)) + "|"]
+    alignment = ["---:" if position and _numeric(rows, position) else "---"
+                 for position in range(len(columns))]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join(alignment) + "|"]
     lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
     return lines
 
@@ -99,10 +106,12 @@ def render(results: dict[str, dict[str, Any]]) -> str:
         lines.append("")
 
     lines.append("## Summary of ratios\n")
-    summary = [[results[name]["title"], entry["what"], f"{entry['ratio']:.2f}x",
-                entry["baseline_name"]]
+    summary = [[name, entry["what"], with_unit(entry["measured"], entry["unit"]),
+                f"{entry['ratio']:.2f}x", entry["baseline_name"],
+                with_unit(entry["baseline"], entry["unit"])]
                for name in names for entry in results[name]["ratios"]]
-    lines += _table(["benchmark", "measured", "ratio", "baseline (same run)"], summary)
+    lines += _table(["bench", "measured", "value", "ratio", "baseline (same run)",
+                     "baseline value"], summary)
     lines.append("")
 
     for name in names:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -136,6 +136,17 @@ def build_api(runtime: ServiceRuntime, title: str, routers: list[APIRouter],
         log.info("concurrent update path=%s", request.url.path)
         return problem_response(Problem(409, "concurrent_update", "The record changed while "
                                         "this request was applied; retry it"), request)
+
+    @api.exception_handler(OperationalError)
+    @api.exception_handler(InterfaceError)
+    async def _store_down(request: Request, exc: Exception) -> JSONResponse:
+        # The event store is unreachable (a database restart): answer "try again", never a
+        # half-done write; the outbox and inbox catch up by themselves once it is back.
+        log.warning("event store unavailable path=%s: %s", request.url.path,
+                    type(exc).__name__)
+        return problem_response(Problem(503, "store_unavailable", "Storage unavailable",
+                                        "Retry shortly.", headers={"Retry-After": "2"}),
+                                request)
 
     @api.exception_handler(PolicyUnavailable)
     async def _policy_down(request: Request, exc: PolicyUnavailable) -> JSONResponse:

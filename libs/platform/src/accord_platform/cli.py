@@ -13,7 +13,6 @@ import typer
 from accord_kernel.dev_tokens import ensure_dev_keys, mint
 from accord_kernel.identity import AGENCY_ROLES
 from rich.console import Console
-from rich.table import Table
 
 from accord_platform.services import SERVICES
 
@@ -56,12 +55,11 @@ def _wait_healthy(started: float, stop: threading.Event) -> None:
             time.sleep(0.3)
     if stop.is_set():
         return
-    table = Table(title=f"Accord is up ({time.monotonic() - started:.1f} s)")
-    for column in ("service", "agency", "API", "OpenAPI docs"):
-        table.add_column(column, no_wrap=True)
+    console.print(f"[bold green]Accord is up[/bold green] ({time.monotonic() - started:.1f} s)")
     for s in SERVICES:
-        table.add_row(s.name, s.agency, s.url, s.url + "/docs")
-    console.print(table, width=max(console.width, 100))
+        # Plain lines, not a table: URLs must survive narrow terminals and log files whole.
+        console.print(f"  {s.name:<15} {s.agency:<17} {s.url}   docs: {s.url}/docs",
+                      soft_wrap=True)
     console.print("Mint a token:  [bold]uv run accord token police officer[/bold]   "
                   "Stop: Ctrl-C")
 

@@ -94,6 +94,9 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite would otherwise begin transactions only at the first write, leaving the
     # reads of an append outside the transaction that writes.
     dbapi_connection.isolation_level = None
+    # Appends (consumer) and checkpoint signing (API, background task) write from several
+    # connections; wait for the lock rather than fail the request.
+    dbapi_connection.execute("PRAGMA busy_timeout = 30000")
 
 
 def _sqlite_begin(connection: Connection) -> None:
