@@ -60,7 +60,7 @@ def _wait_healthy(started: float, stop: threading.Event) -> None:
         # Plain lines, not a table: URLs must survive narrow terminals and log files whole.
         console.print(f"  {s.name:<15} {s.agency:<17} {s.url}   docs: {s.url}/docs",
                       soft_wrap=True)
-    console.print("Mint a token:  [bold]uv run accord token police officer[/bold]   "
+    console.print("Mint a token:  [bold]deploy/uv.sh run accord token police officer[/bold]   "
                   "Stop: Ctrl-C")
 
 
