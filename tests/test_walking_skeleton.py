@@ -133,3 +133,25 @@ async def _republish_all(platform: InProcessPlatform, types: set[str]) -> int:
     finally:
         await producer.stop()
     return sum(1 for e in events if e.type in types and e.topic == "accord.referral.events")
+
+
+async def test_court_read_is_audited_with_decision_id_and_masked_log(
+        platform: InProcessPlatform, infrastructure: object) -> None:
+    case_id = await submit(platform)
+    r = await platform.client("referral").get(f"/referrals/{case_id}",
+                                              headers=platform.token("court", "clerk"))
+    assert r.status_code == 200
+
+    async def court_record() -> dict | None:
+        response = await platform.client("audit").get(
+            f"/cases/{case_id}/access", headers=platform.token("audit", "privacy_officer"))
+        return next((rec for rec in response.json() if rec["agency"] == "court"), None)
+
+    record = await eventually(court_record)
+    assert record["decision_id"]
+    assert "dash_answers" in record["fields_withheld"]
+    assert "victim_name" in record["fields_returned"]
+    assert "Alex Victim" not in str(record)  # field names, never values
+    log = infrastructure.opa.decision_log.read_text()  # type: ignore[attr-defined]
+    assert record["decision_id"] in log
+    assert "Alex Victim" not in log and "Sam Offender" not in log
