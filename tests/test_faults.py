@@ -126,6 +126,11 @@ async def test_duplicate_and_out_of_order_deliveries_have_one_effect(
     await eventually(screened)
     app = platform.services["conference"].runtime.app
     version = app.intake(case_id).version
+    audit = platform.services["audit"].runtime.app
+    audit_events = await eventually(lambda: _audit_events(audit, case_id, 3))
+    audit_consumer = platform.services["audit"].consumer
+    assert audit_consumer is not None
+    audit_before = audit_consumer.processed
     relay = platform.services["referral"].runtime.relay()
     relay.batch_size = 100_000
     events = [e for _, batch in relay.pending(after=0) for e in batch if e.case_id == case_id]
@@ -143,9 +148,17 @@ async def test_duplicate_and_out_of_order_deliveries_have_one_effect(
     assert consumer is not None
     processed_before = consumer.processed
     await eventually(lambda: _at_least(consumer, processed_before + 1))
+    await eventually(lambda: _at_least(audit_consumer, audit_before + 2 * len(events)))
     await asyncio.sleep(1.0)  # let the rest of the replay drain
     assert app.intake(case_id).version == version
     assert (await _intake_ids(platform)).count(case_id) == 1
+    # the audit log appended each event once, whatever the deliveries
+    assert len(audit.case_entries(case_id, "event")) == len(audit_events)
+
+
+async def _audit_events(audit: object, case_id: str, at_least: int) -> list | None:
+    entries = audit.case_entries(case_id, "event")  # type: ignore[attr-defined]
+    return entries if len(entries) >= at_least else None
 
 
 async def _at_least(consumer: object, n: int) -> bool:
