@@ -3,28 +3,24 @@
 Each error carries a stable machine `code` and a `details` dict. The API layer maps them onto
 RFC 9457 problem documents by `http_status` (422 validation, 409 state conflict) without having
 to know every individual code.
+
+Each family class lists the kernel's class first, so that its `code` and `http_status`
+win over the service base's, while `except <base>` still catches it.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from accord_kernel import domain_rules as rules
 
 
-class ConferenceError(Exception):
-    code: ClassVar[str] = "conference_error"
-    http_status: ClassVar[int] = 400
+class ConferenceError(rules.DomainError):
+    """Everything this service's domain refuses; its API and inbox catch this one class."""
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = dict(details or {})
+    code = "conference_error"
 
 
-class ValidationFailed(ConferenceError):
+class ValidationFailed(rules.ValidationFailed, ConferenceError):
     """A command argument is malformed or outside its controlled vocabulary."""
-
-    code = "validation_failed"
-    http_status = 422
 
 
 class UnknownStopReason(ValidationFailed):
@@ -37,11 +33,8 @@ class UnknownItem(ValidationFailed):
     code = "unknown_item"
 
 
-class InvalidState(ConferenceError):
+class InvalidState(rules.InvalidState, ConferenceError):
     """The case's current stage does not allow the command; `details["state"]` names it."""
-
-    code = "invalid_state"
-    http_status = 409
 
 
 class EndorsementInvalid(ConferenceError):

@@ -15,9 +15,7 @@ from eventsourcing.domain import Aggregate, event
 
 from accord_conference.domain.errors import ValidationFailed
 from accord_conference.domain.vocabulary import (
-    require_day,
-    require_moment,
-    require_text,
+    checks,
 )
 
 FACILITATOR_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "accord/conference/facilitator")
@@ -46,16 +44,16 @@ class Facilitator(Aggregate):
         at: datetime | None = None,
     ) -> Facilitator:
         return cls(
-            facilitator_id=require_text(facilitator_id, "facilitator_id"),
-            name=require_text(name, "name"),
-            org=require_text(org, "org"),
-            accreditation_id=require_text(accreditation_id, "accreditation_id"),
-            accredited_until=require_day(accredited_until, "accredited_until").isoformat(),
+            facilitator_id=checks.require_text(facilitator_id, "facilitator_id"),
+            name=checks.require_text(name, "name"),
+            org=checks.require_text(org, "org"),
+            accreditation_id=checks.require_text(accreditation_id, "accreditation_id"),
+            accredited_until=checks.require_day(accredited_until, "accredited_until").isoformat(),
             endorsement_expires=(
                 None if endorsement_expires is None
-                else require_day(endorsement_expires, "endorsement_expires").isoformat()
+                else checks.require_day(endorsement_expires, "endorsement_expires").isoformat()
             ),
-            at=None if at is None else require_moment(at, "at"),
+            at=None if at is None else checks.require_moment(at, "at"),
         )
 
     @event("Registered")
@@ -96,13 +94,13 @@ class Facilitator(Aggregate):
     def has_valid_endorsement(self, on: date) -> bool:
         """The endorsement is valid through its expiry day, and only while accredited: an
         endorsement is a specialism of an accreditation and cannot outlive it."""
-        day = require_day(on, "on")
+        day = checks.require_day(on, "on")
         expires = self.endorsement_expires
         return expires is not None and day <= expires and day <= self.accredited_until
 
     def renew_endorsement(self, expires: date, at: datetime) -> None:
-        moment = require_moment(at, "at")
-        new_expiry = require_day(expires, "expires")
+        moment = checks.require_moment(at, "at")
+        new_expiry = checks.require_day(expires, "expires")
         if new_expiry < moment.date():
             raise ValidationFailed(
                 "a renewed endorsement cannot already have expired",
@@ -116,9 +114,9 @@ class Facilitator(Aggregate):
 
     def log_supervision(self, supervisor: str, notes_ref: str, at: datetime) -> None:
         self._log_supervision(
-            supervisor=require_text(supervisor, "supervisor"),
-            notes_ref=require_text(notes_ref, "notes_ref", max_length=500),
-            at=require_moment(at, "at"),
+            supervisor=checks.require_text(supervisor, "supervisor"),
+            notes_ref=checks.require_text(notes_ref, "notes_ref", max_length=500),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("SupervisionLogged")

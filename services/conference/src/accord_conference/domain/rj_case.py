@@ -30,15 +30,8 @@ from accord_conference.domain.vocabulary import (
     ELIGIBILITIES,
     RISK_BANDS,
     band_rank,
+    checks,
     free_text,
-    optional_choice,
-    optional_text,
-    require_choice,
-    require_day,
-    require_flag,
-    require_iso_day,
-    require_moment,
-    require_text,
 )
 
 STATUSES: tuple[str, ...] = (
@@ -80,8 +73,7 @@ AUTOMATIC = None  # `by` of a stop or suspension the aggregate produced itself
 
 
 def _items(value: object) -> list[dict[str, Any]]:
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise ValidationFailed("items must be a list", {"field": "items"})
+    value = checks.require_list(value, "items")
     if not value:
         raise ValidationFailed("an agreement needs at least one item", {"field": "items"})
     if len(value) > ITEMS_MAX:
@@ -90,18 +82,10 @@ def _items(value: object) -> list[dict[str, Any]]:
         )
     items: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for index, raw in enumerate(value):
+    for index, entry in enumerate(value):
         field = f"items[{index}]"
-        if not isinstance(raw, Mapping):
-            raise ValidationFailed(f"{field} must be an object", {"field": field})
-        missing = sorted(ITEM_KEYS - set(raw))
-        extra = sorted(set(raw) - ITEM_KEYS)
-        if missing or extra:
-            raise ValidationFailed(
-                f"{field} must have exactly {', '.join(sorted(ITEM_KEYS))}",
-                {"field": field, "missing": missing, "unexpected": extra},
-            )
-        item_id = require_text(raw["item_id"], f"{field}.item_id", max_length=64)
+        raw = checks.require_record(entry, field, ITEM_KEYS)
+        item_id = checks.require_text(raw["item_id"], f"{field}.item_id", max_length=64)
         if item_id in seen:
             raise ValidationFailed(
                 f"{field}.item_id repeats {item_id!r}", {"field": f"{field}.item_id"},
@@ -109,10 +93,10 @@ def _items(value: object) -> list[dict[str, Any]]:
         seen.add(item_id)
         items.append({
             "item_id": item_id,
-            "what": require_text(raw["what"], f"{field}.what", max_length=2_000),
-            "owner": require_choice(raw["owner"], f"{field}.owner", ITEM_OWNERS),
-            "due_date": require_iso_day(raw["due_date"], f"{field}.due_date"),
-            "monitoring_agency": require_choice(
+            "what": checks.require_text(raw["what"], f"{field}.what", max_length=2_000),
+            "owner": checks.require_choice(raw["owner"], f"{field}.owner", ITEM_OWNERS),
+            "due_date": checks.require_iso_day(raw["due_date"], f"{field}.due_date"),
+            "monitoring_agency": checks.require_choice(
                 raw["monitoring_agency"], f"{field}.monitoring_agency", MONITORING_AGENCIES,
             ),
         })
@@ -120,14 +104,14 @@ def _items(value: object) -> list[dict[str, Any]]:
 
 
 def _support_persons(value: object) -> list[str]:
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise ValidationFailed("support_persons must be a list", {"field": "support_persons"})
-    if len(value) > SUPPORT_PERSONS_MAX:
+    persons = checks.require_list(value, "support_persons")
+    if len(persons) > SUPPORT_PERSONS_MAX:
         raise ValidationFailed(
             f"at most {SUPPORT_PERSONS_MAX} support persons", {"field": "support_persons"},
         )
     return [
-        require_text(person, f"support_persons[{index}]") for index, person in enumerate(value)
+        checks.require_text(person, f"support_persons[{index}]")
+        for index, person in enumerate(persons)
     ]
 
 
@@ -162,15 +146,15 @@ class RJCase(Aggregate):
             raise ValidationFailed("case_id must be a UUID", {"field": "case_id"}) from exc
         return cls(
             case_id=normalised_id,
-            provider_org=require_text(provider_org, "provider_org"),
-            jurisdiction=require_text(jurisdiction, "jurisdiction", max_length=64),
-            eligibility=require_choice(eligibility, "eligibility", ELIGIBILITIES),
-            risk_band=require_choice(risk_band, "risk_band", RISK_BANDS),
-            direct_max_band=optional_choice(direct_max_band, "direct_max_band", RISK_BANDS),
-            opened_by=require_text(opened_by, "opened_by"),
-            court_reference=optional_text(court_reference, "court_reference"),
-            referring_agency=require_choice(referring_agency, "referring_agency", AGENCIES),
-            at=require_moment(at, "at"),
+            provider_org=checks.require_text(provider_org, "provider_org"),
+            jurisdiction=checks.require_text(jurisdiction, "jurisdiction", max_length=64),
+            eligibility=checks.require_choice(eligibility, "eligibility", ELIGIBILITIES),
+            risk_band=checks.require_choice(risk_band, "risk_band", RISK_BANDS),
+            direct_max_band=checks.optional_choice(direct_max_band, "direct_max_band", RISK_BANDS),
+            opened_by=checks.require_text(opened_by, "opened_by"),
+            court_reference=checks.optional_text(court_reference, "court_reference"),
+            referring_agency=checks.require_choice(referring_agency, "referring_agency", AGENCIES),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("Opened")
@@ -283,7 +267,7 @@ class RJCase(Aggregate):
         return None if report is None else copy.deepcopy(report)
 
     def overdue_items(self, today: date) -> list[str]:
-        day = require_day(today, "today")
+        day = checks.require_day(today, "today")
         if not self.agreement_agreed:
             return []
         return [
@@ -318,10 +302,10 @@ class RJCase(Aggregate):
         """`endorsement_valid` is the facilitator's `has_valid_endorsement(on)`, looked up by the
         application: the case does not read another aggregate."""
         self._require_not_terminal("assign a facilitator")
-        facilitator = require_text(facilitator_id, "facilitator_id")
-        chosen_role = require_choice(role, "role", FACILITATOR_ROLES)
-        day = require_day(on, "on")
-        if not require_flag(endorsement_valid, "endorsement_valid"):
+        facilitator = checks.require_text(facilitator_id, "facilitator_id")
+        chosen_role = checks.require_choice(role, "role", FACILITATOR_ROLES)
+        day = checks.require_day(on, "on")
+        if not checks.require_flag(endorsement_valid, "endorsement_valid"):
             raise EndorsementInvalid(
                 "the facilitator has no valid family-violence endorsement",
                 {"facilitator_id": facilitator, "on": day.isoformat()},
@@ -339,7 +323,7 @@ class RJCase(Aggregate):
             )
         self._assign_facilitator(
             facilitator_id=facilitator, role=chosen_role, on=day.isoformat(),
-            by=require_text(by, "by"),
+            by=checks.require_text(by, "by"),
         )
 
     @event("FacilitatorAssigned")
@@ -354,8 +338,8 @@ class RJCase(Aggregate):
     # --- facts from victim services and police ----------------------------------------------
     def note_participate_consent(self, active: bool, at: datetime) -> None:
         """Withdrawal stops a live case at once (SPEC principle 3): nobody has to act on it."""
-        is_active = require_flag(active, "active")
-        moment = require_moment(at, "at")
+        is_active = checks.require_flag(active, "active")
+        moment = checks.require_moment(at, "at")
         self._note_participate_consent(active=is_active, at=moment)
         if not is_active and not self.is_terminal:
             self._stop(reason="victim_withdrew", by=AUTOMATIC, automatic=True, at=moment)
@@ -367,8 +351,8 @@ class RJCase(Aggregate):
     def record_offender_consent(self, given: bool, at: datetime) -> None:
         """An offender who first declines is only recorded (the gate then fails); one who
         withdraws a consent already given stops the case, as taking part is voluntary."""
-        is_given = require_flag(given, "given")
-        moment = require_moment(at, "at")
+        is_given = checks.require_flag(given, "given")
+        moment = checks.require_moment(at, "at")
         self._require_not_terminal("record the offender's consent")
         withdrawing = self.offender_consent and not is_given
         self._record_offender_consent(given=is_given, at=moment)
@@ -382,9 +366,9 @@ class RJCase(Aggregate):
     def note_risk_band(self, band: str, direct_max_band: str | None, at: datetime) -> None:
         """A new assessment answers any pending reassessment. If it puts the band over the direct
         limit while a direct conference is scheduled, that conference is suspended at once."""
-        new_band = require_choice(band, "band", RISK_BANDS)
-        limit = optional_choice(direct_max_band, "direct_max_band", RISK_BANDS)
-        moment = require_moment(at, "at")
+        new_band = checks.require_choice(band, "band", RISK_BANDS)
+        limit = checks.optional_choice(direct_max_band, "direct_max_band", RISK_BANDS)
+        moment = checks.require_moment(at, "at")
         self._note_risk_band(band=new_band, direct_max_band=limit, at=moment)
         if (
             self.status == "scheduled" and self.modality == "direct"
@@ -399,7 +383,7 @@ class RJCase(Aggregate):
         self.reassessment_required = False
 
     def note_reassessment_required(self, at: datetime) -> None:
-        self._note_reassessment_required(at=require_moment(at, "at"))
+        self._note_reassessment_required(at=checks.require_moment(at, "at"))
 
     @event("ReassessmentRequired")
     def _note_reassessment_required(self, at: datetime) -> None:
@@ -410,10 +394,10 @@ class RJCase(Aggregate):
     ) -> None:
         """Only the plan's existence and review date are known here, never its content."""
         self._note_safety_plan(
-            exists=require_flag(exists, "exists"),
-            review_date=None if review_date is None else require_day(
+            exists=checks.require_flag(exists, "exists"),
+            review_date=None if review_date is None else checks.require_day(
                 review_date, "review_date").isoformat(),
-            at=require_moment(at, "at"),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("SafetyPlanNoted")
@@ -436,9 +420,9 @@ class RJCase(Aggregate):
         """The victim's meeting must say whether they were seen alone and how the coercion
         screen went; a failed screen stops nothing by itself but fails the gate."""
         self._require_status(("preparing", "scheduled", "suspended"), "record preparation")
-        who = require_choice(participant, "participant", PARTICIPANTS)
-        alone = None if seen_alone is None else require_flag(seen_alone, "seen_alone")
-        screen = optional_choice(coercion_screen, "coercion_screen", COERCION_SCREEN_RESULTS)
+        who = checks.require_choice(participant, "participant", PARTICIPANTS)
+        alone = None if seen_alone is None else checks.require_flag(seen_alone, "seen_alone")
+        screen = checks.optional_choice(coercion_screen, "coercion_screen", COERCION_SCREEN_RESULTS)
         if who == "victim" and (alone is None or screen is None):
             raise ValidationFailed(
                 "the victim's preparation meeting must state seen_alone and coercion_screen",
@@ -446,12 +430,14 @@ class RJCase(Aggregate):
             )
         self._record_preparation(
             participant=who,
-            by=require_text(by, "by"),
-            at=require_moment(at, "at"),
+            by=checks.require_text(by, "by"),
+            at=checks.require_moment(at, "at"),
             seen_alone=alone,
             coercion_screen=screen,
             support_persons=_support_persons(support_persons),
-            childrens_needs=optional_text(childrens_needs, "childrens_needs", max_length=2_000),
+            childrens_needs=checks.optional_text(
+                childrens_needs, "childrens_needs", max_length=2_000,
+            ),
             notes=free_text(notes, "notes"),
         )
 
@@ -501,8 +487,9 @@ class RJCase(Aggregate):
 
     def direct_gate_failures(self, on: date, endorsement_valid: bool) -> list[str]:
         """Every failed condition for a face-to-face conference, not just the first."""
-        day = require_day(on, "on")
-        shared = self._shared_gate_failures(require_flag(endorsement_valid, "endorsement_valid"))
+        day = checks.require_day(on, "on")
+        endorsed = checks.require_flag(endorsement_valid, "endorsement_valid")
+        shared = self._shared_gate_failures(endorsed)
         conditions = {
             NO_ENDORSED_FACILITATOR: shared[NO_ENDORSED_FACILITATOR],
             PARTICIPATE_CONSENT_INACTIVE: shared[PARTICIPATE_CONSENT_INACTIVE],
@@ -521,8 +508,9 @@ class RJCase(Aggregate):
     def indirect_gate_failures(self, on: date, endorsement_valid: bool) -> list[str]:
         """The smaller gate for shuttle communication and letters: the parties never meet, so
         risk band, safety plan and the offender's preparation do not hold it back."""
-        require_day(on, "on")
-        shared = self._shared_gate_failures(require_flag(endorsement_valid, "endorsement_valid"))
+        checks.require_day(on, "on")
+        endorsed = checks.require_flag(endorsement_valid, "endorsement_valid")
+        shared = self._shared_gate_failures(endorsed)
         conditions = (
             NO_ENDORSED_FACILITATOR, PARTICIPATE_CONSENT_INACTIVE, OFFENDER_CONSENT_MISSING,
             VICTIM_PREPARATION_MISSING, COERCION_SCREEN_NOT_PASSED, REASSESSMENT_REQUIRED,
@@ -535,10 +523,10 @@ class RJCase(Aggregate):
     ) -> None:
         """Schedules (or reschedules) a conference; refused with every failed gate condition."""
         self._require_status(("preparing", "scheduled"), "schedule a conference")
-        chosen = require_choice(modality, "modality", MODALITIES)
-        when = require_moment(at_time, "at_time")
-        day = require_day(on, "on")
-        who = require_text(by, "by")
+        chosen = checks.require_choice(modality, "modality", MODALITIES)
+        when = checks.require_moment(at_time, "at_time")
+        day = checks.require_day(on, "on")
+        who = checks.require_text(by, "by")
         if when.date() < day:
             raise ValidationFailed(
                 "a conference cannot be scheduled in the past", {"field": "at_time"},
@@ -574,7 +562,7 @@ class RJCase(Aggregate):
     def resume(self, by: str, at: datetime) -> None:
         """Back to preparation: the conference must pass its gate again to be rescheduled."""
         self._require_status(("suspended",), "resume the case")
-        self._resume(by=require_text(by, "by"), at=require_moment(at, "at"))
+        self._resume(by=checks.require_text(by, "by"), at=checks.require_moment(at, "at"))
 
     @event("CaseResumed")
     def _resume(self, by: str, at: datetime) -> None:
@@ -588,8 +576,8 @@ class RJCase(Aggregate):
                 {"reason": reason if isinstance(reason, str) else None,
                  "allowed": list(STOP_REASONS)},
             )
-        who = require_text(by, "by")
-        moment = require_moment(at, "at")
+        who = checks.require_text(by, "by")
+        moment = checks.require_moment(at, "at")
         self._require_not_terminal("stop the case")
         self._stop(reason=reason, by=who, automatic=False, at=moment)
 
@@ -605,8 +593,8 @@ class RJCase(Aggregate):
     def record_conference_held(self, at: datetime, notes: str, by: str) -> None:
         self._require_status(("scheduled",), "record a conference as held")
         self._record_conference_held(
-            at=require_moment(at, "at"), notes=free_text(notes, "notes"),
-            by=require_text(by, "by"),
+            at=checks.require_moment(at, "at"), notes=free_text(notes, "notes"),
+            by=checks.require_text(by, "by"),
         )
 
     @event("ConferenceHeld")
@@ -621,7 +609,8 @@ class RJCase(Aggregate):
         """A new draft replaces the last one and voids any consent given to it."""
         self._require_status(("conference_held", "agreement"), "draft an agreement")
         self._draft_agreement(
-            items=_items(items), by=require_text(by, "by"), at=require_moment(at, "at"),
+            items=_items(items), by=checks.require_text(by, "by"),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("AgreementDrafted")
@@ -636,10 +625,10 @@ class RJCase(Aggregate):
         self, party: str, agrees: bool, share_with_court: bool, at: datetime,
     ) -> None:
         self._require_status(("agreement",), "record consent to the agreement")
-        who = require_choice(party, "party", PARTIES)
-        agreed = require_flag(agrees, "agrees")
-        share = require_flag(share_with_court, "share_with_court")
-        moment = require_moment(at, "at")
+        who = checks.require_choice(party, "party", PARTIES)
+        agreed = checks.require_flag(agrees, "agrees")
+        share = checks.require_flag(share_with_court, "share_with_court")
+        moment = checks.require_moment(at, "at")
         self._record_agreement_consent(
             party=who, agrees=agreed, share_with_court=share, at=moment,
         )
@@ -666,8 +655,8 @@ class RJCase(Aggregate):
 
     def withdraw_outcome_sharing(self, party: str, at: datetime) -> None:
         """Consent to share the outcome with the court is withdrawable like any other."""
-        who = require_choice(party, "party", PARTIES)
-        moment = require_moment(at, "at")
+        who = checks.require_choice(party, "party", PARTIES)
+        moment = checks.require_moment(at, "at")
         if not self.agreement_agreed:
             raise InvalidState(
                 "there is no agreed outcome to stop sharing", {"state": self.status},
@@ -699,11 +688,11 @@ class RJCase(Aggregate):
         self, item_id: str, evidence: str, reported_by_agency: str, at: datetime,
     ) -> None:
         item = self._reportable_item(item_id)
-        moment = require_moment(at, "at")
+        moment = checks.require_moment(at, "at")
         self._complete_item(
             item_id=item,
-            evidence=require_text(evidence, "evidence", max_length=2_000),
-            reported_by_agency=require_choice(
+            evidence=checks.require_text(evidence, "evidence", max_length=2_000),
+            reported_by_agency=checks.require_choice(
                 reported_by_agency, "reported_by_agency", AGENCIES),
             at=moment,
         )
@@ -732,11 +721,11 @@ class RJCase(Aggregate):
         item = self._reportable_item(item_id)
         self._breach(
             item_id=item,
-            evidence=require_text(evidence, "evidence", max_length=2_000),
-            reported_by_agency=require_choice(
+            evidence=checks.require_text(evidence, "evidence", max_length=2_000),
+            reported_by_agency=checks.require_choice(
                 reported_by_agency, "reported_by_agency", AGENCIES),
             returned_to="court" if self.court_reference else self.referring_agency,
-            at=require_moment(at, "at"),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("AgreementBreached")

@@ -2,32 +2,25 @@
 
 Each error carries a stable machine `code` and a `details` dict; the API layer maps them onto
 RFC 9457 problem documents by `http_status` (422 validation, 409 state conflict).
+
+Each family class lists the kernel's class first, so that its `code` and `http_status`
+win over the service base's, while `except <base>` still catches it.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from accord_kernel import domain_rules as rules
 
 
-class CourtError(Exception):
-    code: ClassVar[str] = "court_error"
-    http_status: ClassVar[int] = 400
+class CourtError(rules.DomainError):
+    """Everything this service's domain refuses; its API and inbox catch this one class."""
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = dict(details or {})
+    code = "court_error"
 
 
-class ValidationFailed(CourtError):
+class ValidationFailed(rules.ValidationFailed, CourtError):
     """A command argument is malformed or outside its controlled vocabulary."""
 
-    code = "validation_failed"
-    http_status = 422
 
-
-class InvalidState(CourtError):
+class InvalidState(rules.InvalidState, CourtError):
     """The court case's current state does not allow the command; `details["state"]` names it."""
-
-    code = "invalid_state"
-    http_status = 409

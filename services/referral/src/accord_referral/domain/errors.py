@@ -3,28 +3,24 @@
 Every error carries a stable machine `code`, a `details` dict and the HTTP status family the API
 layer maps it to (RFC 9457): 422 when an argument is malformed or a decision is inconsistent with
 what the referral records, 409 when the referral's current state does not allow the command.
+
+Each family class lists the kernel's class first, so that its `code` and `http_status`
+win over the service base's, while `except <base>` still catches it.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from accord_kernel import domain_rules as rules
 
 
-class ReferralError(Exception):
-    code: ClassVar[str] = "referral_error"
-    http_status: ClassVar[int] = 400
+class ReferralError(rules.DomainError):
+    """Everything this service's domain refuses; its API and inbox catch this one class."""
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = dict(details or {})
+    code = "referral_error"
 
 
-class ValidationFailed(ReferralError):
+class ValidationFailed(rules.ValidationFailed, ReferralError):
     """A command argument is malformed or outside its controlled vocabulary."""
-
-    code = "validation_failed"
-    http_status = 422
 
 
 class InvalidDashAnswers(ValidationFailed):
@@ -58,11 +54,8 @@ class RiskBandMismatch(ValidationFailed):
     code = "risk_band_mismatch"
 
 
-class InvalidState(ReferralError):
+class InvalidState(rules.InvalidState, ReferralError):
     """The referral's current status does not allow the command (e.g. withdrawing twice)."""
-
-    code = "invalid_state"
-    http_status = 409
 
 
 class RiskAssessmentRequired(ReferralError):

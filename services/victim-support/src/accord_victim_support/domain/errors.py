@@ -3,28 +3,24 @@
 Each error carries a stable machine `code` and a `details` dict; the API layer maps the three
 families onto RFC 9457 problem documents by `http_status` (422 validation, 409 state conflict,
 403 not permitted) without having to know every individual code.
+
+Each family class lists the kernel's class first, so that its `code` and `http_status`
+win over the service base's, while `except <base>` still catches it.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from accord_kernel import domain_rules as rules
 
 
-class VictimSupportError(Exception):
-    code: ClassVar[str] = "victim_support_error"
-    http_status: ClassVar[int] = 400
+class VictimSupportError(rules.DomainError):
+    """Everything this service's domain refuses; its API and inbox catch this one class."""
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = dict(details or {})
+    code = "victim_support_error"
 
 
-class ValidationFailed(VictimSupportError):
+class ValidationFailed(rules.ValidationFailed, VictimSupportError):
     """A command argument is malformed or outside its controlled vocabulary."""
-
-    code = "validation_failed"
-    http_status = 422
 
 
 class UnknownSafetyFlag(ValidationFailed):
@@ -61,15 +57,9 @@ class JustificationRequired(ValidationFailed):
     code = "justification_required"
 
 
-class InvalidState(VictimSupportError):
+class InvalidState(rules.InvalidState, VictimSupportError):
     """The aggregate's current state does not allow the command (e.g. withdrawing twice)."""
 
-    code = "invalid_state"
-    http_status = 409
 
-
-class NotPermitted(VictimSupportError):
+class NotPermitted(rules.NotPermitted, VictimSupportError):
     """The actor may never do this, whatever the state (e.g. break-glass by a non-supervisor)."""
-
-    code = "not_permitted"
-    http_status = 403
