@@ -187,6 +187,39 @@ def test_submission_rejects_malformed_values_naming_the_field(field: str, value:
     assert caught.value.details["field"] == field
 
 
+def test_submitted_text_is_stored_without_surrounding_whitespace() -> None:
+    referral = submitted(victim_name="  Alex Victim ", incident_summary="Assault\n")
+
+    assert (referral.victim_name, referral.incident_summary) == ("Alex Victim", "Assault")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("victim_name", "x" * 201), ("incident_summary", "x" * 4_001),
+     ("court_reference", "T" * 65)],
+)
+def test_submission_refuses_text_longer_than_the_api_accepts(field: str, value: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        submitted(**{field: value})
+
+    assert caught.value.details["field"] == field
+    assert caught.value.details["max_length"] == len(value) - 1
+
+
+def test_an_incident_summary_as_long_as_the_api_accepts_is_recorded() -> None:
+    assert len(submitted(incident_summary="x" * 4_000).incident_summary) == 4_000
+
+
+def test_an_argument_refusal_is_a_referral_error_with_the_shared_code_and_status() -> None:
+    # The API and the inbox catch ReferralError; the problem document needs code and status.
+    with pytest.raises(ReferralError) as caught:
+        submitted(offender_acknowledged="yes")
+
+    assert isinstance(caught.value, ValidationFailed)
+    assert (caught.value.code, caught.value.http_status) == ("validation_failed", 422)
+    assert caught.value.details == {"field": "offender_acknowledged"}
+
+
 @pytest.mark.parametrize("deadlines", [{"victim_information_due": "14/03/2025"},
                                        {"victim_information_due": 5},
                                        {"victim_information_due": T0}, ["2025-03-14"]])

@@ -73,16 +73,16 @@ AUTOMATIC = None  # `by` of a stop or suspension the aggregate produced itself
 
 
 def _items(value: object) -> list[dict[str, Any]]:
-    value = checks.require_list(value, "items")
-    if not value:
+    entries = checks.require_list(value, "items")
+    if not entries:
         raise ValidationFailed("an agreement needs at least one item", {"field": "items"})
-    if len(value) > ITEMS_MAX:
+    if len(entries) > ITEMS_MAX:
         raise ValidationFailed(
             f"an agreement has at most {ITEMS_MAX} items", {"field": "items"},
         )
     items: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for index, entry in enumerate(value):
+    for index, entry in enumerate(entries):
         field = f"items[{index}]"
         raw = checks.require_record(entry, field, ITEM_KEYS)
         item_id = checks.require_text(raw["item_id"], f"{field}.item_id", max_length=64)

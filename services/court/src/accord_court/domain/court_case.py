@@ -11,9 +11,10 @@ import copy
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal, get_args
 
+from accord_kernel.domain_rules import ArgumentChecks
 from eventsourcing.domain import Aggregate, event
 
 from accord_court.domain.errors import InvalidState, ValidationFailed
@@ -27,39 +28,13 @@ ITEM_STATUSES: tuple[str, ...] = ("open", "completed", "breached")
 STATUS_KEYS = frozenset({"item_id", "status", "due_date", "completed_at"})
 TEXT_KEYS = frozenset({"item_id", "what", "owner", "due_date", "monitoring_agency"})
 ITEMS_MAX = 100
-TEXT_MAX = 200
 # The shape police accept for a court reference at intake; anything else could never be asked
 # for through the API, so it is refused when it arrives rather than held unreachable.
 COURT_REFERENCE_PATTERN = r"^[A-Za-z0-9/-]{1,64}$"
 _COURT_REFERENCE = re.compile(COURT_REFERENCE_PATTERN)
 
-
-def _moment(value: object, field: str) -> datetime:
-    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationFailed(f"{field} must be a timezone-aware datetime", {"field": field})
-    return value
-
-
-def _text(value: object, field: str, *, max_length: int = TEXT_MAX) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationFailed(f"{field} must be non-empty text", {"field": field})
-    if len(value) > max_length:
-        raise ValidationFailed(
-            f"{field} must be at most {max_length} characters",
-            {"field": field, "max_length": max_length},
-        )
-    return value.strip()
-
-
-def _iso_day(value: object, field: str) -> str:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value).isoformat()
-        except ValueError:
-            pass
-    raise ValidationFailed(f"{field} must be an ISO calendar date", {"field": field})
+# Refusals must be CourtErrors, so that the API and the inbox catch them.
+checks = ArgumentChecks(ValidationFailed)
 
 
 def _iso_moment(value: object, field: str) -> str:
@@ -70,17 +45,16 @@ def _iso_moment(value: object, field: str) -> str:
             moment = datetime.fromisoformat(value)
         except ValueError as exc:
             raise ValidationFailed(f"{field} must be an ISO datetime", {"field": field}) from exc
-    return _moment(moment, field).isoformat()
+    return checks.require_moment(moment, field).isoformat()
 
 
 def _records(value: object, field: str) -> list[Mapping[str, Any]]:
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise ValidationFailed(f"{field} must be a list", {"field": field})
-    if len(value) > ITEMS_MAX:
+    entries = checks.require_list(value, field)
+    if len(entries) > ITEMS_MAX:
         raise ValidationFailed(f"{field} has at most {ITEMS_MAX} entries", {"field": field})
     records: list[Mapping[str, Any]] = []
     ids: set[object] = set()
-    for index, record in enumerate(value):
+    for index, record in enumerate(entries):
         if not isinstance(record, Mapping):
             raise ValidationFailed(
                 f"{field}[{index}] must be an object", {"field": f"{field}[{index}]"},
@@ -107,17 +81,14 @@ def _items_status(value: object) -> list[dict[str, Any]]:
     for index, record in enumerate(_records(value, "items_status")):
         field = f"items_status[{index}]"
         _unexpected(record, STATUS_KEYS, field)
-        status = record.get("status")
-        if status not in ITEM_STATUSES:
-            raise ValidationFailed(
-                f"{field}.status must be one of {', '.join(ITEM_STATUSES)}",
-                {"field": f"{field}.status", "allowed": list(ITEM_STATUSES)},
-            )
+        status = checks.require_choice(record.get("status"), f"{field}.status", ITEM_STATUSES)
         completed_at = record.get("completed_at")
         statuses.append({
-            "item_id": _text(record.get("item_id"), f"{field}.item_id", max_length=64),
+            "item_id": checks.require_text(
+                record.get("item_id"), f"{field}.item_id", max_length=64,
+            ),
             "status": status,
-            "due_date": _iso_day(record.get("due_date"), f"{field}.due_date"),
+            "due_date": checks.require_iso_day(record.get("due_date"), f"{field}.due_date"),
             "completed_at": (
                 None if completed_at is None
                 else _iso_moment(completed_at, f"{field}.completed_at")
@@ -132,20 +103,22 @@ def _items_text(value: object) -> list[dict[str, Any]]:
         field = f"items_text[{index}]"
         _unexpected(record, TEXT_KEYS, field)
         text: dict[str, Any] = {
-            "item_id": _text(record.get("item_id"), f"{field}.item_id", max_length=64),
-            "what": _text(record.get("what"), f"{field}.what", max_length=2_000),
+            "item_id": checks.require_text(
+                record.get("item_id"), f"{field}.item_id", max_length=64,
+            ),
+            "what": checks.require_text(record.get("what"), f"{field}.what", max_length=2_000),
         }
         for key in ("owner", "monitoring_agency"):
             if record.get(key) is not None:
-                text[key] = _text(record[key], f"{field}.{key}")
+                text[key] = checks.require_text(record[key], f"{field}.{key}")
         if record.get("due_date") is not None:
-            text["due_date"] = _iso_day(record["due_date"], f"{field}.due_date")
+            text["due_date"] = checks.require_iso_day(record["due_date"], f"{field}.due_date")
         texts.append(text)
     return texts
 
 
 def court_reference_of(value: object) -> str:
-    reference = _text(value, "court_reference", max_length=64)
+    reference = checks.require_text(value, "court_reference", max_length=64)
     if not _COURT_REFERENCE.fullmatch(reference):
         raise ValidationFailed(
             "court_reference must be 1-64 letters, digits, '/' or '-'",
@@ -173,9 +146,9 @@ class CourtCase(Aggregate):
         carries the court reference but not the name of the court."""
         return cls(
             court_reference=court_reference_of(court_reference),
-            case_id=_text(case_id, "case_id", max_length=64),
-            court_name=None if court_name is None else _text(court_name, "court_name"),
-            at=_moment(at, "at"),
+            case_id=checks.require_text(case_id, "case_id", max_length=64),
+            court_name=checks.optional_text(court_name, "court_name"),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("Linked")
@@ -238,7 +211,7 @@ class CourtCase(Aggregate):
         self._note_items(
             items_status=_items_status(items_status),
             items_text=None if items_text is None else _items_text(items_text),
-            at=_moment(at, "at"),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("ItemsNoted")
@@ -256,7 +229,8 @@ class CourtCase(Aggregate):
     def forget_items_text(self, reason: str, at: datetime) -> None:
         """Outcome consent withdrawn: the court stops holding the item text from now on."""
         self._forget_items_text(
-            reason=_text(reason, "reason", max_length=500), at=_moment(at, "at"),
+            reason=checks.require_text(reason, "reason", max_length=500),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("ItemsTextForgotten")
@@ -266,22 +240,18 @@ class CourtCase(Aggregate):
     def record_review_decision(
         self, decision: str, by: str, notes: str, at: datetime,
     ) -> None:
-        if not isinstance(decision, str) or decision not in DECISIONS:
-            raise ValidationFailed(
-                f"decision must be one of {', '.join(DECISIONS)}",
-                {"field": "decision", "allowed": list(DECISIONS)},
-            )
-        who = _text(by, "by")
+        chosen = checks.require_choice(decision, "decision", DECISIONS)
+        who = checks.require_text(by, "by")
         if not isinstance(notes, str) or len(notes) > 10_000:
             raise ValidationFailed("notes must be text of at most 10000 characters",
                                    {"field": "notes"})
-        moment = _moment(at, "at")
+        moment = checks.require_moment(at, "at")
         if self.review_status in FINAL_DECISIONS:
             raise InvalidState(
                 f"the review was already decided: {self.review_status}",
                 {"state": self.review_status},
             )
-        self._record_review_decision(decision=decision, by=who, notes=notes, at=moment)
+        self._record_review_decision(decision=chosen, by=who, notes=notes, at=moment)
 
     class ReviewDecided(Aggregate.Event):
         """Declared rather than named, so that the outbox can match on it with a typed class."""

@@ -2,9 +2,6 @@
 
 Each error carries a stable machine `code` and a `details` dict; the API layer maps them onto
 RFC 9457 problem documents by `http_status` (422 validation, 409 state conflict).
-
-Each family class lists the kernel's class first, so that its `code` and `http_status`
-win over the service base's, while `except <base>` still catches it.
 """
 
 from __future__ import annotations
@@ -13,11 +10,12 @@ from accord_kernel import domain_rules as rules
 
 
 class CourtError(rules.DomainError):
-    """Everything this service's domain refuses; its API and inbox catch this one class."""
+    """Everything the court domain refuses: one class for its API and inbox to catch."""
 
     code = "court_error"
 
 
+# The kernel's class comes first so that its code and HTTP status win over the base's.
 class ValidationFailed(rules.ValidationFailed, CourtError):
     """A command argument is malformed or outside its controlled vocabulary."""
 

@@ -3,9 +3,6 @@
 Every error carries a stable machine `code`, a `details` dict and the HTTP status family the API
 layer maps it to (RFC 9457): 422 when an argument is malformed or a decision is inconsistent with
 what the referral records, 409 when the referral's current state does not allow the command.
-
-Each family class lists the kernel's class first, so that its `code` and `http_status`
-win over the service base's, while `except <base>` still catches it.
 """
 
 from __future__ import annotations
@@ -14,11 +11,12 @@ from accord_kernel import domain_rules as rules
 
 
 class ReferralError(rules.DomainError):
-    """Everything this service's domain refuses; its API and inbox catch this one class."""
+    """Everything the referral domain refuses: one class for its API and inbox to catch."""
 
     code = "referral_error"
 
 
+# The kernel's class comes first so that its code and HTTP status win over the base's.
 class ValidationFailed(rules.ValidationFailed, ReferralError):
     """A command argument is malformed or outside its controlled vocabulary."""
 

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from accord_kernel.domain_rules import ArgumentChecks
 from eventsourcing.domain import Aggregate, event
 
 from accord_referral.domain.dash import BANDS, assess
@@ -42,45 +43,22 @@ STATUSES: tuple[str, ...] = ("submitted", *OUTCOMES, "accepted", "declined", "wi
 # Times arrive in UTC while dates are the jurisdiction's civil dates; the earliest civil time
 # zone is UTC+14, so a date up to one day after the UTC date is still not in the future.
 CIVIL_DATE_TOLERANCE = timedelta(days=1)
+# Bounds matching the API's request schemas, so the domain never refuses what the API accepts.
+LONG_TEXT_MAX = 4_000
+COURT_REFERENCE_MAX = 64
+# A decline reason arrives in the RJ provider's events, bounded at 500 there; the room above
+# that keeps a change on their side from making this inbox refuse the event.
+DECLINE_REASON_MAX = 2_000
 
-
-def _text(value: object, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationFailed(f"{field} must be non-empty text", {"field": field})
-    return value
-
-
-def _optional_text(value: object, field: str) -> str | None:
-    return None if value is None else _text(value, field)
-
-
-def _choice(value: object, field: str, allowed: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValidationFailed(f"{field} must be one of {', '.join(allowed)}",
-                               {"field": field, "allowed": list(allowed)})
-    return value
-
-
-def _flag(value: object, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValidationFailed(f"{field} must be true or false", {"field": field})
-    return value
-
-
-def _moment(value: object, field: str) -> datetime:
-    # A naive time cannot be ordered against events recorded by other services.
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ValidationFailed(f"{field} must be a timezone-aware datetime", {"field": field})
-    return value
+# Refusals must be ReferralErrors, so that the API and the inbox catch them.
+checks = ArgumentChecks(ValidationFailed)
 
 
 def _civil_date(value: object, field: str, not_after: datetime) -> str:
-    # datetime is a subclass of date; accepting one would store a time where a date is meant.
-    if not isinstance(value, date) or isinstance(value, datetime):
-        raise ValidationFailed(f"{field} must be a date", {"field": field})
-    if value > not_after.date() + CIVIL_DATE_TOLERANCE:
+    day = checks.require_day(value, field)
+    if day > not_after.date() + CIVIL_DATE_TOLERANCE:
         raise ValidationFailed(f"{field} must not be in the future", {"field": field})
-    return value.isoformat()
+    return day.isoformat()
 
 
 def _optional_civil_date(value: object, field: str, not_after: datetime) -> str | None:
@@ -120,7 +98,7 @@ def _reason_codes(value: object) -> list[str]:
     # A bare string is iterable; taking it character by character would invent reason codes.
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise ValidationFailed("reasons must be a list of codes", {"field": "reasons"})
-    return [_text(code, "reasons") for code in value]
+    return [checks.require_text(code, "reasons") for code in value]
 
 
 class Referral(Aggregate):
@@ -200,24 +178,27 @@ class Referral(Aggregate):
         submitted_at: datetime,
         deadlines: Mapping[str, str],
     ) -> Referral:
-        at = _moment(submitted_at, "submitted_at")
+        at = checks.require_moment(submitted_at, "submitted_at")
         return cls(
             id=_case_id(case_id),
-            jurisdiction=_text(jurisdiction, "jurisdiction"),
-            initiated_by=_choice(initiated_by, "initiated_by", INITIATORS),
+            jurisdiction=checks.require_text(jurisdiction, "jurisdiction"),
+            initiated_by=checks.require_choice(initiated_by, "initiated_by", INITIATORS),
             incident_date=_civil_date(incident_date, "incident_date", at),
-            incident_summary=_text(incident_summary, "incident_summary"),
-            offence_type=_text(offence_type, "offence_type"),
-            victim_name=_text(victim_name, "victim_name"),
+            incident_summary=checks.require_text(
+                incident_summary, "incident_summary", max_length=LONG_TEXT_MAX),
+            offence_type=checks.require_text(offence_type, "offence_type"),
+            victim_name=checks.require_text(victim_name, "victim_name"),
             victim_date_of_birth=_optional_civil_date(
                 victim_date_of_birth, "victim_date_of_birth", at),
-            offender_name=_text(offender_name, "offender_name"),
+            offender_name=checks.require_text(offender_name, "offender_name"),
             offender_date_of_birth=_optional_civil_date(
                 offender_date_of_birth, "offender_date_of_birth", at),
-            offender_acknowledged=_flag(offender_acknowledged, "offender_acknowledged"),
-            guilty_plea=_flag(guilty_plea, "guilty_plea"),
-            court_reference=_optional_text(court_reference, "court_reference"),
-            submitted_by=_text(submitted_by, "submitted_by"),
+            offender_acknowledged=checks.require_flag(
+                offender_acknowledged, "offender_acknowledged"),
+            guilty_plea=checks.require_flag(guilty_plea, "guilty_plea"),
+            court_reference=checks.optional_text(
+                court_reference, "court_reference", max_length=COURT_REFERENCE_MAX),
+            submitted_by=checks.require_text(submitted_by, "submitted_by"),
             submitted_at=at,
             deadlines=_deadlines(deadlines),
         )
@@ -310,8 +291,8 @@ class Referral(Aggregate):
             score=assessment.score,
             band=assessment.band,
             red_flags=list(assessment.red_flags),
-            assessed_by=_text(assessed_by, "assessed_by"),
-            at=_moment(at, "at"),
+            assessed_by=checks.require_text(assessed_by, "assessed_by"),
+            at=checks.require_moment(at, "at"),
         )
 
     # The computed score, band and red flags are part of the event, so the record shows what
@@ -336,11 +317,11 @@ class Referral(Aggregate):
     def report_incident(self, incident_date: date, summary: str, reported_by: str,
                         at: datetime) -> None:
         self._require_status("report_incident")
-        moment = _moment(at, "at")
+        moment = checks.require_moment(at, "at")
         self._incident_reported(
             incident_date=_civil_date(incident_date, "incident_date", moment),
-            summary=_text(summary, "summary"),
-            reported_by=_text(reported_by, "reported_by"),
+            summary=checks.require_text(summary, "summary", max_length=LONG_TEXT_MAX),
+            reported_by=checks.require_text(reported_by, "reported_by"),
             at=moment,
         )
 
@@ -361,10 +342,10 @@ class Referral(Aggregate):
                 "screening needs a current DASH risk assessment",
                 {"state": self.status, "reassessment_required": self.reassessment_required},
             )
-        outcome = _choice(outcome, "outcome", OUTCOMES)
+        outcome = checks.require_choice(outcome, "outcome", OUTCOMES)
         codes = _reason_codes(reasons)
-        risk_band = _choice(risk_band, "risk_band", BANDS)
-        moment = _moment(at, "at")
+        risk_band = checks.require_choice(risk_band, "risk_band", BANDS)
+        moment = checks.require_moment(at, "at")
         if outcome == "ineligible" and not codes:
             raise ReasonsRequired("an ineligible decision must give its reasons as codes",
                                   {"outcome": outcome})
@@ -390,7 +371,8 @@ class Referral(Aggregate):
 
     def record_acceptance(self, provider_org: str, at: datetime) -> None:
         self._require_status("record_acceptance", ELIGIBLE)
-        self._accepted(provider_org=_text(provider_org, "provider_org"), at=_moment(at, "at"))
+        self._accepted(provider_org=checks.require_text(provider_org, "provider_org"),
+                       at=checks.require_moment(at, "at"))
 
     @event(Accepted)
     def _accepted(self, provider_org: str, at: datetime) -> None:
@@ -400,8 +382,9 @@ class Referral(Aggregate):
 
     def record_decline(self, provider_org: str, reason: str, at: datetime) -> None:
         self._require_status("record_decline", ELIGIBLE)
-        self._declined(provider_org=_text(provider_org, "provider_org"),
-                       reason=_text(reason, "reason"), at=_moment(at, "at"))
+        self._declined(provider_org=checks.require_text(provider_org, "provider_org"),
+                       reason=checks.require_text(reason, "reason", max_length=DECLINE_REASON_MAX),
+                       at=checks.require_moment(at, "at"))
 
     @event(Declined)
     def _declined(self, provider_org: str, reason: str, at: datetime) -> None:
@@ -412,7 +395,8 @@ class Referral(Aggregate):
 
     def withdraw(self, reason: str, by: str, at: datetime) -> None:
         self._require_status("withdraw")
-        self._withdrawn(reason=_text(reason, "reason"), by=_text(by, "by"), at=_moment(at, "at"))
+        self._withdrawn(reason=checks.require_text(reason, "reason"),
+                        by=checks.require_text(by, "by"), at=checks.require_moment(at, "at"))
 
     @event(Withdrawn)
     def _withdrawn(self, reason: str, by: str, at: datetime) -> None:

@@ -22,14 +22,11 @@ from accord_victim_support.domain.errors import (
     ValidationFailed,
 )
 from accord_victim_support.domain.vocabulary import (
-    optional_text,
+    checks,
     policy_time,
     require_agency,
-    require_choice,
     require_data_classes,
-    require_moment,
     require_purposes,
-    require_text,
 )
 
 SCOPES: tuple[str, ...] = ("participate", "share", "outcome")
@@ -45,17 +42,9 @@ REASON_MAX = 2_000
 
 def _provision(value: object, index: int, scope: str, granted_at: datetime) -> dict[str, Any]:
     field = f"provisions[{index}]"
-    if not isinstance(value, Mapping):
-        raise ValidationFailed(f"{field} must be an object", {"field": field})
-    missing = sorted(PROVISION_KEYS - set(value))
-    extra = sorted(set(value) - PROVISION_KEYS)
-    if missing or extra:
-        raise ValidationFailed(
-            f"{field} must have exactly {', '.join(sorted(PROVISION_KEYS))}",
-            {"field": field, "missing": missing, "unexpected": extra},
-        )
-    start = require_moment(value["start"], f"{field}.start")
-    end = require_moment(value["end"], f"{field}.end")
+    provision = checks.require_record(value, field, PROVISION_KEYS)
+    start = checks.require_moment(provision["start"], f"{field}.start")
+    end = checks.require_moment(provision["end"], f"{field}.end")
     if end <= start:
         raise InvalidPeriod(
             f"{field}: end must be after start", {"field": field, "reason": "end_not_after_start"},
@@ -66,13 +55,13 @@ def _provision(value: object, index: int, scope: str, granted_at: datetime) -> d
             {"field": field, "reason": "ended_before_grant"},
         )
     return {
-        "type": require_choice(value["type"], f"{field}.type", PROVISION_TYPES),
-        "agency": require_agency(value["agency"]),
-        "purposes": require_purposes(value["purposes"]),
+        "type": checks.require_choice(provision["type"], f"{field}.type", PROVISION_TYPES),
+        "agency": require_agency(provision["agency"]),
+        "purposes": require_purposes(provision["purposes"]),
         # Consent to take part is about the person, not about data, so only a participate
         # provision may name no data class; a share or outcome grant of nothing is a mistake.
         "data_classes": require_data_classes(
-            value["data_classes"], allow_empty=scope == "participate",
+            provision["data_classes"], allow_empty=scope == "participate",
         ),
         "start": start,
         "end": end,
@@ -105,23 +94,22 @@ class Consent(Aggregate):
                 "consent can only be recorded when the victim was seen alone",
                 {"field": "seen_alone"},
             )
-        at = require_moment(at, "at")
-        scope = require_choice(scope, "scope", SCOPES)
-        if isinstance(provisions, str | bytes) or not isinstance(provisions, Sequence):
-            raise ValidationFailed("provisions must be a list", {"field": "provisions"})
-        if not provisions:
+        at = checks.require_moment(at, "at")
+        scope = checks.require_choice(scope, "scope", SCOPES)
+        entries = checks.require_list(provisions, "provisions")
+        if not entries:
             raise ValidationFailed(
                 "at least one provision is required", {"field": "provisions"},
             )
         return cls(
             id=id,
-            case_id=require_text(case_id, "case_id", max_length=64),
+            case_id=checks.require_text(case_id, "case_id", max_length=64),
             grantor=grantor,
-            verified_by=require_text(verified_by, "verified_by", max_length=200),
+            verified_by=checks.require_text(verified_by, "verified_by", max_length=200),
             seen_alone=True,
             scope=scope,
-            provisions=[_provision(p, i, scope, at) for i, p in enumerate(provisions)],
-            lawful_basis=require_choice(lawful_basis, "lawful_basis", LAWFUL_BASES),
+            provisions=[_provision(p, i, scope, at) for i, p in enumerate(entries)],
+            lawful_basis=checks.require_choice(lawful_basis, "lawful_basis", LAWFUL_BASES),
             at=at,
         )
 
@@ -172,7 +160,7 @@ class Consent(Aggregate):
         return max(ends)
 
     def status_at(self, now: datetime) -> str:
-        now = require_moment(now, "now")
+        now = checks.require_moment(now, "now")
         if self.status != "active":
             return self.status
         if now >= self.period_end:
@@ -189,11 +177,11 @@ class Consent(Aggregate):
     def refresh(self, new_end: datetime, by: str, at: datetime) -> None:
         """Sets a new end for every provision. A consent that has already lapsed or been
         withdrawn is not revived: that needs a fresh grant with a fresh seen-alone check."""
-        at = require_moment(at, "at")
+        at = checks.require_moment(at, "at")
         state = self.status_at(at)
         if state != "active":
             raise InvalidState(f"consent is {state}", {"state": state})
-        new_end = require_moment(new_end, "new_end")
+        new_end = checks.require_moment(new_end, "new_end")
         if new_end <= at:
             raise InvalidPeriod(
                 "new_end must be in the future", {"field": "new_end", "reason": "not_in_future"},
@@ -203,7 +191,7 @@ class Consent(Aggregate):
                 "new_end must be after every provision's start",
                 {"field": "new_end", "reason": "end_not_after_start"},
             )
-        self._refresh(new_end=new_end, by=require_text(by, "by", max_length=200), at=at)
+        self._refresh(new_end=new_end, by=checks.require_text(by, "by", max_length=200), at=at)
 
     @event("Refreshed")
     def _refresh(self, new_end: datetime, by: str, at: datetime) -> None:
@@ -214,13 +202,13 @@ class Consent(Aggregate):
     def withdraw(self, by: str, reason: str | None, at: datetime) -> None:
         """Effective at once. The reason is optional: a victim never has to justify
         stepping back."""
-        at = require_moment(at, "at")
+        at = checks.require_moment(at, "at")
         state = self.status_at(at)
         if state != "active":
             raise InvalidState(f"consent is {state}", {"state": state})
         self._withdraw(
-            by=require_text(by, "by", max_length=200),
-            reason=optional_text(reason, "reason", max_length=REASON_MAX),
+            by=checks.require_text(by, "by", max_length=200),
+            reason=checks.optional_text(reason, "reason", max_length=REASON_MAX),
             at=at,
         )
 
@@ -233,7 +221,7 @@ class Consent(Aggregate):
         self._history.append({"action": "withdrawn", "by": by, "at": at})
 
     def expire(self, at: datetime) -> None:
-        at = require_moment(at, "at")
+        at = checks.require_moment(at, "at")
         if self.status != "active":
             raise InvalidState(f"consent is {self.status}", {"state": self.status})
         if at < self.period_end:
@@ -255,7 +243,7 @@ def active_provisions(consents: Iterable[Consent], now: datetime) -> list[dict[s
 
     Deny provisions are included on purpose: the policy lets a deny override any permit.
     """
-    now = require_moment(now, "now")
+    now = checks.require_moment(now, "now")
     result: list[dict[str, Any]] = []
     for consent in consents:
         for provision in consent.in_effect(now):
@@ -277,7 +265,7 @@ def summary(consents: Iterable[Consent], now: datetime) -> dict[str, Any]:
     """The shareable `consent.summary`: which scopes are active, and what each agency may
     receive. A deny for an agency removes that class from its grant whatever the purpose,
     because a summary that over-claims is the dangerous direction."""
-    now = require_moment(now, "now")
+    now = checks.require_moment(now, "now")
     participate = outcome = False
     permitted: dict[str, set[str]] = {}
     denied: dict[str, set[str]] = {}

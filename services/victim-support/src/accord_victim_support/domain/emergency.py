@@ -21,12 +21,9 @@ from accord_victim_support.domain.errors import (
     ValidationFailed,
 )
 from accord_victim_support.domain.vocabulary import (
-    optional_text,
+    checks,
     require_agency,
-    require_choice,
     require_data_classes,
-    require_moment,
-    require_text,
 )
 
 REASON_CODES: tuple[str, ...] = (
@@ -112,12 +109,12 @@ class EmergencyAccess(Aggregate):
                 f"duration_minutes must be from 1 to {MAX_DURATION_MINUTES}",
                 {"field": "duration_minutes", "max": MAX_DURATION_MINUTES},
             )
-        requested_at = require_moment(requested_at, "requested_at")
+        requested_at = checks.require_moment(requested_at, "requested_at")
         return cls(
             id=id,
-            case_id=require_text(case_id, "case_id", max_length=64),
+            case_id=checks.require_text(case_id, "case_id", max_length=64),
             agency=agency,
-            user=require_text(user, "user", max_length=200),
+            user=checks.require_text(user, "user", max_length=200),
             role=role,
             reason_code=reason_code,
             justification=justification.strip(),
@@ -158,7 +155,7 @@ class EmergencyAccess(Aggregate):
         self.reviewed_at: datetime | None = None
 
     def is_active(self, now: datetime) -> bool:
-        now = require_moment(now, "now")
+        now = checks.require_moment(now, "now")
         return self.requested_at <= now < self.expires_at
 
     def covers(self, data_class: str, now: datetime) -> bool:
@@ -179,7 +176,7 @@ class EmergencyAccess(Aggregate):
             raise InvalidState(
                 "the review is already complete", {"state": f"reviewed_{self.review_outcome}"},
             )
-        reviewer = require_text(reviewer, "reviewer", max_length=200)
+        reviewer = checks.require_text(reviewer, "reviewer", max_length=200)
         if reviewer == self.user:
             # Nobody reviews their own emergency access.
             raise NotPermitted(
@@ -187,9 +184,9 @@ class EmergencyAccess(Aggregate):
             )
         self._complete_review(
             reviewer=reviewer,
-            outcome=require_choice(outcome, "outcome", REVIEW_OUTCOMES),
-            notes=optional_text(notes, "notes", max_length=JUSTIFICATION_MAX),
-            at=require_moment(at, "at"),
+            outcome=checks.require_choice(outcome, "outcome", REVIEW_OUTCOMES),
+            notes=checks.optional_text(notes, "notes", max_length=JUSTIFICATION_MAX),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("ReviewCompleted")

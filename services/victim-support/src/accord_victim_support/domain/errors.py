@@ -3,9 +3,6 @@
 Each error carries a stable machine `code` and a `details` dict; the API layer maps the three
 families onto RFC 9457 problem documents by `http_status` (422 validation, 409 state conflict,
 403 not permitted) without having to know every individual code.
-
-Each family class lists the kernel's class first, so that its `code` and `http_status`
-win over the service base's, while `except <base>` still catches it.
 """
 
 from __future__ import annotations
@@ -14,11 +11,12 @@ from accord_kernel import domain_rules as rules
 
 
 class VictimSupportError(rules.DomainError):
-    """Everything this service's domain refuses; its API and inbox catch this one class."""
+    """Everything the victim-services domain refuses: one class for its API and inbox to catch."""
 
     code = "victim_support_error"
 
 
+# The kernel's class comes first so that its code and HTTP status win over the base's.
 class ValidationFailed(rules.ValidationFailed, VictimSupportError):
     """A command argument is malformed or outside its controlled vocabulary."""
 

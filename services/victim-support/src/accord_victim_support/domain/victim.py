@@ -22,13 +22,8 @@ from accord_victim_support.domain.vocabulary import (
     RISK_BANDS,
     SAFETY_FLAG_CODES,
     SEVERITIES,
+    checks,
     optional_phone,
-    optional_text,
-    require_choice,
-    require_day,
-    require_flag,
-    require_moment,
-    require_text,
 )
 
 NAME_MAX = 200
@@ -42,10 +37,8 @@ ADULT_AGE = 18
 def _children(value: object) -> list[dict[str, Any]]:
     """Children are recorded by age and needs only: names are not needed to safeguard them, so
     any other key is refused rather than silently stored."""
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise ValidationFailed("children must be a list", {"field": "children"})
     children: list[dict[str, Any]] = []
-    for index, child in enumerate(value):
+    for index, child in enumerate(checks.require_list(value, "children")):
         field = f"children[{index}]"
         if not isinstance(child, Mapping):
             raise ValidationFailed(f"{field} must be an object", {"field": field})
@@ -105,27 +98,26 @@ class VictimRecord(Aggregate):
             raise ValidationFailed("id must be a UUID", {"field": "id"})
         return cls(
             id=id,
-            case_id=require_text(case_id, "case_id", max_length=64),
-            name=require_text(name, "name", max_length=NAME_MAX),
+            case_id=checks.require_text(case_id, "case_id", max_length=64),
+            name=checks.require_text(name, "name", max_length=NAME_MAX),
             date_of_birth=(
                 None if date_of_birth is None
-                else require_day(date_of_birth, "date_of_birth").isoformat()
+                else checks.require_day(date_of_birth, "date_of_birth").isoformat()
             ),
-            address=optional_text(address, "address", max_length=ADDRESS_MAX),
+            address=checks.optional_text(address, "address", max_length=ADDRESS_MAX),
             safe_contact_number=optional_phone(safe_contact_number, "safe_contact_number"),
-            refuge=require_flag(refuge, "refuge"),
-            preferred_contact_method=require_choice(
+            refuge=checks.require_flag(refuge, "refuge"),
+            preferred_contact_method=checks.require_choice(
                 preferred_contact_method, "preferred_contact_method", CONTACT_METHODS,
             ),
-            safe_contact_method=(
-                None if safe_contact_method is None
-                else require_choice(safe_contact_method, "safe_contact_method", CONTACT_METHODS)
+            safe_contact_method=checks.optional_choice(
+                safe_contact_method, "safe_contact_method", CONTACT_METHODS,
             ),
-            language=require_text(language, "language", max_length=LANGUAGE_MAX),
-            interpreter_needed=require_flag(interpreter_needed, "interpreter_needed"),
+            language=checks.require_text(language, "language", max_length=LANGUAGE_MAX),
+            interpreter_needed=checks.require_flag(interpreter_needed, "interpreter_needed"),
             children=_children(children),
-            registered_by=require_text(registered_by, "registered_by", max_length=200),
-            at=require_moment(at, "at"),
+            registered_by=checks.require_text(registered_by, "registered_by", max_length=200),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("Registered")
@@ -192,11 +184,11 @@ class VictimRecord(Aggregate):
         """Replaces the whole location: a partial update could leave an old address standing
         beside a new refuge, which is exactly the stale location that gets someone hurt."""
         self._update_location(
-            address=optional_text(address, "address", max_length=ADDRESS_MAX),
+            address=checks.optional_text(address, "address", max_length=ADDRESS_MAX),
             safe_contact_number=optional_phone(safe_contact_number, "safe_contact_number"),
-            refuge=require_flag(refuge, "refuge"),
-            by=require_text(by, "by", max_length=200),
-            at=require_moment(at, "at"),
+            refuge=checks.require_flag(refuge, "refuge"),
+            by=checks.require_text(by, "by", max_length=200),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("LocationUpdated")
@@ -220,17 +212,16 @@ class VictimRecord(Aggregate):
         at: datetime,
     ) -> None:
         self._update_contact(
-            preferred_contact_method=require_choice(
+            preferred_contact_method=checks.require_choice(
                 preferred_contact_method, "preferred_contact_method", CONTACT_METHODS,
             ),
-            safe_contact_method=(
-                None if safe_contact_method is None
-                else require_choice(safe_contact_method, "safe_contact_method", CONTACT_METHODS)
+            safe_contact_method=checks.optional_choice(
+                safe_contact_method, "safe_contact_method", CONTACT_METHODS,
             ),
-            language=require_text(language, "language", max_length=LANGUAGE_MAX),
-            interpreter_needed=require_flag(interpreter_needed, "interpreter_needed"),
-            by=require_text(by, "by", max_length=200),
-            at=require_moment(at, "at"),
+            language=checks.require_text(language, "language", max_length=LANGUAGE_MAX),
+            interpreter_needed=checks.require_flag(interpreter_needed, "interpreter_needed"),
+            by=checks.require_text(by, "by", max_length=200),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("ContactUpdated")
@@ -248,8 +239,8 @@ class VictimRecord(Aggregate):
     ) -> None:
         self._update_children(
             children=_children(children),
-            by=require_text(by, "by", max_length=200),
-            at=require_moment(at, "at"),
+            by=checks.require_text(by, "by", max_length=200),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("ChildrenUpdated")
@@ -263,9 +254,9 @@ class VictimRecord(Aggregate):
 
     def add_support_note(self, *, text: str, by: str, at: datetime) -> None:
         self._add_support_note(
-            text=require_text(text, "text", max_length=NOTE_MAX),
-            by=require_text(by, "by", max_length=200),
-            at=require_moment(at, "at"),
+            text=checks.require_text(text, "text", max_length=NOTE_MAX),
+            by=checks.require_text(by, "by", max_length=200),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("SupportNoteAdded")
@@ -286,9 +277,9 @@ class VictimRecord(Aggregate):
         history shows every reassessment of the danger rather than only the latest one."""
         self._raise_flag(
             code=_flag_code(code),
-            severity=require_choice(severity, "severity", SEVERITIES),
-            raised_by=require_text(raised_by, "raised_by", max_length=200),
-            at=require_moment(at, "at"),
+            severity=checks.require_choice(severity, "severity", SEVERITIES),
+            raised_by=checks.require_text(raised_by, "raised_by", max_length=200),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("SafetyFlagRaised")
@@ -305,9 +296,9 @@ class VictimRecord(Aggregate):
             )
         self._clear_flag(
             code=code,
-            cleared_by=require_text(cleared_by, "cleared_by", max_length=200),
-            reason=require_text(reason, "reason", max_length=NOTE_MAX),
-            at=require_moment(at, "at"),
+            cleared_by=checks.require_text(cleared_by, "cleared_by", max_length=200),
+            reason=checks.require_text(reason, "reason", max_length=NOTE_MAX),
+            at=checks.require_moment(at, "at"),
         )
 
     @event("SafetyFlagCleared")
@@ -353,8 +344,8 @@ class VictimRecord(Aggregate):
     def _safety_plan_args(
         content: str, review_date: date, by: str, at: datetime,
     ) -> dict[str, Any]:
-        at = require_moment(at, "at")
-        review_day = require_day(review_date, "review_date")
+        at = checks.require_moment(at, "at")
+        review_day = checks.require_day(review_date, "review_date")
         if review_day < at.date():
             # A plan whose review is already overdue when written gives false reassurance.
             raise ValidationFailed(
@@ -362,9 +353,9 @@ class VictimRecord(Aggregate):
                 {"field": "review_date"},
             )
         return {
-            "content": require_text(content, "content", max_length=NOTE_MAX * 5),
+            "content": checks.require_text(content, "content", max_length=NOTE_MAX * 5),
             "review_date": review_day.isoformat(),
-            "by": require_text(by, "by", max_length=200),
+            "by": checks.require_text(by, "by", max_length=200),
             "at": at,
         }
 
@@ -394,8 +385,8 @@ class VictimRecord(Aggregate):
         """Records the case's latest known DASH band. Assessments can arrive out of order over
         the bus, so one older than the band already known is ignored (returns False) rather
         than letting a stale lower band switch statutory sharing off."""
-        band = require_choice(band, "band", RISK_BANDS)
-        at = require_moment(at, "at")
+        band = checks.require_choice(band, "band", RISK_BANDS)
+        at = checks.require_moment(at, "at")
         if self.risk_band_noted_at is not None and at < self.risk_band_noted_at:
             return False
         self._note_risk_band(band=band, at=at)

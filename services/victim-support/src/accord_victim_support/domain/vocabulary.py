@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
+
+from accord_kernel.domain_rules import ArgumentChecks
 
 from accord_victim_support.domain.errors import (
     UnknownAgency,
@@ -44,59 +46,12 @@ POLICY_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{2,39}$")
 
+# Refusals must be VictimSupportErrors, so that the API and the inbox catch them.
+checks = ArgumentChecks(ValidationFailed)
+
 
 def policy_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(POLICY_TIME_FORMAT)
-
-
-def require_moment(value: object, field: str) -> datetime:
-    """Naive datetimes cannot be ordered against aware ones, and a consent period that silently
-    shifts by a timezone offset could leak data after expiry, so only aware datetimes pass."""
-    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationFailed(
-            f"{field} must be a timezone-aware datetime", {"field": field},
-        )
-    return value
-
-
-def require_day(value: object, field: str) -> date:
-    if not isinstance(value, date) or isinstance(value, datetime):
-        raise ValidationFailed(f"{field} must be a calendar date", {"field": field})
-    return value
-
-
-def require_text(value: object, field: str, *, max_length: int) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationFailed(f"{field} must be non-empty text", {"field": field})
-    if len(value) > max_length:
-        raise ValidationFailed(
-            f"{field} must be at most {max_length} characters",
-            {"field": field, "max_length": max_length},
-        )
-    return value.strip()
-
-
-def optional_text(value: object, field: str, *, max_length: int) -> str | None:
-    if value is None:
-        return None
-    return require_text(value, field, max_length=max_length)
-
-
-def require_flag(value: object, field: str) -> bool:
-    # bool is checked strictly so that truthy strings such as "false" are not taken as True.
-    if not isinstance(value, bool):
-        raise ValidationFailed(f"{field} must be true or false", {"field": field})
-    return value
-
-
-def require_choice(value: object, field: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValidationFailed(
-            f"{field} must be one of {', '.join(choices)}",
-            {"field": field, "value": value if isinstance(value, str) else None,
-             "allowed": list(choices)},
-        )
-    return value
 
 
 def optional_phone(value: object, field: str) -> str | None:
