@@ -115,13 +115,15 @@ class ReferralService(AccordApplication):
         referral.record_decline(provider_org, reason, at)
         return [referral]
 
-    def policy_case(self, case_id: str, agency: str | None = None,
-                    user: str | None = None) -> dict[str, Any]:
+    def policy_case(self, case_id: str, agency: str | None = None, user: str | None = None,
+                    risk_band: str | None = None) -> dict[str, Any]:
         """What the policy needs: consents and grants learnt from events, and the current risk
-        band, which this service owns."""
+        band, which this service owns (passed in when the caller has the referral already)."""
         case = self.contexts.policy_case(case_id, agency, user)
-        with contextlib.suppress(ReferralNotFound):
-            case["risk_band"] = self._get(case_id).risk_band or case["risk_band"]
+        if risk_band is None:
+            with contextlib.suppress(ReferralNotFound):
+                risk_band = self._get(case_id).risk_band
+        case["risk_band"] = risk_band or case["risk_band"]
         return case
 
     # --- queries -------------------------------------------------------------------------

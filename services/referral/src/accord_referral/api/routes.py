@@ -35,7 +35,7 @@ def _service(runtime: Runtime) -> ReferralService:
 
 def _resource(service: ReferralService, doc: dict[str, Any], agency: str, user: str) -> Resource:
     return Resource(type="referral", case_id=doc["case_id"], document=doc,
-                    case=service.policy_case(doc["case_id"], agency, user))
+                    case=service.policy_case(doc["case_id"], agency, user, doc["risk_band"]))
 
 
 def _domain_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
