@@ -36,33 +36,44 @@ def running_services(infrastructure: Any, tmp_path: Path) -> Iterator[dict[str, 
     pg.create_database(database)
     _, jwks = ensure_dev_keys(tmp_path / "dev-keys")
     bin_dir = Path(sys.executable).parent
-    processes = []
-    for s in SERVICES:
-        env = {**os.environ, "ACCORD_PORT": str(s.port), "ACCORD_DATA_DIR": str(tmp_path),
+    processes: dict[str, tuple[subprocess.Popen[bytes], Any]] = {}
+
+    def start(name: str) -> None:
+        spec = next(s for s in SERVICES if s.name == name)
+        env = {**os.environ, "ACCORD_PORT": str(spec.port), "ACCORD_DATA_DIR": str(tmp_path),
                "ACCORD_DATABASE_URL": pg.url(database),
                "ACCORD_KAFKA_BOOTSTRAP": infrastructure.kafka_bootstrap,
                "ACCORD_OPA_URL": infrastructure.opa_url, "ACCORD_JWKS_PATH": str(jwks),
-               "ACCORD_CONSUMER_GROUP": f"{s.name}-{database}"}
-        log = open(tmp_path / f"{s.name}.log", "w")  # noqa: SIM115 - closed below
-        processes.append((subprocess.Popen([str(bin_dir / s.command), "all"], env=env,
-                                           stdout=log, stderr=subprocess.STDOUT), log))
-    try:
+               "ACCORD_CONSUMER_GROUP": f"{spec.name}-{database}"}
+        log = open(tmp_path / f"{spec.name}.log", "a")  # noqa: SIM115 - closed below
+        processes[name] = (subprocess.Popen([str(bin_dir / spec.command), "all"], env=env,
+                                            stdout=log, stderr=subprocess.STDOUT), log)
         deadline = time.monotonic() + 120
         with httpx.Client(timeout=2) as client:
-            for s in SERVICES:
-                while True:
-                    try:
-                        if client.get(s.url + "/health/ready").status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    assert time.monotonic() < deadline, f"{s.name} did not become ready"
-                    time.sleep(0.3)
-        yield {"keys": tmp_path / "dev-keys", "db_url": pg.url(database), "dir": tmp_path}
+            while True:
+                try:
+                    if client.get(spec.url + "/health/ready").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, f"{name} did not become ready"
+                time.sleep(0.3)
+
+    def kill(name: str) -> None:
+        process, log = processes.pop(name)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        log.close()
+
+    try:
+        for s in SERVICES:
+            start(s.name)
+        yield {"keys": tmp_path / "dev-keys", "db_url": pg.url(database), "dir": tmp_path,
+               "start": start, "kill": kill}
     finally:
-        for process, _ in processes:
+        for process, _ in processes.values():
             process.send_signal(signal.SIGTERM)
-        for process, log in processes:
+        for process, log in processes.values():
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -94,3 +105,36 @@ def test_the_whole_journey_on_separate_processes(running_services: dict[str, Any
          "--checkpoint", str(saved)],
         capture_output=True, text=True, timeout=120, check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_service_killed_mid_processing_loses_and_duplicates_nothing(
+        running_services: dict[str, Any]) -> None:
+    """Checked: referrals submitted while the RJ provider's process is SIGKILLed mid-stream
+    all appear in its intake exactly once after it is started again; nobody does anything
+    but start it."""
+    from tests.referral_examples import referral
+
+    keys = running_services["keys"]
+    police = {"Authorization": "Bearer " + mint(keys, agency="police", role="officer")}
+    coordinator = {"Authorization": "Bearer " + mint(keys, agency="rj_provider",
+                                                     role="coordinator")}
+    referral_url = next(s for s in SERVICES if s.name == "referral").url
+    conference_url = next(s for s in SERVICES if s.name == "conference").url
+    case_ids = []
+    with httpx.Client(timeout=10) as client:
+        for n in range(12):
+            r = client.post(referral_url + "/referrals", json=referral(), headers=police)
+            assert r.status_code == 201, r.text
+            case_ids.append(r.json()["case_id"])
+            if n == 5:
+                running_services["kill"]("conference")  # in the middle of the stream
+        running_services["start"]("conference")
+        deadline = time.monotonic() + 60
+        while True:
+            listed = [row["case_id"] for row in client.get(
+                conference_url + "/intake", params={"limit": 500},
+                headers=coordinator).json()]
+            if all(c in listed for c in case_ids) or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+    assert all(listed.count(c) == 1 for c in case_ids), listed
