@@ -10,7 +10,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pytest
 from accord_kernel.dev_tokens import mint
 from accord_kernel.identity import AGENCY_ROLES
 from fastapi import FastAPI
@@ -48,16 +47,8 @@ class DevKeys:
 
 
 def service_module(service: str) -> ModuleType:
-    """Imports a service's composition root. A service whose package has no `main` yet is
-    skipped with the reason shown in the summary (-ra); any other import error fails."""
-    module_name = SERVICE_MODULES[service]
-    package = module_name.split(".")[0]
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == package or exc.name.startswith(package + ".")):
-            pytest.skip(f"{module_name} is not importable yet ({exc.name} missing)")
-        raise
+    """Imports a service's composition root; every service has one, so any failure fails."""
+    return importlib.import_module(SERVICE_MODULES[service])
 
 
 def response_defects(status: int, content_type: str, text: str) -> list[str]:
