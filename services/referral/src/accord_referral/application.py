@@ -21,6 +21,7 @@ from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.domain import DomainEvent, DomainEventProtocol
 
+from accord_referral.calendars import local_zone, public_holidays
 from accord_referral.domain import Referral, deadlines_for, is_overdue
 from accord_referral.domain.dash import assess
 
@@ -65,8 +66,10 @@ class ReferralService(AccordApplication):
             "guilty_plea": bool(details.get("guilty_plea", False)),
             "risk_band": assessment.band,
         })
-        deadlines = {k: v.isoformat() for k, v in
-                     deadlines_for(now, decision.get("deadlines", {})).items()}
+        jurisdiction = details["jurisdiction"]
+        deadlines = {k: v.isoformat() for k, v in deadlines_for(
+            now, decision.get("deadlines", {}), public_holidays(jurisdiction, now),
+            local_zone(jurisdiction)).items()}
         referral = Referral.submit(
             case_id=case_id, jurisdiction=details["jurisdiction"],
             initiated_by=details["initiated_by"], incident_date=details["incident_date"],
