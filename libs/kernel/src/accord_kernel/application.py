@@ -4,6 +4,8 @@ inbox and the outbox position), access records, and the domain -> integration tr
 from __future__ import annotations
 
 import logging
+import random
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
@@ -129,13 +131,15 @@ def _ensure_schema(env: dict[str, str]) -> None:
             sql.Identifier(env["POSTGRES_SCHEMA"])))
 
 
-def retry_on_conflict(fn: Any, *args: Any, attempts: int = 5, **kwargs: Any) -> Any:
+def retry_on_conflict(fn: Any, *args: Any, attempts: int = 12, **kwargs: Any) -> Any:
     """Runs a use case again when another writer saved the same aggregate first: each attempt
-    reloads the aggregates, so the command is re-decided on the state that won."""
+    reloads the aggregates, so the command is re-decided on the state that won. A short random
+    pause spreads out writers that keep colliding on a shared index."""
     for attempt in range(attempts):
         try:
             return fn(*args, **kwargs)
         except IntegrityError:
             if attempt == attempts - 1:
                 raise
+            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
     raise AssertionError("unreachable")
