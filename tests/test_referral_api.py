@@ -138,3 +138,25 @@ def test_bad_input_is_a_422_naming_the_field_and_stores_nothing(police_api: Any,
     assert field in problem["detail"]
     assert "x" * 50 not in r.text  # the offending value is not echoed back
     assert len(app.referrals(limit=100_000)) == before
+
+
+def test_concurrent_submissions_all_succeed(police_api: Any) -> None:
+    """Four officers submitting at once collide on the referral index; every submission
+    is retried on the state that won and none is refused or lost."""
+    import threading
+
+    client, headers, app = police_api
+    before = len(app.referrals(limit=100_000))
+    codes: list[int] = []
+
+    def officer() -> None:
+        for _ in range(10):
+            codes.append(client.post("/referrals", json=referral(), headers=headers).status_code)
+
+    threads = [threading.Thread(target=officer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes.count(201) == 40, codes
+    assert len(app.referrals(limit=100_000)) == before + 40
