@@ -136,3 +136,34 @@ def test_break_glass_needs_a_reason_and_is_audited_and_reviewed(vs: Any) -> None
     pending = client.get("/emergency-access/reviews",
                          headers=token("audit", "privacy_officer", "po-1")).json()
     assert task["grant_id"] not in {t["grant_id"] for t in pending}
+
+
+def test_shares_fail_closed_while_opa_is_down_and_catch_up_after(vs: Any,
+                                                                 infrastructure: Any) -> None:
+    """Checked: a flag raised while the policy engine is down revokes what police held
+    (deny by default) instead of sharing unchecked; once OPA is back the reconciliation the
+    service runs every few seconds shares the current flags again."""
+    client, token, runtime = vs
+    app = runtime.app
+    advocate = token("victim_services", "advocate")
+    case_id = new_case(vs)
+    assert client.post(f"/cases/{case_id}/safety-flags", headers=advocate,
+                       json={"code": "stalking", "severity": "high"}).status_code == 204
+    r = client.post(f"/cases/{case_id}/consents", headers=advocate, json={
+        "scope": "share", "seen_alone": True, "provisions": [provision()]})
+    assert r.status_code == 201
+    assert [s["agency"] for s in app.ledger(case_id).who_has_what()] == ["police"]
+    app.reconcile_shares()  # the start-up pass: nothing pending after it
+    infrastructure.opa.stop()
+    try:
+        r = client.post(f"/cases/{case_id}/safety-flags", headers=advocate,
+                        json={"code": "weapon_access", "severity": "high"})
+        assert r.status_code == 204  # the advocate's record is never blocked by OPA
+        assert app.ledger(case_id).who_has_what() == []
+        assert case_id in (app.reshare_pending or set())
+    finally:
+        infrastructure.opa.start()
+        infrastructure.opa.wait_ready(30)
+    assert app.reconcile_shares() == 1
+    held = app.ledger(case_id).current["police"]
+    assert {f["code"] for f in held["flags"]} == {"stalking", "weapon_access"}

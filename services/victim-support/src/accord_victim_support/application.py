@@ -62,6 +62,9 @@ class VictimSupportService(AccordApplication):
         super().__init__(settings)
         self.contexts = CaseContexts(self)
         self.share_policy: SharePolicy | None = None
+        # Cases whose share decision could not be made (policy engine down); None means "not
+        # known since start-up", so the first reconciliation looks at every case.
+        self.reshare_pending: set[str] | None = None
         self.cases: EventSourcedLog[Logged] = EventSourcedLog(self.events, _ns("cases"), Logged)
         self.reviews: EventSourcedLog[Logged] = EventSourcedLog(
             self.events, _ns("emergency-reviews"), Logged)
@@ -341,6 +344,8 @@ class VictimSupportService(AccordApplication):
                 log.warning("share decision unavailable case=%s recipient=%s: revoking",
                             case_id, recipient)
                 decision, allowed = None, False
+                if self.reshare_pending is not None:
+                    self.reshare_pending.add(case_id)
             if allowed and decision is not None:
                 basis = decision.lawful_basis.get("safety.flags", "consent")
                 if held is None or held["flags"] != flags or held["lawful_basis"] != basis:
@@ -351,11 +356,17 @@ class VictimSupportService(AccordApplication):
         return ledger
 
     def reconcile_shares(self) -> int:
-        """Re-decides every case's shares: catches up after the policy engine was down."""
+        """Re-decides shares that could not be decided when their data or consent changed
+        (the policy engine was down): every case after a start, then only those."""
+        if self.reshare_pending is None:
+            cases = [self._get(e.item_id, VictimRecord, "victim record").case_id
+                     for e in self.cases.get()]
+            self.reshare_pending = set()
+        else:
+            cases, self.reshare_pending = sorted(self.reshare_pending), set()
         changed = 0
-        for logged in self.cases.get():
-            record = self._get(logged.item_id, VictimRecord, "victim record")
-            pending = self._reshare(record.case_id, record=record).collect_events()
+        for case_id in cases:
+            pending = self._reshare(case_id).collect_events()
             if pending:
                 self.save(*pending)
                 changed += 1
