@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -172,19 +172,30 @@ class ApplicationInbox:
             log.info("duplicate %s id=%s ignored at commit", event.type, event.id)
 
 
+@runtime_checkable
+class BatchInbox(Inbox, Protocol):
+    """An inbox that can apply a whole batch in one transaction (the audit log)."""
+
+    def process_batch(self, items: list[tuple[IntegrationEvent, Contract]]) -> None: ...
+
+
 class InboxConsumer:
     """Consumes integration events with manual offset commits (the *next* offset, after the
     effect is committed). Bad messages go to the dead-letter topic and consumption goes on;
     an unavailable store pauses the partition and retries without losing the event."""
 
     def __init__(self, inbox: Inbox, bootstrap: str, group_id: str, topics: list[str],
-                 types: set[str] | None = None, max_attempts: int = 3) -> None:
+                 types: set[str] | None = None, max_attempts: int = 3,
+                 transient: tuple[type[Exception], ...] = ()) -> None:
         self.inbox = inbox
         self.bootstrap = bootstrap
         self.group_id = group_id
         self.topics = topics
         self.types = types
         self.max_attempts = max_attempts
+        # Errors that mean "the store is away", never "this message is bad": the partition
+        # waits and retries, nothing goes to the dead-letter topic.
+        self.transient = (OperationalError, InterfaceError, *transient)
         self.processed = 0
         self.dead_lettered = 0
 
@@ -216,37 +227,86 @@ class InboxConsumer:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=100)
             for tp, records in batches.items():
+                if isinstance(self.inbox, BatchInbox):
+                    if await self._handle_batch(records, producer, stop):
+                        await consumer.commit({tp: records[-1].offset + 1})
+                    else:
+                        # effects are idempotent per event id, so the whole batch may rerun
+                        consumer.seek(tp, records[0].offset)
+                    continue
                 for record in records:
                     if not await self._handle(record, producer, stop):
                         consumer.seek(tp, record.offset)  # retry this one later, keep order
                         break
                     await consumer.commit({tp: record.offset + 1})
 
+    def _parse(self, record: ConsumerRecord[bytes, bytes]
+               ) -> tuple[IntegrationEvent, Contract] | None:
+        """The event and its validated contract; None when it is not for this inbox."""
+        event = decode(record.topic, record.key, record.value)
+        if self.types is not None and event.type not in self.types:
+            return None
+        contract_type = CONTRACTS.get(event.type)
+        if contract_type is None:
+            raise MalformedMessage(f"unknown event type {event.type}")
+        try:
+            contract = contract_type.model_validate(
+                {**event.data, "case_id": event.data.get("case_id", event.case_id)})
+        except ValidationError as exc:
+            raise MalformedMessage(
+                "payload violates contract: "
+                + ",".join(".".join(map(str, e["loc"])) for e in exc.errors())) from exc
+        return event, contract
+
+    async def _handle_batch(self, records: list[ConsumerRecord[bytes, bytes]],
+                            producer: AIOKafkaProducer, stop: asyncio.Event) -> bool:
+        items = []
+        for record in records:
+            try:
+                parsed = self._parse(record)
+            except MalformedMessage as exc:
+                await self._dead_letter(producer, record, str(exc))
+                continue
+            if parsed is not None:
+                items.append(parsed)
+        if not items:
+            return True
+        inbox = self.inbox
+        assert isinstance(inbox, BatchInbox)
+        try:
+            await asyncio.to_thread(inbox.process_batch, items)
+        except self.transient as exc:
+            log.warning("inbox %s: store unavailable (%s); will retry", self.group_id,
+                        type(exc).__name__)
+            await _backoff(stop, 1.0)
+            return False
+        except Exception as exc:
+            # One bad event must not hold the others back: apply them one at a time, which
+            # retries and dead-letters individually.
+            log.error("inbox %s: batch failed (%s); applying one by one", self.group_id,
+                      type(exc).__name__)
+            for record in records:
+                if not await self._handle(record, producer, stop):
+                    return False
+            return True
+        self.processed += len(items)
+        return True
+
     async def _handle(self, record: ConsumerRecord[bytes, bytes], producer: AIOKafkaProducer,
                       stop: asyncio.Event) -> bool:
         attempts = 0
         while not stop.is_set():
             try:
-                event = decode(record.topic, record.key, record.value)
-                if self.types is not None and event.type not in self.types:
+                parsed = self._parse(record)
+                if parsed is None:
                     return True  # not for us
-                contract_type = CONTRACTS.get(event.type)
-                if contract_type is None:
-                    raise MalformedMessage(f"unknown event type {event.type}")
-                try:
-                    contract = contract_type.model_validate(
-                        {**event.data, "case_id": event.data.get("case_id", event.case_id)})
-                except ValidationError as exc:
-                    raise MalformedMessage(
-                        "payload violates contract: "
-                        + ",".join(".".join(map(str, e["loc"])) for e in exc.errors())) from exc
-                await asyncio.to_thread(self.inbox.process, event, contract)
+                await asyncio.to_thread(self.inbox.process, *parsed)
                 self.processed += 1
                 return True
             except MalformedMessage as exc:
                 await self._dead_letter(producer, record, str(exc))
                 return True
-            except (OperationalError, InterfaceError) as exc:
+            except self.transient as exc:
                 log.warning("inbox %s: store unavailable (%s); will retry", self.group_id,
                             type(exc).__name__)
                 await _backoff(stop, 1.0)

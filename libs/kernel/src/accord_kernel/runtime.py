@@ -41,6 +41,7 @@ class ServiceRuntime:
     topics: list[str] = field(default_factory=list)
     inbox_types: set[str] | None = None
     pdp: PolicyDecisionPoint = None  # type: ignore[assignment]
+    transient_errors: tuple[type[Exception], ...] = ()
 
     def __post_init__(self) -> None:
         if self.pdp is None:
@@ -60,7 +61,8 @@ class ServiceRuntime:
             return None
         return InboxConsumer(self.inbox, self.settings.kafka_bootstrap,
                              self.settings.consumer_group or self.settings.service,
-                             self.topics, self.inbox_types)
+                             self.topics, self.inbox_types,
+                             transient=self.transient_errors)
 
     async def run_workers(self, stop: asyncio.Event, relay: bool = True,
                           consumer: bool = True) -> None:

@@ -11,6 +11,8 @@ from accord_kernel.application import AccordApplication
 from accord_kernel.contracts import Contract
 from accord_kernel.envelope import IntegrationEvent
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from accord_audit.canonical import canonical_json, parse_canonical
@@ -48,6 +50,21 @@ class AuditService(AccordApplication):
         index = self.store.append(event.id, canonical_json(body))
         self._index(str(body.get("case_id", event.case_id))[:64], index, body["kind"])
         return index
+
+    def record_many(self, items: list[tuple[IntegrationEvent, Contract]]) -> list[int]:
+        """One transaction for a batch of deliveries; replays keep their first index."""
+        bodies = [audit_record(event, contract) for event, contract in items]
+        indexes = self.store.append_many([(event.id, canonical_json(body))
+                                          for (event, _), body in zip(items, bodies, strict=True)])
+        rows = [{"case_id": str(body.get("case_id", event.case_id))[:64], "idx": index,
+                 "kind": body["kind"]}
+                for (event, _), body, index in zip(items, bodies, indexes, strict=True)]
+        insert = (postgresql_insert if self.store.engine.dialect.name == "postgresql"
+                  else sqlite_insert)
+        with self.store.engine.begin() as conn:
+            # a redelivered event is already indexed: nothing to do for its row
+            conn.execute(insert(case_index).on_conflict_do_nothing(), rows)
+        return indexes
 
     def _index(self, case_id: str, index: int, kind: str) -> None:
         try:

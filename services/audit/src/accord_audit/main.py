@@ -7,6 +7,7 @@ import contextlib
 import logging
 from pathlib import Path
 
+import sqlalchemy.exc
 from accord_kernel.bus import ALL_TOPICS
 from accord_kernel.contracts import DEAD_LETTER_TOPIC, Contract
 from accord_kernel.envelope import IntegrationEvent
@@ -31,6 +32,9 @@ class AuditInbox:
 
     def process(self, event: IntegrationEvent, contract: Contract) -> None:
         self.app.record(event, contract)
+
+    def process_batch(self, items: list[tuple[IntegrationEvent, Contract]]) -> None:
+        self.app.record_many(items)
 
 
 class AuditRuntime(ServiceRuntime):
@@ -81,7 +85,9 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
     app.reindex()
     topics = [t for t in ALL_TOPICS if t != DEAD_LETTER_TOPIC]
     return AuditRuntime(audit_settings, app, inbox=AuditInbox(app), topics=topics,
-                        inbox_types=None)
+                        inbox_types=None,
+                        transient_errors=(sqlalchemy.exc.OperationalError,
+                                          sqlalchemy.exc.InterfaceError))
 
 
 def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
