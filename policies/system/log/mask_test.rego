@@ -29,8 +29,25 @@ access_input := {
 # no reason for the emergency.
 access_input_logged := json.remove(access_input, ["/case/consent_provisions", "/case/emergency_grant/reason_code"])
 
-# The decision log event after masking, as OPA applies it (JSON pointer removals).
-logged(event) := json.remove(event, [pointer | some pointer in log.mask with input as event])
+# The decision log event after masking. OPA applies the removals one after the other; json.remove
+# applies them all at once, which gives the same event only if no removal shifts an array, i.e.
+# every pointer names a key of an object. `logged` is undefined otherwise, so every test that
+# uses it checks that too.
+logged(event) := json.remove(event, pointers) if {
+	pointers := log.mask with input as event
+	every pointer in pointers {
+		names_object_key(event, pointer)
+	}
+}
+
+names_object_key(event, pointer) if {
+	path := [path_key(segment) | some segment in split(trim_prefix(pointer, "/"), "/")]
+	is_object(object.get(event, array.slice(path, 0, count(path) - 1), null))
+}
+
+path_key(segment) := to_number(segment) if regex.match(`^[0-9]+$`, segment)
+
+else := segment
 
 test_access_decision_keeps_ids_and_drops_victim_choices if {
 	event := {"path": "accord/access/decision", "input": access_input, "result": {"decision": "permit"}}
@@ -68,20 +85,143 @@ test_batch_items_are_masked_one_by_one if {
 		"now": access_input.now,
 		"items": [
 			{"resource": access_input.resource, "case": access_input.case},
-			"A. Person",
 			{"resource": access_input.resource, "case": {"risk_band": "high"}, "victim_name": "A. Person"},
+			{"resource": access_input.resource, "case": access_input.case},
 		],
 	}}
 	log.mask == {
 		"/input/items/0/case/consent_provisions",
 		"/input/items/0/case/emergency_grant/reason_code",
-		"/input/items/1",
-		"/input/items/2/victim_name",
+		"/input/items/1/victim_name",
+		"/input/items/2/case/consent_provisions",
+		"/input/items/2/case/emergency_grant/reason_code",
 	} with input as event
 	logged(event).input.items == [
 		{"resource": access_input.resource, "case": access_input_logged.case},
 		{"resource": access_input.resource, "case": {"risk_band": "high"}},
+		{"resource": access_input.resource, "case": access_input_logged.case},
 	]
+}
+
+# Removing the odd element alone would shift the later ones under OPA's removals that follow it.
+test_an_item_that_is_not_an_object_removes_all_items if {
+	event := {"path": "accord/access/batch", "input": {
+		"subject": access_input.subject,
+		"items": [
+			{"resource": access_input.resource, "case": access_input.case},
+			"A. Person",
+			{"resource": access_input.resource, "case": access_input.case, "victim_name": "A. Person"},
+		],
+	}}
+	log.mask == {"/input/items"} with input as event
+	logged(event).input == {"subject": access_input.subject}
+}
+
+# A stray key is removed at every level of an access input, in a single decision and in each item.
+test_stray_keys_are_removed_at_every_level if {
+	stray := {"victim_name": "A. Person"}
+	decision := {
+		"resource": object.union(access_input.resource, stray),
+		"case": object.union(access_input_logged.case, {"emergency_grant": object.union(access_input_logged.case.emergency_grant, stray)}),
+	}
+	event := {"path": "accord/access/batch", "input": object.union(decision, {
+		"subject": object.union(access_input.subject, stray),
+		"items": [object.union(decision, stray), object.union(decision, stray)],
+		"victim_name": "A. Person",
+	})}
+	log.mask == {
+		"/input/victim_name",
+		"/input/subject/victim_name",
+		"/input/resource/victim_name",
+		"/input/case/emergency_grant/victim_name",
+		"/input/items/0/victim_name",
+		"/input/items/0/resource/victim_name",
+		"/input/items/0/case/emergency_grant/victim_name",
+		"/input/items/1/victim_name",
+		"/input/items/1/resource/victim_name",
+		"/input/items/1/case/emergency_grant/victim_name",
+	} with input as event
+	not contains(json.marshal(logged(event)), "A. Person")
+}
+
+test_a_null_emergency_grant_is_kept if {
+	event := {"path": "accord/access/decision", "input": {"case": {"risk_band": "high", "emergency_grant": null}}}
+	log.mask == set() with input as event
+}
+
+# OPA URL-escapes each pointer segment before looking the key up, so a removal of any of these keys
+# would silently do nothing.
+test_keys_opa_cannot_address_remove_their_holder if {
+	every key in ["victim name", "victim%20name", "victïm", "a/b", "a~b", "a?b", "a#b", ""] {
+		stray := {key: "A. Person"}
+		event := {"path": "accord/access/batch", "input": {
+			"subject": object.union(access_input.subject, stray),
+			"case": object.union(access_input_logged.case, {"emergency_grant": object.union(grant, stray)}),
+			"items": [{"resource": access_input.resource}, {"resource": object.union(access_input.resource, stray)}],
+		}}
+		log.mask == {
+			"/input/subject",
+			"/input/case/emergency_grant",
+			"/input/case/emergency_grant/reason_code",
+			"/input/items/1/resource",
+		} with input as event
+		logged(event).input == {"case": json.remove(access_input_logged.case, ["/emergency_grant"]), "items": [
+			{"resource": access_input.resource},
+			{},
+		]}
+	}
+}
+
+# An item's own key that OPA cannot address could only go with the item, so `items` goes whole.
+test_an_unaddressable_key_of_an_item_removes_all_items if {
+	event := {"path": "accord/access/batch", "input": {
+		"subject": access_input.subject,
+		"items": [{"resource": access_input.resource}, {"resource": access_input.resource, "victim name": "A. Person"}],
+	}}
+	log.mask == {"/input/items"} with input as event
+}
+
+batch_fields := [sprintf("field_%d", [number]) | some number in numbers.range(1, 31)]
+
+batch_item(index) := {
+	"resource": {
+		"type": "referral", "case_id": sprintf("case-%d", [index]),
+		"fields": batch_fields, "assigned_facilitators": ["facilitator-7"],
+	},
+	"case": {
+		"risk_band": "high",
+		"consent_provisions": [{"consent_id": sprintf("consent-%d", [index]), "type": "permit"}],
+		"outcome_consent_all_parties": false,
+		"emergency_grant": grant,
+	},
+}
+
+batch_stray(index) := {"victim_name": "A. Person"} if index % 10 == 0
+
+else := {}
+
+# A batch as large as the services send: every item loses its consent provisions and the reason
+# code, and every tenth a stray key; nothing else is removed.
+test_a_batch_of_100_items_is_masked_item_by_item if {
+	items := [item |
+		some index in numbers.range(0, 99)
+		item := object.union(batch_item(index), batch_stray(index))
+	]
+	event := {"path": "accord/access/batch", "input": {
+		"subject": access_input.subject, "action": "read", "purpose": "case_management",
+		"now": access_input.now, "items": items,
+	}}
+	expected_mask := {pointer |
+		some index in numbers.range(0, 99)
+		some suffix in ["case/consent_provisions", "case/emergency_grant/reason_code"]
+		pointer := sprintf("/input/items/%d/%s", [index, suffix])
+	} | {sprintf("/input/items/%d/victim_name", [index]) | some index in numbers.range(0, 99); index % 10 == 0}
+	count(expected_mask) == 210
+	log.mask == expected_mask with input as event
+	logged(event).input.items == [json.remove(batch_item(index), ["/case/consent_provisions", "/case/emergency_grant/reason_code"]) |
+		some index in numbers.range(0, 99)
+	]
+	logged(event).input.subject == access_input.subject
 }
 
 test_items_that_are_not_a_list_are_removed if {
