@@ -39,7 +39,7 @@ PARTITIONS = 3
 
 async def ensure_topics(bootstrap: str, topics: Iterable[str] = ALL_TOPICS) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
+    await asyncio.wait_for(admin.start(), DELIVERY_TIMEOUT_SECONDS)
     try:
         existing = set(await admin.list_topics())
         missing = [NewTopic(t, PARTITIONS, 1) for t in topics if t not in existing]
@@ -49,6 +49,19 @@ async def ensure_topics(bootstrap: str, topics: Iterable[str] = ALL_TOPICS) -> N
                 await admin.create_topics(missing)
     finally:
         await admin.close()
+
+
+# Bounds on waiting for the broker: an idempotent producer whose broker went away and came back
+# can hold undelivered batches indefinitely; better to drop it and republish (at-least-once).
+DELIVERY_TIMEOUT_SECONDS = 30.0
+CLOSE_TIMEOUT_SECONDS = 10.0
+
+
+async def _close(component: Any, what: str) -> None:
+    try:
+        await asyncio.wait_for(component.stop(), timeout=CLOSE_TIMEOUT_SECONDS)
+    except (TimeoutError, KafkaError, OSError) as exc:
+        log.warning("%s did not close cleanly (%s)", what, type(exc).__name__)
 
 
 async def _backoff(stop: asyncio.Event, seconds: float) -> None:
@@ -100,7 +113,7 @@ class OutboxRelay:
                 await ensure_topics(self.bootstrap)
                 log.info("outbox relay %s connected", self.app.service_name)
                 await self._loop(producer, stop)
-            except (KafkaError, OSError) as exc:
+            except (KafkaError, OSError, TimeoutError) as exc:
                 log.warning("outbox relay %s: kafka unavailable (%s); retrying",
                             self.app.service_name, type(exc).__name__)
                 await _backoff(stop, 1.0)
@@ -109,7 +122,7 @@ class OutboxRelay:
                             self.app.service_name, type(exc).__name__)
                 await _backoff(stop, 1.0)
             finally:
-                await producer.stop()
+                await _close(producer, f"outbox relay {self.app.service_name}")
 
     async def _loop(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -121,10 +134,10 @@ class OutboxRelay:
             for _, events in batch:
                 for event in events:
                     message = encode(event)
-                    deliveries.append(await producer.send(
+                    deliveries.append(await asyncio.wait_for(producer.send(
                         event.topic, value=message.value, key=message.key,
-                        headers=list(message.headers.items())))
-            await asyncio.gather(*deliveries)
+                        headers=list(message.headers.items())), DELIVERY_TIMEOUT_SECONDS))
+            await asyncio.wait_for(asyncio.gather(*deliveries), DELIVERY_TIMEOUT_SECONDS)
             await asyncio.to_thread(self.app.advance_outbox, batch[-1][0])
             self.published += sum(len(e) for _, e in batch)
 
@@ -214,13 +227,13 @@ class InboxConsumer:
                 await producer.start()
                 log.info("inbox %s subscribed to %s", self.group_id, self.topics)
                 await self._loop(consumer, producer, stop)
-            except (KafkaError, OSError) as exc:
+            except (KafkaError, OSError, TimeoutError) as exc:
                 log.warning("inbox %s: kafka unavailable (%s); retrying", self.group_id,
                             type(exc).__name__)
                 await _backoff(stop, 1.0)
             finally:
-                await consumer.stop()
-                await producer.stop()
+                await _close(consumer, f"inbox {self.group_id} consumer")
+                await _close(producer, f"inbox {self.group_id} dead-letter producer")
 
     async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
                     stop: asyncio.Event) -> None:
@@ -229,7 +242,8 @@ class InboxConsumer:
             for tp, records in batches.items():
                 if isinstance(self.inbox, BatchInbox):
                     if await self._handle_batch(records, producer, stop):
-                        await consumer.commit({tp: records[-1].offset + 1})
+                        await asyncio.wait_for(consumer.commit({tp: records[-1].offset + 1}),
+                                               DELIVERY_TIMEOUT_SECONDS)
                     else:
                         # effects are idempotent per event id, so the whole batch may rerun
                         consumer.seek(tp, records[0].offset)
@@ -238,7 +252,8 @@ class InboxConsumer:
                     if not await self._handle(record, producer, stop):
                         consumer.seek(tp, record.offset)  # retry this one later, keep order
                         break
-                    await consumer.commit({tp: record.offset + 1})
+                    await asyncio.wait_for(consumer.commit({tp: record.offset + 1}),
+                                           DELIVERY_TIMEOUT_SECONDS)
 
     def _parse(self, record: ConsumerRecord[bytes, bytes]
                ) -> tuple[IntegrationEvent, Contract] | None:
@@ -329,7 +344,8 @@ class InboxConsumer:
         headers = [("accord-dlq-reason", reason.encode()), ("accord-dlq-topic",
                    record.topic.encode()), ("accord-dlq-offset", str(record.offset).encode()),
                    ("accord-dlq-group", self.group_id.encode())]
-        await producer.send_and_wait(DEAD_LETTER_TOPIC, value=record.value, key=record.key,
-                                     headers=headers)
+        await asyncio.wait_for(producer.send_and_wait(
+            DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers),
+            DELIVERY_TIMEOUT_SECONDS)
         self.dead_lettered += 1
 
