@@ -41,7 +41,9 @@ async def test_kafka_stopped_during_intake_loses_nothing(platform: InProcessPlat
     try:
         case_ids = [await _submit(platform) for _ in range(3)]
     finally:
-        await asyncio.to_thread(kafka.start)
+        # launched from the main thread, so it still dies with the test session if that is
+        # killed (the parent-death signal follows the thread that started it)
+        kafka.start()
         await asyncio.to_thread(kafka.wait_ready, 120)
 
     async def all_arrived() -> bool:
@@ -84,7 +86,7 @@ async def test_opa_down_reads_fail_closed_and_recover(platform: InProcessPlatfor
         after = len(platform.services["referral"].runtime.app.referrals(limit=10_000))
         assert after == before
     finally:
-        await asyncio.to_thread(opa.start)
+        opa.start()  # from the main thread, see above
         await asyncio.to_thread(opa.wait_ready, 30)
     r = await platform.client("referral").get(f"/referrals/{case_id}", headers=police)
     assert r.status_code == 200 and r.json()["case_id"] == case_id
@@ -95,7 +97,7 @@ async def test_postgres_restart_recovers_by_itself(platform: InProcessPlatform,
     """Checked: after PostgreSQL restarts, writes and event delivery resume by themselves
     (connection pools reconnect; the relay and consumers retry)."""
     postgres = infrastructure.postgres  # type: ignore[attr-defined]
-    await asyncio.to_thread(postgres.restart)
+    postgres.restart()  # from the main thread, see above
 
     async def accepted_again() -> str | None:
         r = await platform.client("referral").post(
