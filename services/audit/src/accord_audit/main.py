@@ -11,9 +11,11 @@ import sqlalchemy.exc
 from accord_kernel.bus import ALL_TOPICS
 from accord_kernel.contracts import DEAD_LETTER_TOPIC, Contract
 from accord_kernel.envelope import IntegrationEvent
+from accord_kernel.problems import Problem, problem_response
 from accord_kernel.runtime import ServiceRuntime, build_api, service_cli
 from accord_kernel.settings import ServiceSettings
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from accord_audit.api.routes import router
 from accord_audit.application import AuditService, index_metadata
@@ -91,7 +93,17 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
 
 
 def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
-    return build_api(runtime, "Accord audit service (privacy officers)", [router], with_workers)
+    api = build_api(runtime, "Accord audit service (privacy officers)", [router], with_workers)
+
+    @api.exception_handler(sqlalchemy.exc.OperationalError)
+    @api.exception_handler(sqlalchemy.exc.InterfaceError)
+    async def _log_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("audit log unavailable path=%s: %s", request.url.path, type(exc).__name__)
+        return problem_response(Problem(503, "store_unavailable", "Audit log unavailable",
+                                        "Retry shortly.", headers={"Retry-After": "2"}),
+                                request)
+
+    return api
 
 
 cli = service_cli("audit", load_settings, make_runtime, make_api)
