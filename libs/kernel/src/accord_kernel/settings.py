@@ -60,6 +60,8 @@ class ServiceSettings(BaseSettings):
             # One schema per service: a service never reads another service's tables.
             "POSTGRES_SCHEMA": self.service.replace("-", "_"),
             "POSTGRES_POOL_SIZE": "5",
+            # After a database restart, check pooled connections before use.
+            "POSTGRES_PRE_PING": "y",
             "POSTGRES_MAX_OVERFLOW": "5",
         }
 
