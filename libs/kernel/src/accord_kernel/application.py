@@ -30,6 +30,22 @@ log = logging.getLogger("accord.application")
 Routed = tuple[Contract, str | None]  # (contract, recipient agency for policy-routed shares)
 
 
+class VersionConflict(Exception):
+    """The caller's expected version is not the aggregate's current one (412)."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(current)
+        self.current = current
+
+
+class AlreadyExists(Exception):
+    """A create command for something that exists (409)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
 class DateAsISO(Transcoding):
     """Calendar dates (dates of birth, due dates) in events, as ISO text."""
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from accord_kernel.application import AccordApplication, Routed
+from accord_kernel.application import AccordApplication, AlreadyExists, Routed, VersionConflict
 from accord_kernel.case_context import CaseContexts
 from accord_kernel.contracts import (
     AgreementItemsShared,
@@ -326,16 +326,6 @@ class ConferenceService(AccordApplication):
                                    version=domain_event.originator_version)
 
 
-class AlreadyExists(Exception):
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
-
-
-class VersionConflict(Exception):
-    def __init__(self, current: int) -> None:
-        super().__init__(current)
-        self.current = current
 
 
 def _date(value: Any) -> date | None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from accord_kernel.application import AccordApplication, Routed
+from accord_kernel.application import AccordApplication, Routed, VersionConflict
 from accord_kernel.case_context import CaseContexts
 from accord_kernel.contracts import (
     IncidentReported,
@@ -210,8 +210,3 @@ class ReferralService(AccordApplication):
             return [(ReferralWithdrawn(case_id=case_id, reason=e.reason, at=e.at), None)]
         return super().integration_events(domain_event)
 
-
-class VersionConflict(Exception):
-    def __init__(self, current: int) -> None:
-        super().__init__(current)
-        self.current = current

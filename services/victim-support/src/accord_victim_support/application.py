@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from accord_kernel.application import AccordApplication, Routed
+from accord_kernel.application import AccordApplication, AlreadyExists, Routed, VersionConflict
 from accord_kernel.case_context import CaseContexts
 from accord_kernel.contracts import (
     ConsentChanged,
@@ -401,7 +401,8 @@ class VictimSupportService(AccordApplication):
         if isinstance(domain_event, ShareLedger.FlagsShared):
             ledger_case = self._ledger_case(domain_event)
             return [(SafetyFlagsShared(
-                case_id=ledger_case, share_id=str(IntegrationShareId.of(domain_event)),
+                case_id=ledger_case, share_id=str(uuid.uuid5(domain_event.originator_id,
+                                            str(domain_event.originator_version))),
                 recipient=e.recipient, flags=e.flags, lawful_basis=e.lawful_basis, at=e.at),
                 e.recipient)]
         if isinstance(domain_event, ShareLedger.Revoked):
@@ -416,22 +417,7 @@ class VictimSupportService(AccordApplication):
         return str(ledger.case_id)
 
 
-class IntegrationShareId:
-    @staticmethod
-    def of(domain_event: DomainEventProtocol[uuid.UUID]) -> uuid.UUID:
-        return uuid.uuid5(domain_event.originator_id, str(domain_event.originator_version))
 
-
-class AlreadyExists(Exception):
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
-
-
-class VersionConflict(Exception):
-    def __init__(self, current: int) -> None:
-        super().__init__(current)
-        self.current = current
 
 
 def _check_version(aggregate: Any, expected: int | None) -> None:

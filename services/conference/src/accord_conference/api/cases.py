@@ -12,8 +12,9 @@ from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Purpose, Resource
 from accord_kernel.problems import Problem, domain_problem, not_found
 from accord_kernel.runtime import CurrentSubject, Runtime
+from accord_kernel.schemas import StrictModel as Strict
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints
 
 from accord_conference.application import (
     AlreadyExists,
@@ -31,10 +32,6 @@ T = TypeVar("T")
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Notes = Annotated[str, StringConstraints(max_length=20000)]
 ShortId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{1,100}$")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class FacilitatorIn(Strict):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from accord_kernel.schemas import StrictModel as Strict
+from pydantic import Field, StringConstraints, field_validator
 
 from accord_referral.domain.dash import QUESTIONS
 
@@ -16,10 +17,6 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 CourtReference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/-]{1,64}$")]
 DASH_CODES = frozenset(code for code, _ in QUESTIONS)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 def _not_future(value: date | None) -> date | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from accord_kernel.schemas import StrictModel as Strict
+from pydantic import AwareDatetime, Field, StringConstraints
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text2000 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
@@ -22,10 +23,6 @@ PurposeName = Literal["case_management", "safeguarding", "compliance_review",
                       "offender_communication", "emergency", "audit"]
 FlagCode = Literal["strangulation_history", "threats_to_kill", "stalking", "weapon_access",
                    "children_at_risk", "protective_order_in_force", "address_confidential"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Child(Strict):
