@@ -35,8 +35,8 @@ from sqlalchemy import (
     text,
 )
 
-from bench.measure import Distribution, Stopwatch, console, progress_bar
-from bench.report import write_document
+from bench.measure import Distribution, Stopwatch, progress_bar
+from bench.report import record
 from bench.results import BenchmarkResult
 from bench.servers import new_database, running
 
@@ -326,12 +326,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> BenchmarkResult:
-    arguments = parser().parse_args(argv)
-    result = run(arguments, argv)
-    result.save()
-    write_document()
-    console.print("docs/benchmarks.md rewritten")
-    return result
+    return record(run(parser().parse_args(argv), argv))
 
 
 if __name__ == "__main__":

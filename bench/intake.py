@@ -27,9 +27,9 @@ from psycopg.types.json import Jsonb
 
 from bench.journeys import DELIVERY_BOUND_SECONDS, platform_on, seconds_until
 from bench.kafka_round_trip import KafkaRoundTrip
-from bench.measure import Distribution, Stopwatch, console, progress_bar
+from bench.measure import Distribution, Stopwatch, progress_bar
 from bench.referrals import referral
-from bench.report import write_document
+from bench.report import record
 from bench.results import BenchmarkResult
 from bench.servers import new_database, quiet_kafka_client_logs, running
 
@@ -396,11 +396,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> BenchmarkResult:
     quiet_kafka_client_logs()
-    result = run(parser().parse_args(argv), argv)
-    result.save()
-    write_document()
-    console.print("docs/benchmarks.md rewritten")
-    return result
+    return record(run(parser().parse_args(argv), argv))
 
 
 if __name__ == "__main__":

@@ -28,9 +28,9 @@ from accord_kernel.runtime import ServiceRuntime
 from accord_kernel.settings import ServiceSettings
 from accord_platform.infra import Infrastructure
 
-from bench.measure import Distribution, Stopwatch, console, progress_bar
+from bench.measure import Distribution, Stopwatch, progress_bar
 from bench.referrals import referral, victim
-from bench.report import write_document
+from bench.report import record
 from bench.results import BenchmarkResult
 from bench.servers import new_database, running
 
@@ -360,11 +360,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> BenchmarkResult:
-    result = run(parser().parse_args(argv), argv)
-    result.save()
-    write_document()
-    console.print("docs/benchmarks.md rewritten")
-    return result
+    return record(run(parser().parse_args(argv), argv))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ from typing import Any
 
 from accord_platform.infra import REPO
 
-from bench.measure import with_unit
-from bench.results import RESULTS_DIR, load_results
+from bench.measure import console, with_unit
+from bench.results import RESULTS_DIR, BenchmarkResult, load_results
 
 DOCUMENT = REPO / "docs" / "benchmarks.md"
 ORDER = ("policy_read", "audit_log", "intake", "withdrawal")
@@ -150,3 +150,11 @@ def write_document(directory: Path = RESULTS_DIR, document: Path = DOCUMENT) -> 
 
 if __name__ == "__main__":
     print(write_document())
+
+
+def record(result: BenchmarkResult) -> BenchmarkResult:
+    """Saves one benchmark's results and rewrites docs/benchmarks.md from all of them."""
+    result.save()
+    write_document()
+    console.print("docs/benchmarks.md rewritten")
+    return result
