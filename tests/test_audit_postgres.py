@@ -80,3 +80,15 @@ def test_verify_names_the_entry_a_superuser_altered(audit_db: dict[str, str],
     tampered = _verify(audit_db["admin"], vkey, "--checkpoint", str(saved))
     assert tampered.returncode == 1, tampered.stdout + tampered.stderr
     assert "entry 41" in tampered.stdout + tampered.stderr
+
+
+def test_the_log_survives_a_postgresql_restart(audit_db: dict[str, str],
+                                              infrastructure: Any) -> None:
+    """Checked: pooled connections from before the restart are replaced, not used."""
+    store, _ = _fill(audit_db["writer"], 3)
+    assert store.size() == 3
+    infrastructure.postgres.restart()
+    assert store.size() == 3
+    store.append("event-after", canonical_json({"kind": "event", "event_id": "event-after",
+                                                "case_id": "case-1", "n": 3}))
+    assert store.size() == 4

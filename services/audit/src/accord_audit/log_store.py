@@ -104,9 +104,20 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _server_went_away(context: Any) -> None:
+    # A restarted PostgreSQL ends its sessions with SQLSTATE 57P01 (admin shutdown), which
+    # SQLAlchemy does not count as a disconnect: say it is one, so the pre-ping or the failed
+    # statement invalidates the pooled connection and the next use reconnects.
+    if getattr(context.original_exception, "sqlstate", None) in ("57P01", "57P02", "57P03"):
+        context.is_disconnect = True
+
+
 def _prepare_engine(engine: Engine) -> None:
     if engine.dialect.name not in _SUPPORTED_DIALECTS:
         raise ValueError(f"the audit log runs on SQLite or PostgreSQL, not {engine.dialect.name}")
+    if engine.dialect.name == "postgresql" and not event.contains(
+            engine, "handle_error", _server_went_away):
+        event.listen(engine, "handle_error", _server_went_away)
     if engine.dialect.name == "sqlite" and not event.contains(engine, "begin", _sqlite_begin):
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -119,6 +130,9 @@ def create_audit_engine(url: str, **options: Any) -> Engine:
         # Appenders queue one by one on SQLite's single write lock; pysqlite gives up
         # after 5 s by default, which a burst of concurrent appends can exceed.
         options["connect_args"] = {"timeout": 30}
+    # A pooled connection from before a database restart is tested and replaced before use,
+    # so a restart costs nothing but the reconnection.
+    options.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **options)
     _prepare_engine(engine)
     return engine
