@@ -29,6 +29,12 @@ class ServiceSettings(BaseSettings):
     # Only the policy benchmark turns this off, to measure enforcement cost.
     enforce_policy: bool = True
     consumer_group: str | None = None
+    # Requests whose body is larger are refused with 413 before anything parses them.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # The longest a token may live (exp - iat); longer-lived tokens are refused.
+    token_max_lifetime_seconds: int = Field(default=3600, ge=60)
+    # The deployment's directory of organisations (SPEC 4a); OPA loads the same file as data.
+    organisations_file: Path = Path("policies/accord/organisations/data.json")
 
     @property
     def jwks_file(self) -> Path:
