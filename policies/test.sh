@@ -20,9 +20,9 @@ fi
 echo "== opa test --coverage --threshold $threshold"
 report="$(mktemp)"
 trap 'rm -f "$report"' EXIT
-if ! "$opa" test "$policies" --coverage --threshold "$threshold" >"$report"; then
+if ! "$opa" test "$policies" --timeout 300s --coverage --threshold "$threshold" >"$report"; then
     # The coverage report leaves out what the failing tests printed; a plain run shows it.
-    "$opa" test "$policies" >&2 || true
+    "$opa" test "$policies" --timeout 300s >&2 || true
     exit 1
 fi
 "$opa" eval --stdin-input --format raw 'sprintf("all tests passed, coverage %.1f%%", [input.coverage])' <"$report"

@@ -32,12 +32,23 @@ class Journey:
         self.case_id = r.json()["case_id"]
         return self.case_id
 
+    async def register_victim(self) -> None:
+        """Victim services learns of the case from the referral event; until it has, the case
+        does not exist there (404), so the advocate tries again."""
+        vs, c = self.p.client("victim-support"), self.case_id
+
+        async def registered() -> bool:
+            r = await vs.post(f"/cases/{c}/victim", headers=self.advocate, json={
+                "name": "Alex", "address": "1 Safe Street",
+                "safe_contact_number": "+44 7700 900123", "preferred_contact_method": "phone"})
+            assert r.status_code in (201, 404), r.text
+            return r.status_code == 201
+
+        await eventually(registered)
+
     async def victim_consents(self, participate: bool = True, plan: bool = True) -> None:
         vs, c = self.p.client("victim-support"), self.case_id
-        r = await vs.post(f"/cases/{c}/victim", headers=self.advocate, json={
-            "name": "Alex", "address": "1 Safe Street", "safe_contact_number": "+44 7700 900123",
-            "preferred_contact_method": "phone"})
-        assert r.status_code == 201, r.text
+        await self.register_victim()
         now = datetime.now(UTC)
         if participate:
             r = await vs.post(f"/cases/{c}/consents", headers=self.advocate, json={
@@ -94,7 +105,8 @@ class Journey:
         await eventually(gate_open)
         when = (datetime.now(UTC) + timedelta(days=7)).isoformat()
         r = await conf.post(f"/cases/{c}/conference", headers=self.facilitator,
-                            json={"modality": "direct", "at_time": when})
+                            json={"modality": "direct", "at_time": when,
+                                  "expected_version": (await self.rj_case())["version"]})
         assert r.status_code == 204, r.text
         r = await conf.post(f"/cases/{c}/conference/held", headers=self.facilitator,
                             json={"notes": "CONFERENCE-NOTES-PRIVATE"})

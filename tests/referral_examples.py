@@ -21,6 +21,11 @@ def dash(yes: int = 3, judgement_high: bool = False) -> dict[str, Any]:
             "professional_judgement_high": judgement_high}
 
 
+# The directory's organisations serving each jurisdiction, for the default parties of a referral.
+PREFIX = {"england-wales": "north", "scotland": "scotland", "new-zealand": "nz",
+          "nova-scotia": "ns"}
+
+
 def referral(jurisdiction: str = "england-wales", initiated_by: str = "victim",
              acknowledged: bool = True, yes: int = 3, court_reference: str | None = "T20260001",
              **overrides: Any) -> dict[str, Any]:
@@ -35,6 +40,9 @@ def referral(jurisdiction: str = "england-wales", initiated_by: str = "victim",
         "guilty_plea": True,
         "court_reference": court_reference,
         "risk_assessment": dash(yes),
+        "victim_services_org": f"{PREFIX.get(jurisdiction, 'north')}-advocacy",
     }
+    if court_reference is not None:
+        body["court_org"] = f"{PREFIX.get(jurisdiction, 'north')}-court"
     body.update(overrides)
     return body

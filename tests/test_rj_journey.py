@@ -147,6 +147,7 @@ async def test_expired_endorsement_and_high_risk_are_refused(
     from datetime import UTC, datetime
 
     r = await conf.post(f"/cases/{j.case_id}/conference", headers=j.facilitator, json={
-        "modality": "direct", "at_time": (datetime.now(UTC) + timedelta(days=3)).isoformat()})
+        "modality": "direct", "at_time": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
+        "expected_version": (await j.rj_case())["version"]})
     assert r.status_code == 409
     assert "risk_band_above_direct_limit" in r.json()["failed"]

@@ -71,3 +71,11 @@ def response_defects(status: int, content_type: str, text: str) -> list[str]:
         if not is_problem:
             defects.append("not a problem document with type, title and status")
     return defects
+
+
+def introduce(client: Any, case_id: str, **facts: Any) -> None:
+    """Tells a service built alone (no Kafka) about a case through its real inbox: the referral
+    naming the case's responsible organisations, which every service needs first (SPEC 4a)."""
+    from accord_kernel.testing import submitted, tell
+
+    tell(client.app.state.runtime, submitted(case_id, **facts))

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.services_under_test import DevKeys
+from tests.api.services_under_test import DevKeys, introduce
 from tests.referral_examples import referral
 
 pytestmark = pytest.mark.integration
@@ -165,6 +165,7 @@ def test_victim_record_never_reaches_the_logs(
     client = open_client("victim-support")
     advocate = dev_keys.bearer("victim_services", "advocate")
     case_id = str(uuid.uuid4())
+    introduce(client, case_id)
     expect(201, client.post(f"/cases/{case_id}/victim", json=victim_body(), headers=advocate))
     record = expect(200, client.get(f"/cases/{case_id}/victim", headers=advocate)).json()
     assert record["address"] == ADDRESS  # the markers really went in
@@ -177,6 +178,7 @@ def test_victim_record_never_reaches_the_logs(
     expect(409, client.post(f"/cases/{case_id}/victim", json=victim_body(), headers=advocate))
 
     other = str(uuid.uuid4())
+    introduce(client, other)
     invalid_bodies = [
         victim_body(safe_contact_number=NAME),
         victim_body(address=ADDRESS * 40),

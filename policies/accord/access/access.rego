@@ -3,6 +3,7 @@
 package accord.access
 
 import data.accord.catalogue
+import data.accord.organisations
 
 # Single request: {subject, action, purpose, now, resource, case}.
 decision := decide(input)
@@ -166,6 +167,9 @@ context(request) := {
 	"provisions": [p | some p in as_array(object.get(case_facts, "consent_provisions", [])); is_object(p)],
 	"outcome_consent_all_parties": object.get(case_facts, "outcome_consent_all_parties", false),
 	"grant": as_object(object.get(case_facts, "emergency_grant", {})),
+	"org": object.get(subject, "org", null),
+	"responsible": as_object(object.get(case_facts, "responsible", {})),
+	"jurisdiction": object.get(case_facts, "jurisdiction", null),
 } if {
 	subject := as_object(object.get(request, "subject", {}))
 	resource := as_object(object.get(request, "resource", {}))
@@ -197,9 +201,64 @@ subject_refusal(ctx) := "unknown_agency" if {
 	not ctx.purpose in purposes
 } else := "unknown_action" if {
 	not ctx.action in actions
+} else := "audit_reads_no_case_content" if {
+	ctx.agency == "audit"
+	not ctx.resource_type in audit_resources
+} else := "other_organisation" if {
+	not responsible_for(ctx)
+	not break_glass_claimed(ctx)
 }
 
-class_ruling(ctx, class) := refused("purpose_forbidden") if {
+# SPEC section 4a. Privacy officers read the audit trail deployment-wide, and nothing else.
+audit_resources := {"audit_entry", "emergency_review"}
+
+# A user reads or changes a case only where the user's organisation is the case's responsible
+# organisation for the user's agency; for anyone else the case does not exist.
+responsible_for(ctx) if {
+	ctx.agency == "audit"
+	ctx.resource_type in audit_resources
+}
+
+responsible_for(ctx) if {
+	ctx.agency != "audit"
+	non_empty_string(ctx.org)
+	object.get(ctx.responsible, ctx.agency, null) == ctx.org
+}
+
+# Before a provider accepts a referral, every provider serving its jurisdiction sees the intake
+# entry (case.core and risk band, which is all the intake resource holds).
+responsible_for(ctx) if {
+	ctx.agency == "rj_provider"
+	ctx.resource_type == "intake"
+	not non_empty_string(object.get(ctx.responsible, "rj_provider", null))
+	serves(ctx.org, "rj_provider", ctx.jurisdiction)
+}
+
+serves(org, agency, jurisdiction) if {
+	non_empty_string(org)
+	some organisation in organisations.organisations
+	organisation.id == org
+	organisation.agency == agency
+	jurisdiction in organisation.jurisdictions
+}
+
+# Break-glass is the one way across organisations; whether the grant holds is ruled per class.
+break_glass_claimed(ctx) if {
+	ctx.purpose == "emergency"
+	count(ctx.grant) > 0
+}
+
+non_empty_string(value) if {
+	is_string(value)
+	value != ""
+}
+
+class_ruling(ctx, class) := {"allowed": true, "basis": "emergency"} if {
+	not responsible_for(ctx)
+	emergency_grant_valid(ctx, class)
+} else := refused("other_organisation") if {
+	not responsible_for(ctx)
+} else := refused("purpose_forbidden") if {
 	ctx.purpose == "offender_communication"
 	class in offender_forbidden_classes
 } else := refused("never_for_agency") if {
@@ -343,3 +402,99 @@ else := {}
 as_array(value) := value if is_array(value)
 
 else := []
+
+# --- changes -----------------------------------------------------------------------------------
+# The write-side decision (SPEC section 4a): {subject, command, resource {type, owner_org,
+# monitoring_agency, assigned_facilitators}, case {responsible, jurisdiction}} ->
+# {allowed, reason}. `other_organisation` means the case does not exist for the caller (404).
+change := change_decision(as_object(input))
+
+change_decision(request) := {"allowed": reason == "permitted", "reason": reason} if {
+	reason := change_refusal(change_context(request))
+}
+
+change_context(request) := {
+	"agency": object.get(subject, "agency", null),
+	"role": object.get(subject, "role", null),
+	"user": object.get(subject, "user", null),
+	"org": object.get(subject, "org", null),
+	"resource_type": object.get(resource, "type", null),
+	"owner_org": object.get(resource, "owner_org", null),
+	"monitoring_agency": object.get(resource, "monitoring_agency", null),
+	"assigned_facilitators": as_array(object.get(resource, "assigned_facilitators", [])),
+	"responsible": as_object(object.get(case_facts, "responsible", {})),
+	"jurisdiction": object.get(case_facts, "jurisdiction", null),
+} if {
+	subject := as_object(object.get(request, "subject", {}))
+	resource := as_object(object.get(request, "resource", {}))
+	case_facts := as_object(object.get(request, "case", {}))
+}
+
+# Which agency changes each kind of record; an agreement item belongs to its monitoring agency.
+change_owner := {
+	"referral": "police",
+	"victim_record": "victim_services",
+	"intake": "rj_provider",
+	"rj_case": "rj_provider",
+	"facilitator": "rj_provider",
+	"court_case": "court",
+}
+
+rj_managers := {"coordinator", "supervisor"}
+
+change_refusal(ctx) := "unknown_agency" if {
+	not agency_roles[ctx.agency]
+} else := "unknown_role" if {
+	not ctx.role in agency_roles[ctx.agency]
+} else := "unknown_resource" if {
+	not change_owner[ctx.resource_type]
+	ctx.resource_type != "agreement_item"
+} else := "wrong_agency" if {
+	# Privacy officers read the audit trail; they never change a case.
+	ctx.agency == "audit"
+} else := "other_organisation" if {
+	# Checked before the agency, so that another organisation's user learns nothing, not even
+	# that the change would have been another agency's to make.
+	not case_member(ctx)
+} else := "wrong_agency" if {
+	ctx.agency != owning_agency(ctx)
+} else := "not_assigned" if {
+	ctx.agency == "rj_provider"
+	ctx.resource_type in {"rj_case", "agreement_item"}
+	not ctx.role in rj_managers
+	not assigned(ctx)
+} else := "coordinator_only" if {
+	ctx.resource_type in {"intake", "facilitator"}
+	not ctx.role in rj_managers
+} else := "permitted"
+
+owning_agency(ctx) := ctx.monitoring_agency if ctx.resource_type == "agreement_item"
+
+else := change_owner[ctx.resource_type]
+
+# Is the subject's organisation the case's (or the facilitator's) own, for the subject's agency?
+case_member(ctx) if {
+	ctx.resource_type == "facilitator"
+	non_empty_string(ctx.org)
+	ctx.owner_org == ctx.org
+}
+
+case_member(ctx) if {
+	ctx.resource_type != "facilitator"
+	non_empty_string(ctx.org)
+	object.get(ctx.responsible, ctx.agency, null) == ctx.org
+}
+
+# Accepting or declining a referral: before any provider has accepted it, any provider that
+# serves its jurisdiction.
+case_member(ctx) if {
+	ctx.resource_type == "intake"
+	ctx.agency == "rj_provider"
+	not non_empty_string(object.get(ctx.responsible, "rj_provider", null))
+	serves(ctx.org, "rj_provider", ctx.jurisdiction)
+}
+
+assigned(ctx) if {
+	non_empty_string(ctx.user)
+	ctx.user in ctx.assigned_facilitators
+}

@@ -5,6 +5,10 @@ import data.accord.catalogue
 
 now := "2026-11-23T10:00:00Z"
 
+# The subjects of these tests all belong to the case's responsible organisations; the organisation
+# rules of SPEC section 4a have their own tests in organisations_test.rego.
+home := {"police": "org-1", "victim_services": "org-1", "rj_provider": "org-1", "court": "org-1"}
+
 # Written out from SPEC section 4 rather than taken from the policy, so that a mistake in either
 # shows up as a failing cell. "by_consent" cells follow `consent_outcome` for each consent state.
 section_4 := {
@@ -140,6 +144,7 @@ group_request(g) := {
 		"assigned_facilitators": ["facilitator-9"],
 	},
 	"case": {
+		"responsible": home,
 		"risk_band": g.risk_band,
 		"consent_provisions": [provision(g.agency, g.purpose, probe_classes(g.type), overrides) |
 			some overrides in consent_states[g.consent]
@@ -163,7 +168,10 @@ field_outcome(result, field, class) := result.lawful_basis[class] if {
 } else := "<missing>"
 
 # SPEC sections 3 and 4 as one ordered list of expectations for a cell (a group and one class).
-expected(cell) := "purpose_forbidden" if {
+expected(cell) := "audit_reads_no_case_content" if {
+	# Privacy officers read the audit trail, never case content (SPEC section 4a).
+	cell.agency == "audit"
+} else := "purpose_forbidden" if {
 	cell.purpose == "offender_communication"
 	cell.class in offender_forbidden
 } else := "consent" if {
@@ -369,12 +377,13 @@ test_court_sees_agreement_items_only_with_outcome_consent if {
 # Court never sees location data, not with consent and not with a grant in its name.
 test_court_never_sees_location_even_with_consent_and_grant if {
 	request := {
-		"subject": {"agency": "court", "role": "judge", "org": "crown", "user": "judge-1"},
+		"subject": {"agency": "court", "role": "judge", "org": "org-1", "user": "judge-1"},
 		"action": "read",
 		"purpose": "emergency",
 		"now": now,
 		"resource": {"type": "victim_record", "case_id": "case-1", "fields": ["address", "refuge"]},
 		"case": {
+			"responsible": home,
 			"consent_provisions": [provision("court", "emergency", ["victim.location"], {})],
 			"emergency_grant": grant("court", "judge-1", {}),
 		},
@@ -411,7 +420,7 @@ emergency_rows := [
 	{"name": "court clerk location", "agency": "court", "role": "clerk", "class": "victim.location", "want": "never_for_agency"},
 	{"name": "court judge flags", "agency": "court", "role": "judge", "class": "safety.flags", "want": "not_permitted"},
 	{"name": "victim services supervisor", "agency": "victim_services", "role": "supervisor", "class": "victim.location", "want": "public_task"},
-	{"name": "audit privacy officer", "agency": "audit", "role": "privacy_officer", "class": "victim.location", "want": "not_permitted"},
+	{"name": "audit privacy officer", "agency": "audit", "role": "privacy_officer", "class": "victim.location", "want": "audit_reads_no_case_content"},
 	{"name": "grant of another agency", "agency": "police", "role": "supervisor", "class": "victim.location", "grant": {"agency": "rj_provider"}, "want": "emergency_grant_invalid"},
 	{"name": "grant of another user", "agency": "police", "role": "supervisor", "class": "victim.location", "grant": {"user": "sup-2"}, "want": "emergency_grant_invalid"},
 	{"name": "subject without user", "agency": "police", "role": "supervisor", "class": "victim.location", "user": null, "grant": {"user": null}, "want": "emergency_grant_invalid"},
@@ -444,6 +453,7 @@ emergency_request(row) := {
 	"now": object.get(row, "now", now),
 	"resource": {"type": class_probe(row.class)[0], "case_id": "case-1", "fields": [class_probe(row.class)[1]]},
 	"case": {
+		"responsible": home,
 		"risk_band": "high",
 		"consent_provisions": [provision(row.agency, "emergency", [row.class], {"type": "deny"}) | row.deny],
 		"emergency_grant": emergency_grant(row),
@@ -473,12 +483,12 @@ test_emergency_access if {
 
 test_emergency_result_carries_break_glass_obligations if {
 	request := {
-		"subject": {"agency": "police", "role": "supervisor", "org": "met", "user": "sup-1"},
+		"subject": {"agency": "police", "role": "supervisor", "org": "org-1", "user": "sup-1"},
 		"action": "read",
 		"purpose": "emergency",
 		"now": now,
 		"resource": {"type": "victim_record", "case_id": "case-1", "fields": ["case_id", "address", "safe_contact_number", "name"]},
-		"case": {"risk_band": "high", "emergency_grant": grant("police", "sup-1", {"data_classes": ["victim.location"]})},
+		"case": {"responsible": home, "risk_band": "high", "emergency_grant": grant("police", "sup-1", {"data_classes": ["victim.location"]})},
 	}
 	result := access.decision with input as request
 	result == {
@@ -530,12 +540,13 @@ test_consent_provisions if {
 	found := [failure |
 		some row in consent_rows
 		request := {
-			"subject": {"agency": "police", "role": "officer", "org": "met", "user": "officer-1"},
+			"subject": {"agency": "police", "role": "officer", "org": "org-1", "user": "officer-1"},
 			"action": "share",
 			"purpose": "safeguarding",
 			"now": object.get(row, "now", now),
 			"resource": {"type": "victim_record", "case_id": "case-1", "fields": ["address"]},
 			"case": {
+				"responsible": home,
 				"risk_band": "medium",
 				"consent_provisions": [provision("police", "safeguarding", ["victim.location"], o) | some o in row.provisions],
 			},
@@ -551,12 +562,12 @@ test_consent_provisions if {
 test_malformed_consent_provisions_are_ignored if {
 	every provisions in [null, "all", {"consent_id": "c"}, ["permit", 7, null]] {
 		result := access.decision with input as {
-			"subject": {"agency": "police", "role": "officer", "org": "met", "user": "officer-1"},
+			"subject": {"agency": "police", "role": "officer", "org": "org-1", "user": "officer-1"},
 			"action": "read",
 			"purpose": "safeguarding",
 			"now": now,
 			"resource": {"type": "victim_record", "fields": ["address", "case_id"]},
-			"case": {"consent_provisions": provisions},
+			"case": {"responsible": home, "consent_provisions": provisions},
 		}
 		result.withheld == {"address": "no_consent"}
 		result.allowed_fields == ["case_id"]
@@ -566,12 +577,12 @@ test_malformed_consent_provisions_are_ignored if {
 # Access under consent lasts as long as the longest matching permit; the recipient is told when.
 test_consent_basis_carries_expiry if {
 	result := access.decision with input as {
-		"subject": {"agency": "rj_provider", "role": "facilitator", "org": "rj-1", "user": "facilitator-7"},
+		"subject": {"agency": "rj_provider", "role": "facilitator", "org": "org-1", "user": "facilitator-7"},
 		"action": "share",
 		"purpose": "case_management",
 		"now": now,
 		"resource": {"type": "safety_plan", "case_id": "case-1", "fields": ["content", "exists"]},
-		"case": {"consent_provisions": [
+		"case": {"responsible": home, "consent_provisions": [
 			provision("rj_provider", "case_management", ["safety.plan"], {}),
 			provision("rj_provider", "case_management", ["safety.plan"], {"end": "2027-06-30T12:00:00+02:00"}),
 		]},
@@ -588,12 +599,12 @@ test_consent_basis_carries_expiry if {
 
 test_court_outcome_consent_has_no_expiry_obligation if {
 	result := access.decision with input as {
-		"subject": {"agency": "court", "role": "clerk", "org": "crown", "user": "clerk-1"},
+		"subject": {"agency": "court", "role": "clerk", "org": "org-1", "user": "clerk-1"},
 		"action": "read",
 		"purpose": "compliance_review",
 		"now": now,
 		"resource": {"type": "court_case", "case_id": "case-1", "fields": ["items_text", "items_status"]},
-		"case": {"outcome_consent_all_parties": true},
+		"case": {"responsible": home, "outcome_consent_all_parties": true},
 	}
 	result.lawful_basis == {"agreement.items": "consent", "compliance.status": "public_task"}
 	result.obligations == []
@@ -601,7 +612,7 @@ test_court_outcome_consent_has_no_expiry_obligation if {
 
 test_mixed_request_result if {
 	result := access.decision with input as {
-		"subject": {"agency": "police", "role": "officer", "org": "met", "user": "officer-1"},
+		"subject": {"agency": "police", "role": "officer", "org": "org-1", "user": "officer-1"},
 		"action": "read",
 		"purpose": "safeguarding",
 		"now": now,
@@ -609,7 +620,7 @@ test_mixed_request_result if {
 			"type": "referral", "case_id": "case-1",
 			"fields": ["case_id", "status", "victim_name", "risk_band", "dash_answers", "case_id", "shoe_size", 7],
 		},
-		"case": {"risk_band": "high"},
+		"case": {"responsible": home, "risk_band": "high"},
 	}
 	result == {
 		"allowed_fields": ["case_id", "dash_answers", "risk_band", "status", "victim_name"],
@@ -626,12 +637,12 @@ test_mixed_request_result if {
 
 test_safeguarding_basis_is_recorded if {
 	result := access.decision with input as {
-		"subject": {"agency": "police", "role": "officer", "org": "met", "user": "officer-1"},
+		"subject": {"agency": "police", "role": "officer", "org": "org-1", "user": "officer-1"},
 		"action": "share",
 		"purpose": "safeguarding",
 		"now": now,
 		"resource": {"type": "safety_flags", "case_id": "case-1", "fields": ["flags", "lawful_basis"]},
-		"case": {"risk_band": "high"},
+		"case": {"responsible": home, "risk_band": "high"},
 	}
 	result.lawful_basis == {"safety.flags": "safeguarding", "case.core": "public_task"}
 	result.obligations == []
@@ -642,12 +653,12 @@ test_safeguarding_basis_is_recorded if {
 replaced(base, patch) := object.union(object.remove(base, object.keys(patch)), patch)
 
 valid_request := {
-	"subject": {"agency": "victim_services", "role": "advocate", "org": "idva", "user": "advocate-1"},
+	"subject": {"agency": "victim_services", "role": "advocate", "org": "org-1", "user": "advocate-1"},
 	"action": "read",
 	"purpose": "case_management",
 	"now": now,
 	"resource": {"type": "victim_record", "case_id": "case-1", "fields": ["case_id", "address"]},
-	"case": {},
+	"case": {"responsible": home},
 }
 
 subject_rows := [
@@ -695,16 +706,16 @@ test_request_without_fields_is_denied if {
 
 test_batch_keeps_order_and_matches_single_decisions if {
 	items := [
-		{"resource": {"type": "victim_record", "case_id": "case-1", "fields": ["address"]}, "case": {}},
-		{"resource": {"type": "referral", "case_id": "case-2", "fields": ["case_id", "risk_score"]}, "case": {"risk_band": "high"}},
-		{"resource": {"type": "diary", "case_id": "case-3", "fields": ["entry"]}, "case": {}},
+		{"resource": {"type": "victim_record", "case_id": "case-1", "fields": ["address"]}, "case": {"responsible": home}},
+		{"resource": {"type": "referral", "case_id": "case-2", "fields": ["case_id", "risk_score"]}, "case": {"responsible": home, "risk_band": "high"}},
+		{"resource": {"type": "diary", "case_id": "case-3", "fields": ["entry"]}, "case": {"responsible": home}},
 		{
 			"resource": {"type": "safety_flags", "case_id": "case-4", "fields": ["flags"]},
-			"case": {"consent_provisions": [provision("police", "case_management", ["safety.flags"], {})]},
+			"case": {"responsible": home, "consent_provisions": [provision("police", "case_management", ["safety.flags"], {})]},
 		},
 	]
 	common := {
-		"subject": {"agency": "police", "role": "officer", "org": "met", "user": "officer-1"},
+		"subject": {"agency": "police", "role": "officer", "org": "org-1", "user": "officer-1"},
 		"action": "read", "purpose": "case_management", "now": now,
 	}
 	results := access.batch with input as object.union(common, {"items": items})
@@ -721,7 +732,7 @@ test_batch_keeps_order_and_matches_single_decisions if {
 # An item speaks only for its resource and case; whatever else it carries is ignored.
 test_batch_item_cannot_change_subject_or_purpose if {
 	results := access.batch with input as {
-		"subject": {"agency": "court", "role": "clerk", "org": "crown", "user": "clerk-1"},
+		"subject": {"agency": "court", "role": "clerk", "org": "org-1", "user": "clerk-1"},
 		"action": "read",
 		"purpose": "compliance_review",
 		"now": now,
@@ -729,7 +740,7 @@ test_batch_item_cannot_change_subject_or_purpose if {
 			"subject": {"agency": "victim_services", "role": "advocate", "user": "a-1"},
 			"purpose": "case_management",
 			"resource": {"type": "victim_record", "case_id": "case-1", "fields": ["address", "support_notes"]},
-			"case": {},
+			"case": {"responsible": home},
 		}],
 	}
 	results == [{
@@ -740,11 +751,11 @@ test_batch_item_cannot_change_subject_or_purpose if {
 
 test_batch_malformed_items_keep_their_place if {
 	results := access.batch with input as {
-		"subject": {"agency": "police", "role": "officer", "org": "met", "user": "officer-1"},
+		"subject": {"agency": "police", "role": "officer", "org": "org-1", "user": "officer-1"},
 		"action": "read",
 		"purpose": "case_management",
 		"now": now,
-		"items": ["junk", {"resource": {"type": "referral", "fields": ["case_id"]}}, {}, null],
+		"items": ["junk", {"resource": {"type": "referral", "fields": ["case_id"]}, "case": {"responsible": home}}, {}, null],
 	}
 	count(results) == 4
 	[r.decision | some r in results] == ["deny", "permit", "deny", "deny"]

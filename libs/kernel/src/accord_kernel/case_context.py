@@ -3,7 +3,7 @@ events: the policy needs it for every decision, and a service never asks another
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -14,9 +14,13 @@ from accord_kernel.contracts import (
     AgreementMade,
     ConsentChanged,
     EmergencyAccessGranted,
+    FacilitatorsAssigned,
+    ReferralAccepted,
     ReferralScreened,
+    ReferralSubmitted,
     RiskAssessed,
     SafetyPlanChanged,
+    VictimServicesTransferred,
 )
 from accord_kernel.envelope import IntegrationEvent
 
@@ -31,6 +35,10 @@ class CaseContext(Aggregate):
         self.emergency_grants: list[dict[str, Any]] = []
         self.safety_plan_exists = False
         self.safety_plan_review_date: Any = None
+        # agency -> the organisation responsible for this case (SPEC section 4a)
+        self.responsible: dict[str, str] = {}
+        self.jurisdiction: str | None = None
+        self.assigned_facilitators: list[str] = []
 
     @staticmethod
     def id_for(case_id: str) -> UUID:
@@ -39,6 +47,26 @@ class CaseContext(Aggregate):
     @classmethod
     def create_id(cls, case_id: str) -> UUID:
         return cls.id_for(case_id)
+
+    @event("ReferralNoted")
+    def note_referral(self, jurisdiction: str, organisations: dict[str, str]) -> None:
+        self.jurisdiction = jurisdiction
+        # What later events said (an acceptance, a transfer) stays: they are newer facts.
+        self.responsible = {**organisations, **self.responsible}
+
+    @event("ResponsibilityNoted")
+    def note_responsible(self, agency: str, org: str) -> None:
+        self.responsible = {**self.responsible, agency: org}
+
+    @event("FacilitatorsNoted")
+    def note_facilitators(self, facilitator_ids: list[str]) -> None:
+        self.assigned_facilitators = list(facilitator_ids)
+
+    @event("VictimServicesTransferred")
+    def transfer_victim_services(self, from_org: str, to_org: str, by: str,
+                                 at: datetime) -> None:
+        """Victim services' own decision (the owner of this fact), published to the others."""
+        self.responsible = {**self.responsible, "victim_services": to_org}
 
     @event("RiskBandNoted")
     def note_risk_band(self, risk_band: str) -> None:
@@ -82,7 +110,9 @@ class CaseContext(Aggregate):
                       if g["agency"] == agency and (user is None or g["user"] == user)), None)
         return {"risk_band": self.risk_band, "consent_provisions": provisions,
                 "outcome_consent_all_parties": self.outcome_consent_all_parties(),
-                "emergency_grant": grant}
+                "emergency_grant": grant, "responsible": dict(self.responsible),
+                "jurisdiction": self.jurisdiction,
+                "assigned_facilitators": list(getattr(self, "assigned_facilitators", []))}
 
 
 class CaseContexts:
@@ -104,6 +134,30 @@ class CaseContexts:
     def policy_case(self, case_id: str, agency: str | None = None,
                     user: str | None = None) -> dict[str, Any]:
         return self.get(case_id).policy_case(agency, user)
+
+    def on_submitted(self, e: IntegrationEvent, c: ReferralSubmitted) -> list[Any]:
+        ctx = self.get(c.case_id)
+        organisations = dict(c.organisations) or {"police": c.referring_org}
+        if ctx.jurisdiction == c.jurisdiction and all(
+                ctx.responsible.get(k) is not None for k in organisations):
+            return []  # a redelivery: nothing new
+        ctx.note_referral(c.jurisdiction, organisations)
+        return [ctx]
+
+    def on_accepted(self, e: IntegrationEvent, c: ReferralAccepted) -> list[Any]:
+        ctx = self.get(c.case_id)
+        ctx.note_responsible("rj_provider", c.provider_org)
+        return [ctx]
+
+    def on_facilitators(self, e: IntegrationEvent, c: FacilitatorsAssigned) -> list[Any]:
+        ctx = self.get(c.case_id)
+        ctx.note_facilitators(list(c.facilitator_ids))
+        return [ctx]
+
+    def on_transferred(self, e: IntegrationEvent, c: VictimServicesTransferred) -> list[Any]:
+        ctx = self.get(c.case_id)
+        ctx.note_responsible("victim_services", c.to_org)
+        return [ctx]
 
     def on_risk(self, e: IntegrationEvent, c: RiskAssessed | ReferralScreened) -> list[Any]:
         ctx = self.get(c.case_id)
@@ -140,6 +194,9 @@ class CaseContexts:
             RiskAssessed.type: self.on_risk, ReferralScreened.type: self.on_risk,
             ConsentChanged.type: self.on_consent, AgreementMade.type: self.on_agreement,
             EmergencyAccessGranted.type: self.on_emergency,
+            ReferralSubmitted.type: self.on_submitted, ReferralAccepted.type: self.on_accepted,
+            VictimServicesTransferred.type: self.on_transferred,
+            FacilitatorsAssigned.type: self.on_facilitators,
         }
 
 

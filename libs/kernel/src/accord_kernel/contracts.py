@@ -59,6 +59,9 @@ class ReferralSubmitted(Contract):
     submitted_at: datetime = classed(CORE)
     court_reference: str | None = classed(CORE, default=None)
     referring_org: str = classed(CORE)
+    # The case's responsible organisation per agency known at submission (SPEC section 4a):
+    # police (the referring force), victim_services, and court where there is a court reference.
+    organisations: dict[str, str] = classed(CORE, default_factory=dict)
     deadlines: dict[str, date] = classed(CORE, default_factory=dict)
 
 
@@ -126,6 +129,16 @@ class EmergencyAccessGranted(Contract):
     expires_at: datetime = classed(CORE)
 
 
+class VictimServicesTransferred(Contract):
+    """The case is handed to another victim-services organisation, which is responsible from now."""
+
+    type = "accord.victim_support.transferred.v1"
+    topic = VICTIM_SUPPORT_TOPIC
+    from_org: str = classed(CORE)
+    to_org: str = classed(CORE)
+    at: datetime = classed(CORE)
+
+
 class SafetyFlagsShared(Contract):
     """Policy-routed: published only on the share topic of an agency OPA allowed."""
 
@@ -160,6 +173,16 @@ class ReferralDeclined(Contract):
     topic = CONFERENCE_TOPIC
     provider_org: str = classed(CORE)
     reason: str = classed(CORE)
+    at: datetime = classed(CORE)
+
+
+class FacilitatorsAssigned(Contract):
+    """Who facilitates the case: SPEC section 4 opens party identity, offence details and the
+    risk assessment to the assigned facilitator, at every service that holds them."""
+
+    type = "accord.conference.facilitators_assigned.v1"
+    topic = CONFERENCE_TOPIC
+    facilitator_ids: list[str] = classed(CORE)
     at: datetime = classed(CORE)
 
 
@@ -214,6 +237,22 @@ class ReviewDecided(Contract):
     at: datetime = classed(CORE)
 
 
+# --- any service -------------------------------------------------------------------------
+class CaseChanged(Contract):
+    """A change to a case record that no more specific event describes (a conference scheduled,
+    a flag raised, a note added): the name of the change and the record's new version, never
+    its content, so that every state change of a case reaches the audit log."""
+
+    type = "accord.case.changed.v1"
+    topic = "accord.{service}.events"
+    service: str = classed(CORE)
+    record: str = classed(CORE)
+    change: str = classed(CORE)
+    version: int = classed(CORE)
+    status: str | None = classed(CORE, default=None)
+    at: datetime = classed(CORE)
+
+
 # --- audit --------------------------------------------------------------------------------
 class AccessRecorded(Contract):
     """An access decision: ids and field names only, never the values that were read."""
@@ -243,14 +282,17 @@ CONTRACTS: dict[str, type[Contract]] = {
     c.type: c
     for c in (
         ReferralSubmitted, ReferralScreened, RiskAssessed, IncidentReported, ReferralWithdrawn,
-        ConsentChanged, SafetyPlanChanged, EmergencyAccessGranted, SafetyFlagsShared,
-        ShareRevoked, ReferralAccepted, ReferralDeclined, CaseStopped, AgreementMade,
-        AgreementItemsShared, ItemReported, ReviewDecided, AccessRecorded,
+        ConsentChanged, SafetyPlanChanged, EmergencyAccessGranted, VictimServicesTransferred,
+        SafetyFlagsShared,
+        ShareRevoked, ReferralAccepted, ReferralDeclined, FacilitatorsAssigned, CaseStopped, AgreementMade,
+        AgreementItemsShared, ItemReported, ReviewDecided, AccessRecorded, CaseChanged,
     )
 }
 
 
 def topic_for(contract: Contract, recipient: str | None = None) -> str:
+    if isinstance(contract, CaseChanged):
+        return f"accord.{contract.service.replace('-', '_')}.events"
     if "{agency}" in contract.topic:
         if recipient is None:
             raise ValueError(f"{contract.type} is policy-routed: a recipient is required")

@@ -14,7 +14,7 @@ from opa_client.opa import OpaClient
 
 from accord_kernel.application import AccordApplication
 from accord_kernel.identity import Subject
-from accord_kernel.problems import Problem, policy_unavailable
+from accord_kernel.problems import Problem, forbidden, not_found, policy_unavailable
 
 log = logging.getLogger("accord.policy")
 
@@ -91,6 +91,36 @@ class Resource:
     assigned_facilitators: Sequence[str] = ()
 
 
+OTHER_ORGANISATION = "other_organisation"
+
+
+@dataclass(frozen=True)
+class Change:
+    """A command on a case record, as the write-side policy needs to see it."""
+
+    type: str
+    case_id: str
+    command: str
+    case: dict[str, Any] = field(default_factory=dict)
+    owner_org: str | None = None
+    monitoring_agency: str | None = None
+    assigned_facilitators: Sequence[str] = ()
+    what: str = "case"
+
+    def resource(self) -> dict[str, Any]:
+        return {"type": self.type, "case_id": self.case_id, "owner_org": self.owner_org,
+                "monitoring_agency": self.monitoring_agency,
+                "assigned_facilitators": list(self.assigned_facilitators)}
+
+    def case_facts(self) -> dict[str, Any]:
+        return {"responsible": dict(self.case.get("responsible") or {}),
+                "jurisdiction": self.case.get("jurisdiction")}
+
+    def same_organisation(self, subject: Subject) -> bool:
+        responsible = self.case.get("responsible") or {}
+        return bool(subject.org) and responsible.get(subject.agency) == subject.org
+
+
 class PolicyEnforcementPoint:
     def __init__(self, pdp: PolicyDecisionPoint, app: AccordApplication,
                  enabled: bool = True) -> None:
@@ -109,7 +139,11 @@ class PolicyEnforcementPoint:
             "items": [{
                 "resource": {"type": r.type, "case_id": r.case_id,
                              "fields": sorted(r.document),
-                             "assigned_facilitators": list(r.assigned_facilitators)},
+                             # The conference service knows its own assignment; the others
+                             # learnt it from the FacilitatorsAssigned event.
+                             "assigned_facilitators": list(
+                                 r.assigned_facilitators
+                                 or r.case.get("assigned_facilitators") or [])},
                 "case": r.case,
             } for r in resources],
         }
@@ -129,6 +163,16 @@ class PolicyEnforcementPoint:
             decisions = self.decide(subject, purpose, resources, action)
         except PolicyUnavailable as exc:
             raise policy_unavailable() from exc
+        self._record(subject, purpose, resources, decisions, action, justification_ref)
+        return [
+            {k: v for k, v in r.document.items() if k in d.allowed_fields} if d.permitted else None
+            for r, d in zip(resources, decisions, strict=True)
+        ]
+
+    def _record(self, subject: Subject, purpose: str, resources: Sequence[Resource],
+                decisions: Sequence[Decision], action: str,
+                justification_ref: str | None) -> None:
+        """Every decision is recorded for audit before anything is returned."""
         self.app.record_access(
             {
                 "case_id": r.case_id, "subject": subject.as_policy_input(), "action": action,
@@ -141,15 +185,51 @@ class PolicyEnforcementPoint:
             }
             for r, d in zip(resources, decisions, strict=True)
         )
-        return [
-            {k: v for k, v in r.document.items() if k in d.allowed_fields} if d.permitted else None
-            for r, d in zip(resources, decisions, strict=True)
-        ]
 
     def read_one(self, subject: Subject, purpose: str, resource: Resource,
-                 justification_ref: str | None = None) -> dict[str, Any]:
-        (projected,) = self.read(subject, purpose, [resource], justification_ref=justification_ref)
-        if projected is None:
+                 justification_ref: str | None = None, what: str = "case") -> dict[str, Any]:
+        if not self.enabled:
+            return dict(resource.document)
+        try:
+            (decision,) = self.decide(subject, purpose, [resource])
+        except PolicyUnavailable as exc:
+            raise policy_unavailable() from exc
+        self._record(subject, purpose, [resource], [decision], "read", justification_ref)
+        if not decision.permitted:
+            if set(decision.withheld.values()) == {OTHER_ORGANISATION}:
+                # Another organisation's case does not exist for this user (SPEC section 4a).
+                raise not_found(what)
             raise Problem(403, "access_denied", "Access denied by policy",
-                          "No field of this resource may be read for this purpose.")
-        return projected
+                          "No field of this resource may be read for this purpose.",
+                          reasons=sorted(set(decision.withheld.values())))
+        return {k: v for k, v in resource.document.items() if k in decision.allowed_fields}
+
+    def authorise_change(self, subject: Subject, change: Change,
+                         safety_fallback: bool = False) -> None:
+        """Asks the policy whether this subject may change this case record. Another
+        organisation's case answers 404; anything else refused answers 403. A change that only
+        takes protection away from nobody (a consent withdrawal, a stop) passes
+        `safety_fallback`: if the policy engine cannot answer, the same-organisation rule is
+        applied here rather than refusing the withdrawal (safety before availability)."""
+        if not self.enabled:
+            return
+        input_data = {"subject": subject.as_policy_input(), "command": change.command,
+                      "resource": change.resource(), "case": change.case_facts()}
+        try:
+            result, _ = self.pdp.query("accord.access", "change", input_data)
+            reason = str(result.get("reason", "malformed")) if isinstance(result, dict) else ""
+            allowed = isinstance(result, dict) and result.get("allowed") is True
+        except PolicyUnavailable as exc:
+            if safety_fallback and change.same_organisation(subject):
+                log.warning("policy unavailable; safety change by the responsible "
+                            "organisation allowed case=%s command=%s", change.case_id,
+                            change.command)
+                return
+            raise policy_unavailable() from exc
+        if allowed:
+            return
+        log.info("change refused user=%s agency=%s case=%s command=%s reason=%s", subject.user,
+                 subject.agency, change.case_id, change.command, reason)
+        if reason == OTHER_ORGANISATION:
+            raise not_found(change.what)
+        raise forbidden(f"this change is not yours to make ({reason})")

@@ -20,6 +20,8 @@ from fastapi.responses import JSONResponse
 from accord_kernel.application import AccordApplication
 from accord_kernel.bus import ApplicationInbox, Inbox, InboxConsumer, OutboxRelay
 from accord_kernel.identity import Subject, TokenVerifier
+from accord_kernel.input_bounds import InputBoundsMiddleware
+from accord_kernel.organisations import load_directory
 from accord_kernel.policy import PolicyDecisionPoint, PolicyEnforcementPoint, PolicyUnavailable
 from accord_kernel.problems import (
     Problem,
@@ -48,8 +50,8 @@ class ServiceRuntime:
             self.pdp = PolicyDecisionPoint(self.settings.opa_url,
                                            self.settings.opa_timeout_seconds)
         self.pep = PolicyEnforcementPoint(self.pdp, self.app, self.settings.enforce_policy)
-        self.verifier = TokenVerifier(self.settings.jwks_file, self.settings.token_issuer,
-                                      self.settings.token_audience)
+        self.directory = load_directory(self.settings.organisations_file.resolve())
+        self.verifier = TokenVerifier.from_settings(self.settings)
         if self.inbox_types is None and isinstance(self.inbox, ApplicationInbox):
             self.inbox_types = self.inbox.types
 
@@ -132,6 +134,7 @@ def build_api(runtime: ServiceRuntime, title: str, routers: list[APIRouter],
                               "policy-filtered; errors are RFC 9457 problem documents.")
     api.state.runtime = runtime
     install_problem_handlers(api)
+    api.add_middleware(InputBoundsMiddleware, max_body_bytes=runtime.settings.max_body_bytes)
 
     @api.exception_handler(IntegrityError)
     async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
@@ -215,5 +218,10 @@ def _configure_logging() -> None:
     # The group coordinator logs every rebalance wait at ERROR while a broker starts; the
     # relay and inbox log their own, actionable, connection state.
     logging.getLogger("aiokafka.consumer.group_coordinator").setLevel(logging.CRITICAL)
+    # With the broker away every aiokafka client logs each failed attempt (tens of lines a
+    # second per service): the first of each kind is shown, the rest are counted.
+    from accord_kernel.bus import quiet_kafka_client_logs
+
+    quiet_kafka_client_logs()
 
 

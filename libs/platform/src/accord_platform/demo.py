@@ -66,10 +66,14 @@ class Actor:
 
 
 POLICE = Actor("police", "officer", "pc-4711", "north-police")
-ADVOCATE = Actor("victim_services", "advocate", "idva-ruth", "harbour-idva")
-COORDINATOR = Actor("rj_provider", "coordinator", "rj-coord-1", "restore-rj")
-CLERK = Actor("court", "clerk", "clerk-1", "north-crown-court")
-PRIVACY_OFFICER = Actor("audit", "privacy_officer", "dpo-1", "accord-audit")
+ADVOCATE = Actor("victim_services", "advocate", "idva-ruth", "north-advocacy")
+COORDINATOR = Actor("rj_provider", "coordinator", "rj-coord-1", "north-rj")
+CLERK = Actor("court", "clerk", "clerk-1", "north-court")
+PRIVACY_OFFICER = Actor("audit", "privacy_officer", "dpo-1", "privacy-office")
+# Users of other organisations of the same agencies (SPEC section 4a): for them the case does
+# not exist.
+OTHER_FORCE = Actor("police", "officer", "pc-9001", "south-police")
+OTHER_ADVOCATE = Actor("victim_services", "advocate", "idva-sam", "south-advocacy")
 
 
 def facilitator_actor(facilitator_id: str) -> Actor:
@@ -93,6 +97,8 @@ def referral_body(court_reference: str, today: date, yes_answers: int = 3) -> di
         "offender_acknowledged": True,
         "guilty_plea": True,
         "court_reference": court_reference,
+        "court_org": CLERK.org,
+        "victim_services_org": ADVOCATE.org,
         "risk_assessment": {
             "answers": {code: i < yes_answers for i, code in enumerate(DASH_CODES)},
             "professional_judgement_high": False,
@@ -585,19 +591,17 @@ class Journey:
         self.views("The safety plan", "safety_plan", "victim-support", case + "/safety-plan",
                    [COORDINATOR, POLICE])
 
-    def police_receive_flags(self) -> None:
-        self.chapter("4. Police receive the shared safety flags (policy-routed event)")
-        path = f"/cases/{self.case_id}/safety-flags"
-
-        def flags(body: Any) -> list[Any] | None:
-            held = body.get("flags") if isinstance(body, Mapping) else None
-            return list(held) if held else None
-
-        self.wait_for(POLICE, "read the shared copy on the referral service", "referral", path,
-                      flags, describe=lambda held: f"{len(held)} flag(s): " + ", ".join(
-                          str(f.get("code")) for f in held if isinstance(f, Mapping)))
-        self.views("The police's copy of the safety flags", "safety_flags", "referral", path,
-                   [POLICE], params={"purpose": "safeguarding"})
+    def other_organisations(self) -> None:
+        self.chapter("4. Another force and another charity: for them the case does not exist")
+        case = f"/cases/{self.case_id}"
+        self.act(OTHER_FORCE, "read the referral (another force)", "referral", "GET",
+                 f"/referrals/{self.case_id}", expect=(404,), describe=lambda _: "404 as expected")
+        self.act(OTHER_ADVOCATE, "read the victim record (another charity)", "victim-support",
+                 "GET", case + "/victim", expect=(404,), describe=lambda _: "404 as expected")
+        self.act(OTHER_FORCE, "add an incident (another force)", "referral", "POST",
+                 f"/referrals/{self.case_id}/incidents", expect=(404,),
+                 body={"date": "2026-01-01", "summary": "should not be stored"},
+                 describe=lambda _: "404 as expected, nothing stored")
 
     def provider_prepare(self, today: date, now: datetime) -> None:
         self.chapter("5. The RJ provider accepts, prepares, passes the gate, holds the conference")
@@ -633,10 +637,13 @@ class Journey:
                       gate_open, essential=True,
                       describe=lambda g: "direct: all conditions hold; indirect failures: "
                                          + (", ".join(g.get("indirect") or []) or "none"))
+        # Scheduling names the version it saw, so two coordinators cannot override each other.
+        seen = self.act(COORDINATOR, "read the case's version", "conference", "GET", case,
+                        describe=lambda r: f"version {r.get('version')}")
         self.act(facilitator, "schedule a direct conference", "conference", "POST",
                  case + "/conference",
-                 body={"modality": "direct",
-                       "at_time": (now + timedelta(days=7)).isoformat()})
+                 body={"modality": "direct", "at_time": (now + timedelta(days=7)).isoformat(),
+                       "expected_version": seen.get("version")})
         self.act(facilitator, "record the conference held", "conference", "POST",
                  case + "/conference/held",
                  body={"notes": "Both parties spoke; facilitator notes stay with the provider"})
@@ -822,7 +829,7 @@ def walk(base: str, key_dir: Path, console: Console) -> int:
             journey.police_refer(today)
             journey.provider_intake()
             journey.victim_services(today, now)
-            journey.police_receive_flags()
+            journey.other_organisations()
             journey.provider_prepare(today, now)
             journey.monitoring()
             journey.court()

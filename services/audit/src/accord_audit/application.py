@@ -8,7 +8,13 @@ import logging
 from typing import Any, ClassVar
 
 from accord_kernel.application import AccordApplication
-from accord_kernel.contracts import Contract
+from accord_kernel.case_context import CaseContexts
+from accord_kernel.contracts import (
+    Contract,
+    ReferralAccepted,
+    ReferralSubmitted,
+    VictimServicesTransferred,
+)
 from accord_kernel.envelope import IntegrationEvent
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -43,7 +49,18 @@ class AuditService(AccordApplication):
         self.signer = signer
         self.origin = settings.audit_origin
         self.audit_settings = settings
+        self.contexts = CaseContexts(self)
 
+    def learn_responsibility(self, items: list[tuple[IntegrationEvent, Contract]]) -> None:
+        """Which organisation is responsible for a case, so that victim services reads only its
+        own victims' access logs. Kept apart from the log: noting it twice changes nothing."""
+        handlers = self.contexts.handlers()
+        for event, contract in items:
+            if isinstance(contract, (ReferralSubmitted, ReferralAccepted,
+                                     VictimServicesTransferred)):
+                changed = handlers[contract.type](event, contract)
+                if changed:
+                    self.save(*changed)
     # --- writing -------------------------------------------------------------------------
     def record(self, event: IntegrationEvent, contract: Contract) -> int:
         body = audit_record(event, contract)

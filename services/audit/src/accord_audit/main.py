@@ -34,9 +34,11 @@ class AuditInbox:
 
     def process(self, event: IntegrationEvent, contract: Contract) -> None:
         self.app.record(event, contract)
+        self.app.learn_responsibility([(event, contract)])
 
     def process_batch(self, items: list[tuple[IntegrationEvent, Contract]]) -> None:
         self.app.record_many(items)
+        self.app.learn_responsibility(items)
 
 
 class AuditRuntime(ServiceRuntime):

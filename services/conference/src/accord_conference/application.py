@@ -12,7 +12,9 @@ from accord_kernel.case_context import CaseContexts
 from accord_kernel.contracts import (
     AgreementItemsShared,
     AgreementMade,
+    CaseChanged,
     CaseStopped,
+    FacilitatorsAssigned,
     ItemReported,
     ReferralAccepted,
     ReferralDeclined,
@@ -23,6 +25,7 @@ from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.domain import DomainEvent, DomainEventProtocol
 
 from accord_conference.domain import Facilitator, RJCase
+from accord_conference.domain.errors import ValidationFailed
 from accord_conference.intake import Intake
 from accord_conference.outcome_share import OutcomeShare
 
@@ -104,6 +107,20 @@ class ConferenceService(AccordApplication):
                 break
         return docs
 
+    def policy_case(self, case_id: str, agency: str | None = None,
+                    user: str | None = None) -> dict[str, Any]:
+        """What the policy needs, with this service's own fact: which provider accepted."""
+        case = self.contexts.policy_case(case_id, agency, user)
+        try:
+            intake = self.intake(case_id)
+        except NotFound:
+            return case
+        case["jurisdiction"] = case.get("jurisdiction") or intake.jurisdiction
+        provider = getattr(intake, "provider_org", None)
+        if intake.status == "accepted" and provider:
+            case["responsible"] = {**case["responsible"], "rj_provider": provider}
+        return case
+
     # --- facilitators -------------------------------------------------------------------
     def register_facilitator(self, facilitator_id: str, name: str, org: str,
                              accreditation_id: str, accredited_until: date,
@@ -126,20 +143,31 @@ class ConferenceService(AccordApplication):
         return found
 
     def renew_endorsement(self, facilitator_id: str, expires: date) -> None:
+        """A new expiry that ends before a scheduled conference suspends it, through the case's
+        own event: the gate must hold on the conference day."""
         f = self.facilitator(facilitator_id)
         f.renew_endorsement(expires, _now())
-        self.save(f)
+        affected = []
+        for rj in self.cases(limit=10_000):
+            if (rj.status == "scheduled" and rj.facilitator_id == facilitator_id
+                    and rj.conference_at is not None
+                    and not f.has_valid_endorsement(rj.conference_at.date())):
+                rj.suspend_for("endorsement_expires_before_conference", _now())
+                affected.append(rj)
+        self.save(f, *affected)
 
     def log_supervision(self, facilitator_id: str, supervisor: str, notes_ref: str) -> None:
         f = self.facilitator(facilitator_id)
         f.log_supervision(supervisor, notes_ref, _now())
         self.save(f)
 
-    def facilitators(self) -> list[dict[str, Any]]:
+    def facilitators(self, org: str | None = None) -> list[dict[str, Any]]:
         today = _now().date()
         result = []
         for logged in self.facilitator_log.get():
             f = self.repository.get(logged.case_id)
+            if org is not None and f.org != org:
+                continue
             result.append({"facilitator_id": f.facilitator_id, "name": f.name, "org": f.org,
                            "accreditation_id": f.accreditation_id,
                            "accredited_until": f.accredited_until,
@@ -187,26 +215,45 @@ class ConferenceService(AccordApplication):
         getattr(rj, name)(*args, **kwargs)
         self.save(rj, *self._court_share(rj))
 
-    def assign_facilitator(self, case_id: str, facilitator_id: str, role: str, by: str) -> None:
+    def assign_facilitator(self, case_id: str, facilitator_id: str, role: str, by: str,
+                           expected_version: int | None = None) -> None:
         today = _now().date()
-        valid = self.facilitator(facilitator_id).has_valid_endorsement(today)
-        self.command(case_id, "assign_facilitator", facilitator_id, valid, today, by, role)
+        rj = self.rj_case(case_id)
+        # Endorsed today and, if a conference is scheduled, still on its day.
+        days = [today] + ([rj.conference_at.date()] if rj.conference_at is not None else [])
+        f = self.facilitator(facilitator_id)
+        valid = all(f.has_valid_endorsement(day) for day in days)
+        self.command(case_id, "assign_facilitator", facilitator_id, valid, today, by, role,
+                     expected_version=expected_version)
 
-    def schedule(self, case_id: str, modality: str, at_time: datetime, by: str) -> None:
+    def _endorsed(self, rj: RJCase, *days: date) -> bool:
+        return rj.facilitator_id is not None and all(
+            self.facilitator(rj.facilitator_id).has_valid_endorsement(day) for day in days)
+
+    def schedule(self, case_id: str, modality: str, at_time: datetime, by: str,
+                 expected_version: int | None = None) -> None:
+        """The gate is checked as of the conference day: the endorsement must hold today and
+        on the day, and the safety plan must still be current then."""
         rj = self.rj_case(case_id)
         today = _now().date()
-        # The endorsement is checked again on the day of scheduling, not just at assignment.
-        valid = (rj.facilitator_id is not None
-                 and self.facilitator(rj.facilitator_id).has_valid_endorsement(today))
-        self.command(case_id, "schedule_conference", modality, at_time, today, valid, by)
+        day = at_time.astimezone(UTC).date()
+        if day < today:
+            raise ValidationFailed("a conference cannot be scheduled in the past",
+                                   {"field": "at_time"})
+        valid = self._endorsed(rj, today, day)
+        self.command(case_id, "schedule_conference", modality, at_time, day, valid, by,
+                     expected_version=expected_version)
 
-    def gate(self, case_id: str) -> dict[str, list[str]]:
+    def gate(self, case_id: str, on: date | None = None) -> dict[str, Any]:
+        """Every failed condition as of `on`: the scheduled conference's day if there is one,
+        else today (the earliest a conference could be)."""
         rj = self.rj_case(case_id)
         today = _now().date()
-        valid = (rj.facilitator_id is not None
-                 and self.facilitator(rj.facilitator_id).has_valid_endorsement(today))
-        return {"direct": rj.direct_gate_failures(today, valid),
-                "indirect": rj.indirect_gate_failures(today, valid)}
+        scheduled = rj.conference_at.date() if rj.conference_at is not None else None
+        day = max(on or scheduled or today, today)
+        valid = self._endorsed(rj, today, day)
+        return {"as_of": day.isoformat(), "direct": rj.direct_gate_failures(day, valid),
+                "indirect": rj.indirect_gate_failures(day, valid)}
 
     def case_document(self, rj: RJCase) -> dict[str, Any]:
         today = _now().date()
@@ -228,13 +275,20 @@ class ConferenceService(AccordApplication):
                            "returned_to": rj.returned_to},
         }
 
-    def cases(self, limit: int = 100) -> list[RJCase]:
+    def cases(self, limit: int = 100,
+              visible_to: tuple[str, str] | None = None) -> list[RJCase]:
+        """Newest first; `visible_to` (agency, org) keeps the cases that organisation is
+        responsible for, so a page is a page of the caller's own (the policy decides rows)."""
         found = []
         for logged in self.intake_log.get(desc=True):
             try:
-                found.append(self.rj_case(str(logged.case_id)))
+                rj = self.rj_case(str(logged.case_id))
             except NotFound:
                 continue
+            if visible_to is not None and self.policy_case(rj.case_id)["responsible"].get(
+                    visible_to[0]) != visible_to[1]:
+                continue
+            found.append(rj)
             if len(found) >= limit:
                 break
         return found
@@ -253,7 +307,8 @@ class ConferenceService(AccordApplication):
             try:
                 allowed, decision_id = self.court_share_policy(rj.case_id, {
                     "outcome_consent_all_parties": True, "consent_provisions": [],
-                    "risk_band": rj.risk_band, "emergency_grant": None})
+                    "risk_band": rj.risk_band, "emergency_grant": None,
+                    "responsible": dict(context.responsible)})
             except Exception:  # policy unavailable: deny, a later command re-decides
                 allowed = False
         if allowed and not share.shared:
@@ -319,6 +374,20 @@ class ConferenceService(AccordApplication):
             case_id = self._at(domain_event).case_id
             return [(ReferralDeclined(case_id=case_id, provider_org=e.provider_org,
                                       reason=e.reason or "", at=e.timestamp), None)]
+        if isinstance(domain_event, RJCase.FacilitatorAssigned):
+            rj = self._at(domain_event)
+            return [(FacilitatorsAssigned(
+                case_id=case_id, at=e.timestamp,
+                facilitator_ids=[f for f in (rj.facilitator_id, rj.co_facilitator_id) if f]),
+                None)]
+        if type(domain_event).__qualname__.startswith("RJCase."):
+            # Every other change of the case (assignment, preparation, scheduling, suspension)
+            # reaches the audit log by name and version, without its content.
+            rj = self._at(domain_event)
+            return [(CaseChanged(case_id=case_id, service="conference", record="rj_case",
+                                 change=type(domain_event).__name__,
+                                 version=domain_event.originator_version, status=rj.status,
+                                 at=e.timestamp), None)]
         return super().integration_events(domain_event)
 
     def _at(self, domain_event: DomainEventProtocol[uuid.UUID]) -> Any:

@@ -18,7 +18,6 @@ from accord_kernel.contracts import (
     SafetyPlanChanged,
 )
 from accord_kernel.envelope import IntegrationEvent
-from accord_kernel.shares import ReceivedShares
 
 from accord_conference.application import ConferenceService, NotFound
 from accord_conference.intake import Intake
@@ -39,9 +38,10 @@ def inbox_handlers(app: ConferenceService) -> dict[str, Handler]:
         except NotFound:
             return None
 
-    def submitted(_: IntegrationEvent, c: ReferralSubmitted) -> list[Any]:
-        return app.receive_referral(c.case_id, c.jurisdiction, c.submitted_at,
-                                    c.referring_org, c.court_reference)
+    def submitted(e: IntegrationEvent, c: ReferralSubmitted) -> list[Any]:
+        return [*context[ReferralSubmitted.type](e, c),
+                *app.receive_referral(c.case_id, c.jurisdiction, c.submitted_at,
+                                      c.referring_org, c.court_reference)]
 
     def screened(e: IntegrationEvent, c: ReferralScreened) -> list[Any]:
         changed = list(context[ReferralScreened.type](e, c))
@@ -104,8 +104,7 @@ def inbox_handlers(app: ConferenceService) -> dict[str, Handler]:
             changed.append(rj)
         return changed
 
-    return {**context, **ReceivedShares(app).handlers(),
-            ReferralSubmitted.type: submitted, ReferralScreened.type: screened,
+    return {**context, ReferralSubmitted.type: submitted, ReferralScreened.type: screened,
             RiskAssessed.type: risk, IncidentReported.type: incident,
             ReferralWithdrawn.type: withdrawn, ConsentChanged.type: consent,
             SafetyPlanChanged.type: safety_plan}

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from accord_kernel.bus import ApplicationInbox
-from accord_kernel.contracts import REFERRAL_TOPIC, VICTIM_SUPPORT_TOPIC, share_topic
+from accord_kernel.contracts import REFERRAL_TOPIC, VICTIM_SUPPORT_TOPIC
 from accord_kernel.identity import Subject
 from accord_kernel.policy import Resource
 from accord_kernel.runtime import ServiceRuntime, build_api, service_cli
 from accord_kernel.settings import ServiceSettings
-from accord_kernel.shares import received_flags_router
 from fastapi import FastAPI
 
 from accord_conference.api.cases import router as cases_router
@@ -24,8 +23,8 @@ from accord_conference.integration import inbox_handlers
 def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
     app = ConferenceService(settings)
     inbox = ApplicationInbox(app, inbox_handlers(app), refusals=(ConferenceError,))
-    runtime = ServiceRuntime(settings, app, inbox=inbox, topics=[
-        REFERRAL_TOPIC, VICTIM_SUPPORT_TOPIC, share_topic("rj_provider")])
+    runtime = ServiceRuntime(settings, app, inbox=inbox,
+                             topics=[REFERRAL_TOPIC, VICTIM_SUPPORT_TOPIC])
 
     def direct_limit(jurisdiction: str) -> str | None:
         result, _ = runtime.pdp.query("accord.packs", "direct_max_band",
@@ -33,7 +32,9 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
         return None if result is None else str(result)
 
     def court_share(case_id: str, case: dict[str, Any]) -> tuple[bool, str | None]:
-        court = Subject(user="court-service", agency="court", role="service", org="court")
+        # The court that may receive the text is the case's responsible court, no other.
+        org = str((case.get("responsible") or {}).get("court") or "")
+        court = Subject(user="court-service", agency="court", role="service", org=org)
         resource = Resource(type="court_case", case_id=case_id,
                             document={"case_id": case_id, "items_text": []}, case=case)
         (decision,) = runtime.pep.decide(court, "compliance_review", [resource], "share")
@@ -45,7 +46,7 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
 
 
 def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
-    routers = [intake_router, cases_router, received_flags_router("rj_provider")]
+    routers = [intake_router, cases_router]
     return build_api(runtime, "Accord conference service (RJ providers)", routers, with_workers)
 
 

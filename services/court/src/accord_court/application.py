@@ -3,6 +3,7 @@ each court reference, and records review decisions. Methods take and return plai
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,10 @@ class CourtCaseLogged(DomainEvent):
 
 class CourtCaseNotFound(Exception):
     pass
+
+
+class IdempotencyKeyReused(Exception):
+    """The Idempotency-Key was first used for a different request (422)."""
 
 
 class ConcurrentDecision(Exception):
@@ -168,12 +173,15 @@ class CourtService(AccordApplication):
     def record_review_decision(self, court_reference: str, decision: str, by: str, notes: str,
                                *, idempotency_key: str | None = None,
                                at: datetime | None = None) -> bool:
-        """Returns False when this Idempotency-Key was already used for this court case: the
-        repeated request has no second effect."""
+        """Returns False when this Idempotency-Key was already used for this court case with
+        the same request: the repeat has no second effect. The same key with another request
+        raises IdempotencyKeyReused."""
         court_case = self.court_case(court_reference)
         tracking = (None if idempotency_key is None
                     else f"command:review-decision:{court_case.id}:{idempotency_key}")
-        if tracking is not None and self.process_recorder.has_tracking_id(tracking, 1):
+        # The tracking position holds a fingerprint of the request the key was first used for.
+        fingerprint = _fingerprint(decision, notes)
+        if tracking is not None and self._key_used(tracking, fingerprint):
             return False
         court_case.record_review_decision(decision, by, notes, at or datetime.now(UTC))
         try:
@@ -181,13 +189,21 @@ class CourtService(AccordApplication):
                 self.save(court_case)
             else:
                 # The key is recorded in the same transaction as the decision.
-                processing = ProcessingEvent[uuid.UUID](Tracking(tracking, 1))
+                processing = ProcessingEvent[uuid.UUID](Tracking(tracking, fingerprint))
                 processing.collect_events(court_case)
                 self._record(processing)
         except IntegrityError as exc:
-            if tracking is not None and self.process_recorder.has_tracking_id(tracking, 1):
+            if tracking is not None and self._key_used(tracking, fingerprint):
                 return False
             raise ConcurrentDecision(court_reference) from exc
+        return True
+
+    def _key_used(self, tracking: str, fingerprint: int) -> bool:
+        first = self.process_recorder.max_tracking_id(tracking)
+        if first is None:
+            return False
+        if first != fingerprint:
+            raise IdempotencyKeyReused(tracking)
         return True
 
     # --- outbox ----------------------------------------------------------------------------
@@ -201,3 +217,9 @@ class CourtService(AccordApplication):
                                    decision=domain_event.decision, at=domain_event.at),
                      None)]
         return super().integration_events(domain_event)
+
+
+def _fingerprint(*parts: str) -> int:
+    """A positive 62-bit number from the request, small enough for a tracking position."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 2 or 1

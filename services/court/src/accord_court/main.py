@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from accord_kernel.bus import ApplicationInbox
-from accord_kernel.contracts import CONFERENCE_TOPIC, VICTIM_SUPPORT_TOPIC, share_topic
+from accord_kernel.contracts import (
+    CONFERENCE_TOPIC,
+    REFERRAL_TOPIC,
+    VICTIM_SUPPORT_TOPIC,
+    share_topic,
+)
 from accord_kernel.runtime import ServiceRuntime, build_api, service_cli
 from accord_kernel.settings import ServiceSettings
 from fastapi import FastAPI
@@ -18,8 +23,9 @@ from accord_court.integration import inbox_handlers
 def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
     app = CourtService(settings)
     inbox = ApplicationInbox(app, inbox_handlers(app), refusals=(CourtError,))
+    # The referral topic tells the court which court a case belongs to (SPEC section 4a).
     return ServiceRuntime(settings, app, inbox=inbox, topics=[
-        CONFERENCE_TOPIC, VICTIM_SUPPORT_TOPIC, share_topic("court")])
+        REFERRAL_TOPIC, CONFERENCE_TOPIC, VICTIM_SUPPORT_TOPIC, share_topic("court")])
 
 
 def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:

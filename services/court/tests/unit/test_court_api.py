@@ -16,6 +16,7 @@ from accord_kernel.contracts import AgreementMade
 from accord_kernel.dev_tokens import mint
 from accord_kernel.envelope import IntegrationEvent
 from accord_kernel.settings import ServiceSettings
+from accord_kernel.testing import submitted, tell
 from fastapi.testclient import TestClient
 
 CASE_ID = str(uuid.UUID(int=51))
@@ -37,6 +38,7 @@ class Court:
         return {"Authorization": f"Bearer {token}", **extra}
 
     def learn_agreement(self) -> None:
+        tell(self.runtime, submitted(CASE_ID, court_reference=REFERENCE))
         contract = AgreementMade(
             case_id=CASE_ID, court_reference=REFERENCE, outcome_consent_all_parties=False,
             items_status=[{"item_id": "apology", "status": "open", "due_date": "2025-06-01",

@@ -289,8 +289,8 @@ def test_decisions_on_an_unknown_court_reference_are_refused(app: CourtService) 
 
 def test_the_composed_runtime_learns_from_every_subscribed_topic() -> None:
     runtime = make_runtime(ServiceSettings.for_service("court", 0, persistence="memory"))
-    assert runtime.topics == ["accord.conference.events", "accord.victim_support.events",
-                              "accord.share.court"]
+    assert runtime.topics == ["accord.referral.events", "accord.conference.events",
+                              "accord.victim_support.events", "accord.share.court"]
     assert runtime.inbox_types is not None
     assert {AgreementMade.type, ItemReported.type, AgreementItemsShared.type,
             ShareRevoked.type, ConsentChanged.type} <= runtime.inbox_types

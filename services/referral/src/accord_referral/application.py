@@ -39,6 +39,10 @@ class ReferralNotFound(Exception):
     pass
 
 
+class IdempotencyKeyReused(Exception):
+    """The Idempotency-Key was first used for a different request (422)."""
+
+
 class ReferralService(AccordApplication):
     service_name: ClassVar[str] = "referral"
 
@@ -51,14 +55,21 @@ class ReferralService(AccordApplication):
 
     # --- commands ------------------------------------------------------------------------
     def submit(self, *, details: Mapping[str, Any], risk: Mapping[str, Any], submitted_by: str,
-               referring_org: str, idempotency_key: str | None = None,
+               referring_org: str, organisations: Mapping[str, str] | None = None,
+               idempotency_key: str | None = None, request_digest: str | None = None,
                now: datetime | None = None) -> tuple[str, bool]:
-        """Returns (case id, created). A repeated Idempotency-Key returns the first case."""
+        """Returns (case id, created). A repeated Idempotency-Key returns the first case; the
+        same key for a different request raises IdempotencyKeyReused."""
         now = now or datetime.now(UTC)
         case_id = (uuid.uuid5(uuid.NAMESPACE_URL, f"accord/referral/{referring_org}/"
                               f"{idempotency_key}") if idempotency_key else uuid.uuid4())
-        if idempotency_key and self._exists(case_id):
-            return str(case_id), False
+        if idempotency_key:
+            existing = self._find(case_id)
+            if existing is not None:
+                first = getattr(existing, "request_digest", None)
+                if request_digest is not None and first is not None and first != request_digest:
+                    raise IdempotencyKeyReused(str(case_id))
+                return str(case_id), False
         assessment = assess(risk["answers"], bool(risk.get("professional_judgement_high")))
         decision = self.eligibility({
             "jurisdiction": details["jurisdiction"], "initiated_by": details["initiated_by"],
@@ -81,7 +92,9 @@ class ReferralService(AccordApplication):
             offender_acknowledged=bool(details["offender_acknowledged"]),
             guilty_plea=bool(details.get("guilty_plea", False)),
             court_reference=details.get("court_reference"), submitted_by=submitted_by,
-            submitted_at=now, deadlines=deadlines)
+            submitted_at=now, deadlines=deadlines,
+            organisations={"police": referring_org, **(organisations or {})},
+            request_digest=request_digest)
         referral.assess_risk(dict(risk["answers"]), bool(risk.get("professional_judgement_high")),
                              submitted_by, now)
         referral.record_screening(decision["outcome"], list(decision.get("reasons", [])),
@@ -123,9 +136,13 @@ class ReferralService(AccordApplication):
         """What the policy needs: consents and grants learnt from events, and the current risk
         band, which this service owns (passed in when the caller has the referral already)."""
         case = self.contexts.policy_case(case_id, agency, user)
-        if risk_band is None:
-            with contextlib.suppress(ReferralNotFound):
-                risk_band = self._get(case_id).risk_band
+        with contextlib.suppress(ReferralNotFound):
+            referral = self._get(case_id)
+            risk_band = risk_band or referral.risk_band
+            # This service owns the referral, so its own record says who is responsible, unless
+            # a later event said otherwise (a transfer to another victim-services organisation).
+            case["responsible"] = {**referral.responsible, **case["responsible"]}
+            case["jurisdiction"] = referral.jurisdiction
         case["risk_band"] = risk_band or case["risk_band"]
         return case
 
@@ -134,23 +151,31 @@ class ReferralService(AccordApplication):
         return self._document(self._get(case_id), today or datetime.now(UTC).date())
 
     def referrals(self, today: date | None = None, limit: int = 100,
-                  overdue_only: bool = False) -> list[dict[str, Any]]:
+                  overdue_only: bool = False,
+                  visible_to: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+        """Newest first. `visible_to` (agency, org) keeps the cases that organisation is
+        responsible for, so a page of results is a page of the caller's own cases; the policy
+        still decides every row."""
         today = today or datetime.now(UTC).date()
         docs = []
-        for logged in self.referral_log.get(desc=True, limit=None if overdue_only else limit):
-            doc = self._document(self._get(str(logged.referral_id)), today)
+        scan_all = overdue_only or visible_to is not None
+        for logged in self.referral_log.get(desc=True, limit=None if scan_all else limit):
+            referral = self._get(str(logged.referral_id))
+            if visible_to is not None and referral.responsible.get(visible_to[0]) != visible_to[1]:
+                continue
+            doc = self._document(referral, today)
             if not overdue_only or doc["overdue"]:
                 docs.append(doc)
             if len(docs) >= limit:
                 break
         return docs
 
-    def _exists(self, case_id: uuid.UUID) -> bool:
+    def _find(self, case_id: uuid.UUID) -> Referral | None:
         try:
-            self.repository.get(case_id)
+            found = self.repository.get(case_id)
         except AggregateNotFoundError:
-            return False
-        return True
+            return None
+        return found if isinstance(found, Referral) else None
 
     def _get(self, case_id: str, expected_version: int | None = None) -> Referral:
         try:
@@ -196,7 +221,8 @@ class ReferralService(AccordApplication):
             return [(ReferralSubmitted(
                 case_id=case_id, jurisdiction=e.jurisdiction, initiated_by=e.initiated_by,
                 submitted_at=e.submitted_at, court_reference=e.court_reference,
-                referring_org=getattr(e, "referring_org", None) or "police",
+                referring_org=(getattr(e, "organisations", None) or {}).get("police", ""),
+                organisations=dict(getattr(e, "organisations", None) or {}),
                 deadlines=e.deadlines or {}), None)]
         if isinstance(domain_event, Referral.RiskAssessed):
             return [(RiskAssessed(case_id=case_id, risk_band=e.band, at=e.at), None)]

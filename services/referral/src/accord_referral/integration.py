@@ -7,7 +7,6 @@ from typing import Any
 from accord_kernel.bus import Handler
 from accord_kernel.contracts import ReferralAccepted, ReferralDeclined
 from accord_kernel.envelope import IntegrationEvent
-from accord_kernel.shares import ReceivedShares
 
 from accord_referral.application import ReferralService
 
@@ -19,6 +18,5 @@ def inbox_handlers(app: ReferralService) -> dict[str, Handler]:
     def declined(_: IntegrationEvent, c: ReferralDeclined) -> list[Any]:
         return list(app.record_decline(c.case_id, c.provider_org, c.reason, c.at))
 
-    return {**app.contexts.handlers(), **ReceivedShares(app).handlers(),
-            ReferralAccepted.type: accepted,
+    return {**app.contexts.handlers(), ReferralAccepted.type: accepted,
             ReferralDeclined.type: declined}

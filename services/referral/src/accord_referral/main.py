@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from accord_kernel.bus import ApplicationInbox
-from accord_kernel.contracts import CONFERENCE_TOPIC, VICTIM_SUPPORT_TOPIC, share_topic
+from accord_kernel.contracts import CONFERENCE_TOPIC, VICTIM_SUPPORT_TOPIC
 from accord_kernel.policy import PolicyDecisionPoint
 from accord_kernel.runtime import ServiceRuntime, build_api, service_cli
 from accord_kernel.settings import ServiceSettings
-from accord_kernel.shares import received_flags_router
 from fastapi import FastAPI
 
 from accord_referral.api.routes import router
@@ -29,13 +28,12 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
     app = ReferralService(settings, eligibility)
     inbox = ApplicationInbox(app, inbox_handlers(app), refusals=(ReferralError,))
     return ServiceRuntime(settings, app, inbox=inbox, pdp=pdp,
-                          topics=[CONFERENCE_TOPIC, VICTIM_SUPPORT_TOPIC,
-                                  share_topic("police")])
+                          topics=[CONFERENCE_TOPIC, VICTIM_SUPPORT_TOPIC])
 
 
 def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
     return build_api(runtime, "Accord referral service (police)",
-                     [router, received_flags_router("police")], with_workers)
+                     [router], with_workers)
 
 
 cli = service_cli("referral", load_settings, make_runtime, make_api)

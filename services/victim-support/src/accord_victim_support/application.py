@@ -1,24 +1,27 @@
 """Victim-services use cases: victim record, consents, safety flags and plans, emergency
-access, and policy-routed sharing. Methods take and return plain values."""
+access, transfers between victim-services organisations. Methods take and return plain values.
+
+Data that consent governs (location, safety flags, safety plan) never leaves this service: other
+agencies read it here, at read time, with their own token, and the policy decides each read
+(SPEC section 2, "sensitive data is read at its source"). So a withdrawal takes effect on the
+very next read, whatever Kafka is doing."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from accord_kernel.application import AccordApplication, AlreadyExists, Routed, VersionConflict
-from accord_kernel.case_context import CaseContexts
+from accord_kernel.case_context import CaseContext, CaseContexts
 from accord_kernel.contracts import (
     ConsentChanged,
     EmergencyAccessGranted,
-    SafetyFlagsShared,
     SafetyPlanChanged,
-    ShareRevoked,
+    VictimServicesTransferred,
 )
-from accord_kernel.policy import Decision, PolicyUnavailable
 from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.domain import DomainEvent, DomainEventProtocol
@@ -26,15 +29,9 @@ from eventsourcing.domain import DomainEvent, DomainEventProtocol
 from accord_victim_support.domain import Consent, EmergencyAccess, NotPermitted, VictimRecord
 from accord_victim_support.domain.consent import active_provisions, summary
 from accord_victim_support.notifications import VictimNotifications
-from accord_victim_support.sharing import ShareLedger
 
 log = logging.getLogger("accord.victim_support")
 
-# Which purpose each recipient's copy serves; police hold flags for safeguarding.
-SHARE_ROUTES = {"police": "safeguarding", "rj_provider": "case_management",
-                "court": "compliance_review"}
-# (recipient, purpose, resource type, document, policy case) -> decision
-SharePolicy = Callable[[str, str, str, dict[str, Any], dict[str, Any]], Decision]
 
 
 class Logged(DomainEvent):
@@ -61,10 +58,6 @@ class VictimSupportService(AccordApplication):
     def __init__(self, settings: ServiceSettings) -> None:
         super().__init__(settings)
         self.contexts = CaseContexts(self)
-        self.share_policy: SharePolicy | None = None
-        # Cases whose share decision could not be made (policy engine down); None means "not
-        # known since start-up", so the first reconciliation looks at every case.
-        self.reshare_pending: set[str] | None = None
         self.cases: EventSourcedLog[Logged] = EventSourcedLog(self.events, _ns("cases"), Logged)
         self.reviews: EventSourcedLog[Logged] = EventSourcedLog(
             self.events, _ns("emergency-reviews"), Logged)
@@ -99,12 +92,6 @@ class VictimSupportService(AccordApplication):
         return [self._get(e.item_id, EmergencyAccess, "emergency access")
                 for e in self._log("grants", case_id).get()]
 
-    def ledger(self, case_id: str) -> ShareLedger:
-        try:
-            return self._get(ShareLedger.id_for(case_id), ShareLedger, "share ledger")
-        except NotFound:
-            return ShareLedger(case_id)
-
     def notifications(self, case_id: str) -> VictimNotifications:
         try:
             return self._get(VictimNotifications.id_for(case_id), VictimNotifications,
@@ -134,7 +121,9 @@ class VictimSupportService(AccordApplication):
                       if g.agency == agency and (user is None or g.user == user)
                       and g.is_active(now)), None)
         return {
-            "risk_band": risk_band,
+            "risk_band": risk_band, "responsible": dict(context.responsible),
+            "jurisdiction": context.jurisdiction,
+            "assigned_facilitators": list(getattr(context, "assigned_facilitators", [])),
             "consent_provisions": active_provisions(self.consents(case_id), now),
             "outcome_consent_all_parties": context.outcome_consent_all_parties(),
             "emergency_grant": None if grant is None else {
@@ -188,23 +177,20 @@ class VictimSupportService(AccordApplication):
                                 grantor=record.id, verified_by=verified_by,
                                 seen_alone=seen_alone, scope=scope, provisions=provisions,
                                 at=_now(), lawful_basis=lawful_basis)
-        ledger = self._reshare(case_id, extra_consents=[consent])
-        self.save(consent, self._log("consents", case_id).trigger_event(item_id=consent.id),
-                  ledger)
+        self.save(consent, self._log("consents", case_id).trigger_event(item_id=consent.id))
         return str(consent.id)
 
     def withdraw_consent(self, consent_id: str, by: str, reason: str | None) -> None:
         consent = self.consent(consent_id)
         consent.withdraw(by, reason, _now())
-        # Withdrawal never waits for the policy engine: if it cannot answer, everything
-        # shared under this case is revoked (deny by default).
-        ledger = self._reshare(consent.case_id, replaced={consent.id: consent})
-        self.save(consent, ledger)
+        # Every read of consent-governed data is decided here from the stored consents, so the
+        # next read after this save is refused: nothing elsewhere holds a copy to purge.
+        self.save(consent)
 
     def refresh_consent(self, consent_id: str, new_end: datetime, by: str) -> None:
         consent = self.consent(consent_id)
         consent.refresh(new_end, by, _now())
-        self.save(consent, self._reshare(consent.case_id, replaced={consent.id: consent}))
+        self.save(consent)
 
     def expire_due_consents(self, now: datetime | None = None) -> int:
         """The sweep that records expiry (policy already ignores lapsed provisions)."""
@@ -215,8 +201,7 @@ class VictimSupportService(AccordApplication):
             for consent in self.consents(record.case_id):
                 if consent.status == "active" and consent.status_at(now) == "expired":
                     consent.expire(now)
-                    self.save(consent, self._reshare(record.case_id,
-                                                     replaced={consent.id: consent}))
+                    self.save(consent)
                     expired += 1
         return expired
 
@@ -237,12 +222,12 @@ class VictimSupportService(AccordApplication):
     def raise_flag(self, case_id: str, code: str, severity: str, by: str) -> None:
         record = self.victim_record(case_id)
         record.raise_flag(code, severity, by, _now())
-        self.save(record, self._reshare(case_id, record=record))
+        self.save(record)
 
     def clear_flag(self, case_id: str, code: str, reason: str, by: str) -> None:
         record = self.victim_record(case_id)
         record.clear_flag(code, by, reason, _now())
-        self.save(record, self._reshare(case_id, record=record))
+        self.save(record)
 
     def flags_document(self, case_id: str) -> dict[str, Any]:
         return {"case_id": case_id, "flags": self.victim_record(case_id).safety_flags,
@@ -269,7 +254,7 @@ class VictimSupportService(AccordApplication):
             return []
         if not record.note_risk_band(band, at):
             return []
-        return [record, self._reshare(case_id, record=record)]
+        return [record]
 
     # --- emergency access -----------------------------------------------------------------
     def request_emergency_access(self, case_id: str, *, agency: str, user: str, role: str,
@@ -314,63 +299,23 @@ class VictimSupportService(AccordApplication):
         grant.complete_review(reviewer, outcome, notes, _now())
         self.save(grant)
 
-    # --- policy-routed sharing ----------------------------------------------------------------
-    def _reshare(self, case_id: str, *, record: VictimRecord | None = None,
-                 extra_consents: Sequence[Consent] = (),
-                 replaced: Mapping[uuid.UUID, Consent] | None = None) -> ShareLedger:
-        """Decides, per recipient agency, whether it may hold the current safety flags, and
-        records a share or a revocation where that differs from what it holds now."""
-        now = _now()
-        ledger = self.ledger(case_id)
-        try:
-            record = record or self.victim_record(case_id)
-        except NotFound:
-            return ledger
-        consents = [(replaced or {}).get(c.id, c) for c in self.consents(case_id)]
-        consents += list(extra_consents)
-        case = self.policy_case(case_id, now=now)
-        case["consent_provisions"] = active_provisions(consents, now)
-        case["emergency_grant"] = None
-        flags = record.safety_flags
-        doc = {"case_id": case_id, "flags": flags, "lawful_basis": None}
-        for recipient, purpose in SHARE_ROUTES.items():
-            held = ledger.holds(recipient)
-            try:
-                if self.share_policy is None:
-                    raise PolicyUnavailable("no share policy configured")
-                decision = self.share_policy(recipient, purpose, "safety_flags", doc, case)
-                allowed = "flags" in decision.allowed_fields and bool(flags)
-            except PolicyUnavailable:
-                log.warning("share decision unavailable case=%s recipient=%s: revoking",
-                            case_id, recipient)
-                decision, allowed = None, False
-                if self.reshare_pending is not None:
-                    self.reshare_pending.add(case_id)
-            if allowed and decision is not None:
-                basis = decision.lawful_basis.get("safety.flags", "consent")
-                if held is None or held["flags"] != flags or held["lawful_basis"] != basis:
-                    ledger.share_flags(recipient, flags, basis, decision.decision_id, now)
-            elif held is not None:
-                reason = "flags_cleared" if not flags else "consent_no_longer_permits"
-                ledger.revoke(recipient, ["safety.flags"], reason, now)
-        return ledger
+    # --- responsibility ----------------------------------------------------------------------
+    def responsible_org(self, case_id: str) -> str | None:
+        return self.contexts.get(case_id).responsible.get("victim_services")
 
-    def reconcile_shares(self) -> int:
-        """Re-decides shares that could not be decided when their data or consent changed
-        (the policy engine was down): every case after a start, then only those."""
-        if self.reshare_pending is None:
-            cases = [self._get(e.item_id, VictimRecord, "victim record").case_id
-                     for e in self.cases.get()]
-            self.reshare_pending = set()
-        else:
-            cases, self.reshare_pending = sorted(self.reshare_pending), set()
-        changed = 0
-        for case_id in cases:
-            pending = self._reshare(case_id).collect_events()
-            if pending:
-                self.save(*pending)
-                changed += 1
-        return changed
+    def transfer(self, case_id: str, to_org: str, by: str) -> None:
+        """Hands the case to another victim-services organisation, which is responsible from
+        this event on; the old one no longer sees the case."""
+        context = self.contexts.get(case_id)
+        from_org = context.responsible.get("victim_services")
+        if from_org is None:
+            raise NotFound("case")
+        if from_org == to_org:
+            raise NotPermitted("the case is already with that organisation",
+                               {"field": "to_org"})
+        context.transfer_victim_services(from_org, to_org, by, _now())
+        self.save(context)
+        log.info("case transferred case=%s from=%s to=%s", case_id, from_org, to_org)
 
     # --- outbox translation --------------------------------------------------------------------
     def integration_events(self, domain_event: DomainEventProtocol[uuid.UUID]) -> list[Routed]:
@@ -398,23 +343,12 @@ class VictimSupportService(AccordApplication):
                 case_id=e.case_id, grant_id=str(domain_event.originator_id), agency=e.agency,
                 user=e.user, data_classes=e.data_classes, reason_code=e.reason_code,
                 expires_at=e.expires_at), None)]
-        if isinstance(domain_event, ShareLedger.FlagsShared):
-            ledger_case = self._ledger_case(domain_event)
-            return [(SafetyFlagsShared(
-                case_id=ledger_case, share_id=str(uuid.uuid5(domain_event.originator_id,
-                                            str(domain_event.originator_version))),
-                recipient=e.recipient, flags=e.flags, lawful_basis=e.lawful_basis, at=e.at),
-                e.recipient)]
-        if isinstance(domain_event, ShareLedger.Revoked):
-            return [(ShareRevoked(case_id=self._ledger_case(domain_event),
-                                  recipient=e.recipient, data_classes=e.data_classes,
-                                  reason=e.reason, at=e.at), e.recipient)]
+        if isinstance(domain_event, CaseContext.VictimServicesTransferred):
+            context = self.repository.get(domain_event.originator_id,
+                                          version=domain_event.originator_version)
+            return [(VictimServicesTransferred(case_id=context.case_id, from_org=e.from_org,
+                                               to_org=e.to_org, at=e.at), None)]
         return super().integration_events(domain_event)
-
-    def _ledger_case(self, domain_event: DomainEventProtocol[uuid.UUID]) -> str:
-        ledger = self.repository.get(domain_event.originator_id,
-                                     version=domain_event.originator_version)
-        return str(ledger.case_id)
 
 
 

@@ -21,7 +21,7 @@ def inbox_handlers(app: VictimSupportService) -> dict[str, Handler]:
     context = app.contexts.handlers()
 
     def risk(e: IntegrationEvent, c: RiskAssessed | ReferralScreened) -> list[Any]:
-        # High risk opens statutory safeguarding sharing with police, so re-decide shares.
+        # The victim record keeps the band: high risk opens statutory safeguarding reads.
         return [*context[c.type](e, c), *app.note_risk_band(c.case_id, c.risk_band, c.at)]
 
     def item_reported(e: IntegrationEvent, c: ItemReported) -> list[Any]:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from accord_kernel.bus import ApplicationInbox
 from accord_kernel.contracts import CONFERENCE_TOPIC, COURT_TOPIC, REFERRAL_TOPIC
-from accord_kernel.identity import Subject
-from accord_kernel.policy import Decision, Resource
 from accord_kernel.runtime import ServiceRuntime, build_api, service_cli
 from accord_kernel.settings import ServiceSettings
 from fastapi import FastAPI
@@ -25,7 +22,7 @@ log = logging.getLogger("accord.victim_support")
 
 
 class VictimSupportRuntime(ServiceRuntime):
-    """Adds the sweep that records consent expiry and catches up shares after an outage."""
+    """Adds the sweep that records consent expiry (policy already ignores lapsed provisions)."""
 
     async def run_workers(self, stop: asyncio.Event, relay: bool = True,
                           consumer: bool = True) -> None:
@@ -40,8 +37,7 @@ class VictimSupportRuntime(ServiceRuntime):
         while not stop.is_set():
             try:
                 await asyncio.to_thread(app.expire_due_consents)
-                await asyncio.to_thread(app.reconcile_shares)
-            except Exception as exc:  # the sweep must outlive a database or OPA outage
+            except Exception as exc:  # the sweep must outlive a database outage
                 log.warning("sweep failed: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
@@ -53,15 +49,6 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
     runtime = VictimSupportRuntime(settings, app, inbox=inbox,
                                    topics=[REFERRAL_TOPIC, CONFERENCE_TOPIC, COURT_TOPIC])
 
-    def share_policy(recipient: str, purpose: str, type_: str, doc: dict[str, Any],
-                     case: dict[str, Any]) -> Decision:
-        subject = Subject(user=f"{recipient}-service", agency=recipient, role="service",
-                          org=recipient)
-        resource = Resource(type=type_, case_id=doc["case_id"], document=doc, case=case)
-        (decision,) = runtime.pep.decide(subject, purpose, [resource], action="share")
-        return decision
-
-    app.share_policy = share_policy
     return runtime
 
 

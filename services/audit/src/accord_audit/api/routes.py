@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Resource
-from accord_kernel.problems import Problem
+from accord_kernel.problems import Problem, not_found
 from accord_kernel.runtime import CurrentSubject, Runtime
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
@@ -116,6 +116,14 @@ def case_events(case_id: CaseId, subject: CurrentSubject, runtime: Runtime) -> l
 def victim_access_log(case_id: CaseId, subject: CurrentSubject,
                       runtime: Runtime) -> list[dict[str, Any]]:
     require(subject, {"victim_services"})
-    entries = [e for e in service(runtime).case_entries(case_id, "access")
+    svc = service(runtime)
+    entries = [e for e in svc.case_entries(case_id, "access")
                if e.get("service") == "victim-support"]
-    return _audited(runtime, subject, "case_management", entries)
+    # Only the victim's own victim-services organisation reads this; for others the case
+    # does not exist, whether or not it has entries.
+    case = svc.contexts.policy_case(case_id)
+    if case["responsible"].get("victim_services") != subject.org:
+        raise not_found("case")
+    resources = [Resource(type="audit_entry", case_id=case_id, document=e, case=case)
+                 for e in entries]
+    return [p for p in runtime.pep.read(subject, "case_management", resources) if p is not None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from accord_kernel.identity import require
-from accord_kernel.policy import Resource
+from accord_kernel.policy import Change, Resource
 from accord_kernel.problems import Problem, not_found
 from accord_kernel.runtime import CurrentSubject, Runtime
 from fastapi import APIRouter, Query
@@ -32,7 +32,7 @@ def service(runtime: Runtime) -> ConferenceService:
 def intake_resource(svc: ConferenceService, doc: dict[str, Any], agency: str,
                     user: str) -> Resource:
     return Resource(type="intake", case_id=doc["case_id"], document=doc,
-                    case=svc.contexts.policy_case(doc["case_id"], agency, user))
+                    case=svc.policy_case(doc["case_id"], agency, user))
 
 
 @router.get("", summary="Referrals known to the RJ provider (policy-filtered)")
@@ -55,7 +55,8 @@ def read_intake(case_id: str, subject: CurrentSubject, runtime: Runtime) -> dict
     except NotFound as exc:
         raise not_found("referral in intake") from exc
     return runtime.pep.read_one(subject, "case_management",
-                                intake_resource(svc, doc, subject.agency, subject.user))
+                                intake_resource(svc, doc, subject.agency, subject.user),
+                                what="referral in intake")
 
 
 def _intake_or_404(svc: ConferenceService, case_id: str) -> Any:
@@ -70,6 +71,9 @@ def decline(case_id: str, body: DeclineIn, subject: CurrentSubject, runtime: Run
     require(subject, RJ, {"coordinator", "supervisor"})
     svc = service(runtime)
     intake = _intake_or_404(svc, case_id)
+    runtime.pep.authorise_change(subject, Change(
+        type="intake", case_id=case_id, command="decline", what="referral in intake",
+        case=svc.policy_case(case_id, subject.agency, subject.user)))
     if intake.status not in ("eligible_direct", "eligible_indirect_only"):
         raise Problem(409, "invalid_state", "Only an eligible referral can be declined",
                       state=intake.status)

@@ -376,6 +376,14 @@ class RJCase(Aggregate):
         ):
             self._suspend(reason="risk_escalated", by=AUTOMATIC, at=moment)
 
+    def suspend_for(self, reason: str, at: datetime) -> None:
+        """A condition of the gate will no longer hold on the conference day (for example the
+        facilitator's endorsement ends before it): the scheduled conference is suspended."""
+        if self.status != "scheduled":
+            return
+        self._suspend(reason=checks.require_text(reason, "reason"), by=AUTOMATIC,
+                      at=checks.require_moment(at, "at"))
+
     @event("RiskBandNoted")
     def _note_risk_band(self, band: str, direct_max_band: str | None, at: datetime) -> None:
         self.risk_band = band

@@ -8,13 +8,18 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from accord_kernel.identity import Subject, require
-from accord_kernel.policy import Purpose, Resource
+from accord_kernel.policy import Change, Purpose, Resource
 from accord_kernel.problems import Problem, domain_problem, not_found
 from accord_kernel.runtime import CurrentSubject, Runtime
 from fastapi import APIRouter, Header, Path, Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from accord_court.application import ConcurrentDecision, CourtCaseNotFound, CourtService
+from accord_court.application import (
+    ConcurrentDecision,
+    CourtCaseNotFound,
+    CourtService,
+    IdempotencyKeyReused,
+)
 from accord_court.domain import COURT_REFERENCE_PATTERN, CourtError
 
 router = APIRouter(prefix="/court-cases", tags=["court cases"])
@@ -46,6 +51,10 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return fn(*args, **kwargs)
     except CourtCaseNotFound as exc:
         raise not_found("court case") from exc
+    except IdempotencyKeyReused as exc:
+        raise Problem(422, "idempotency_key_reused", "Idempotency-Key already used",
+                      "This Idempotency-Key was used for a different decision; use a new key "
+                      "for a new request.") from exc
     except ConcurrentDecision as exc:
         raise Problem(409, "concurrent_update", "The court case has changed",
                       "Another change was saved first; read the court case and retry.") from exc
@@ -67,7 +76,9 @@ def list_court_cases(subject: CurrentSubject, runtime: Runtime,
     require(subject, COURT)
     svc = service(runtime)
     resources = [court_case_resource(svc, d, subject) for d in svc.court_views(limit)]
-    return [p for p in runtime.pep.read(subject, purpose, resources) if p is not None]
+    # The policy decides each row; a page holds only this court's own cases.
+    mine = [r for r in resources if r.case.get("responsible", {}).get("court") == subject.org]
+    return [p for p in runtime.pep.read(subject, purpose, mine) if p is not None]
 
 
 @router.get("/{court_reference:path}",
@@ -76,7 +87,8 @@ def read_court_case(court_reference: CourtReference, subject: CurrentSubject, ru
                     purpose: Purpose = "compliance_review") -> dict[str, Any]:
     svc = service(runtime)
     document = call(svc.court_view, court_reference)
-    return runtime.pep.read_one(subject, purpose, court_case_resource(svc, document, subject))
+    return runtime.pep.read_one(subject, purpose, court_case_resource(svc, document, subject),
+                                what="court case")
 
 
 @router.post("/{court_reference:path}/decisions", status_code=204,
@@ -84,5 +96,10 @@ def read_court_case(court_reference: CourtReference, subject: CurrentSubject, ru
 def record_decision(court_reference: CourtReference, body: DecisionIn, subject: CurrentSubject,
                     runtime: Runtime, idempotency_key: IdempotencyKey = None) -> None:
     require(subject, COURT, REVIEWERS)
-    call(service(runtime).record_review_decision, court_reference, body.decision, subject.user,
+    svc = service(runtime)
+    document = call(svc.court_view, court_reference)
+    runtime.pep.authorise_change(subject, Change(
+        type="court_case", case_id=document["case_id"], command="record_review_decision",
+        case=svc.contexts.policy_case(document["case_id"]), what="court case"))
+    call(svc.record_review_decision, court_reference, body.decision, subject.user,
          body.notes, idempotency_key=idempotency_key)

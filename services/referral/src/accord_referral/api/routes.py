@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from typing import Annotated, Any
 
 from accord_kernel.application import retry_on_conflict
-from accord_kernel.identity import require
-from accord_kernel.policy import PolicyUnavailable, Purpose, Resource
-from accord_kernel.problems import Problem, domain_problem, not_found, policy_unavailable
+from accord_kernel.identity import Subject, require
+from accord_kernel.policy import Change, PolicyUnavailable, Purpose, Resource
+from accord_kernel.problems import (
+    Problem,
+    domain_problem,
+    forbidden,
+    not_found,
+    policy_unavailable,
+)
 from accord_kernel.runtime import CurrentSubject, Runtime
 from fastapi import APIRouter, Header, Query, Response
 
@@ -18,7 +26,12 @@ from accord_referral.api.schemas import (
     RiskReassessmentIn,
     WithdrawIn,
 )
-from accord_referral.application import ReferralNotFound, ReferralService, VersionConflict
+from accord_referral.application import (
+    IdempotencyKeyReused,
+    ReferralNotFound,
+    ReferralService,
+    VersionConflict,
+)
 from accord_referral.domain.errors import ReferralError
 
 log = logging.getLogger("accord.referral.api")
@@ -45,6 +58,10 @@ def _domain_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise policy_unavailable() from exc
     except ReferralNotFound as exc:
         raise not_found("referral") from exc
+    except IdempotencyKeyReused as exc:
+        raise Problem(422, "idempotency_key_reused", "Idempotency-Key already used",
+                      "This Idempotency-Key was used for a different referral; use a new key "
+                      "for a new request.") from exc
     except VersionConflict as exc:
         raise Problem(412, "version_conflict", "The referral has changed",
                       "Re-read the referral and retry with its current version.",
@@ -54,11 +71,31 @@ def _domain_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
                              str(exc), exc.details) from exc
 
 
+def _authorise(runtime: Runtime, subject: Subject, case_id: str, command: str) -> None:
+    """Only the referring force changes a referral; for anyone else it does not exist."""
+    require(subject, POLICE)
+    service = _service(runtime)
+    _domain_call(service.referral, case_id)
+    runtime.pep.authorise_change(subject, Change(
+        type="referral", case_id=case_id, command=command, what="referral",
+        case=service.policy_case(case_id, subject.agency, subject.user)))
+
+
 @router.post("", status_code=201, summary="Submit a referral (police)")
 def submit(body: ReferralIn, subject: CurrentSubject, runtime: Runtime, response: Response,
            idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     require(subject, POLICE)
     service = _service(runtime)
+    directory = runtime.directory
+    if not directory.is_member(subject.org, "police"):
+        raise forbidden("the token's organisation is not a police force of this deployment")
+    organisations = {"victim_services": directory.require(
+        body.victim_services_org, "victim_services", body.jurisdiction, "victim_services_org")}
+    if body.court_org is not None:
+        organisations["court"] = directory.require(body.court_org, "court", body.jurisdiction,
+                                                   "court_org")
+    digest = hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True)
+                            .encode()).hexdigest()
     case_id, created = _domain_call(
             service.submit,
             details={"jurisdiction": body.jurisdiction, "initiated_by": body.initiated_by,
@@ -72,7 +109,8 @@ def submit(body: ReferralIn, subject: CurrentSubject, runtime: Runtime, response
                      "offender_acknowledged": body.offender_acknowledged,
                      "guilty_plea": body.guilty_plea, "court_reference": body.court_reference},
             risk=body.risk_assessment.model_dump(), submitted_by=subject.user,
-            referring_org=subject.org, idempotency_key=idempotency_key)
+            referring_org=subject.org, organisations=organisations,
+            idempotency_key=idempotency_key, request_digest=digest)
     log.info("referral submitted case=%s created=%s", case_id, created)
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/referrals/{case_id}"
@@ -87,7 +125,8 @@ def list_referrals(subject: CurrentSubject, runtime: Runtime,
                    overdue: bool = False,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
     service = _service(runtime)
-    docs = service.referrals(limit=limit, overdue_only=overdue)
+    docs = service.referrals(limit=limit, overdue_only=overdue,
+                             visible_to=(subject.agency, subject.org))
     projected = runtime.pep.read(subject, purpose, [
         _resource(service, d, subject.agency, subject.user) for d in docs])
     return [p for p in projected if p is not None]
@@ -99,13 +138,14 @@ def read_referral(case_id: str, subject: CurrentSubject, runtime: Runtime,
     service = _service(runtime)
     doc = _domain_call(service.referral, case_id)
     return runtime.pep.read_one(subject, purpose,
-                                _resource(service, doc, subject.agency, subject.user))
+                                _resource(service, doc, subject.agency, subject.user),
+                                what="referral")
 
 
 @router.post("/{case_id}/risk-assessments", status_code=204, summary="Reassess risk (DASH)")
 def reassess(case_id: str, body: RiskReassessmentIn, subject: CurrentSubject,
              runtime: Runtime) -> None:
-    require(subject, POLICE)
+    _authorise(runtime, subject, case_id, "assess_risk")
     _domain_call(_service(runtime).assess_risk, case_id, body.answers,
                  body.professional_judgement_high, subject.user, body.expected_version)
 
@@ -113,13 +153,13 @@ def reassess(case_id: str, body: RiskReassessmentIn, subject: CurrentSubject,
 @router.post("/{case_id}/incidents", status_code=204, summary="Report a new incident")
 def report_incident(case_id: str, body: IncidentIn, subject: CurrentSubject,
                     runtime: Runtime) -> None:
-    require(subject, POLICE)
+    _authorise(runtime, subject, case_id, "report_incident")
     _domain_call(_service(runtime).report_incident, case_id, body.date, body.summary,
                  subject.user, body.expected_version)
 
 
 @router.post("/{case_id}/withdrawal", status_code=204, summary="Withdraw a referral")
 def withdraw(case_id: str, body: WithdrawIn, subject: CurrentSubject, runtime: Runtime) -> None:
-    require(subject, POLICE)
+    _authorise(runtime, subject, case_id, "withdraw")
     _domain_call(_service(runtime).withdraw, case_id, body.reason, subject.user,
                  body.expected_version)

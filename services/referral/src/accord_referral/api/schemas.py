@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from accord_kernel.schemas import StrictModel as Strict
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from accord_referral.domain.dash import QUESTIONS
 
@@ -16,6 +16,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 CourtReference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/-]{1,64}$")]
+OrganisationId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 DASH_CODES = frozenset(code for code, _ in QUESTIONS)
 
 
@@ -64,7 +65,18 @@ class ReferralIn(Strict):
     offender_acknowledged: bool
     guilty_plea: bool = False
     court_reference: CourtReference | None = None
+    court_org: OrganisationId | None = Field(
+        default=None, description="The court (from the directory) that gave the court reference")
+    victim_services_org: OrganisationId = Field(
+        description="The victim-services organisation (from the directory) that will support "
+                    "the victim; it is responsible for the case for victim services")
     risk_assessment: RiskAssessmentIn
+
+    @model_validator(mode="after")
+    def _court_named_with_reference(self) -> ReferralIn:
+        if (self.court_reference is None) != (self.court_org is None):
+            raise ValueError("court_reference and court_org are given together or not at all")
+        return self
 
 
 class IncidentIn(Strict):

@@ -122,6 +122,8 @@ class Referral(Aggregate):
         submitted_by: str
         submitted_at: datetime
         deadlines: dict[str, str]
+        organisations: dict[str, str]
+        request_digest: str | None
 
     class RiskAssessed(Aggregate.Event):
         answers: dict[str, bool]
@@ -177,6 +179,8 @@ class Referral(Aggregate):
         submitted_by: str,
         submitted_at: datetime,
         deadlines: Mapping[str, str],
+        organisations: Mapping[str, str] | None = None,
+        request_digest: str | None = None,
     ) -> Referral:
         at = checks.require_moment(submitted_at, "submitted_at")
         return cls(
@@ -201,6 +205,10 @@ class Referral(Aggregate):
             submitted_by=checks.require_text(submitted_by, "submitted_by"),
             submitted_at=at,
             deadlines=_deadlines(deadlines),
+            organisations={checks.require_text(k, "organisations"):
+                           checks.require_text(v, f"organisations.{k}")
+                           for k, v in (organisations or {}).items()},
+            request_digest=request_digest,
         )
 
     # eventsourcing takes the aggregate id from an `id` parameter of `__init__` and keeps it out
@@ -224,8 +232,14 @@ class Referral(Aggregate):
         submitted_by: str,
         submitted_at: datetime,
         deadlines: dict[str, str],
+        organisations: dict[str, str] | None = None,
+        request_digest: str | None = None,
     ) -> None:
         self.status = "submitted"
+        # agency -> responsible organisation at submission (SPEC section 4a)
+        self.organisations: dict[str, str] = dict(organisations or {})
+        # What the Idempotency-Key was first used for, so a reuse for another body is refused.
+        self.request_digest = request_digest
         self.jurisdiction = jurisdiction
         self.initiated_by = initiated_by
         self.incident_date = incident_date
@@ -263,6 +277,15 @@ class Referral(Aggregate):
         self.reassessment_required = False
 
     # --- queries -------------------------------------------------------------------------
+    @property
+    def responsible(self) -> dict[str, str]:
+        """agency -> the organisation responsible for the case (SPEC section 4a)."""
+        found = dict(getattr(self, "organisations", None) or {})
+        provider = getattr(self, "provider_org", None)
+        if provider:
+            found["rj_provider"] = provider
+        return found
+
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
@@ -376,6 +399,7 @@ class Referral(Aggregate):
 
     @event(Accepted)
     def _accepted(self, provider_org: str, at: datetime) -> None:
+        self.provider_org = provider_org
         self.status = "accepted"
         self.decided_by = provider_org
         self.decided_at = at

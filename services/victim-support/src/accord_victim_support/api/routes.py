@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from accord_kernel.application import retry_on_conflict
 from accord_kernel.identity import Subject, require
-from accord_kernel.policy import Purpose, Resource
+from accord_kernel.policy import Change, Purpose, Resource
 from accord_kernel.problems import Problem, domain_problem, not_found
 from accord_kernel.runtime import CurrentSubject, Runtime
 from fastapi import APIRouter
@@ -23,6 +23,7 @@ from accord_victim_support.api.schemas import (
     ReviewIn,
     SafetyPlanIn,
     SupportNoteIn,
+    TransferIn,
     VictimIn,
     WithdrawIn,
 )
@@ -72,11 +73,26 @@ def read(runtime: Runtime, subject: Subject, purpose: str, type_: str, case_id: 
                                 justification_ref=grant["grant_id"] if grant else None)
 
 
+def authorise(runtime: Runtime, subject: Subject, case_id: str, command: str,
+              safety_fallback: bool = False) -> None:
+    """Only the case's responsible victim-services organisation changes its records; for
+    anyone else the case does not exist (404)."""
+    require(subject, ADVOCATES)
+    runtime.pep.authorise_change(subject, Change(
+        type="victim_record", case_id=case_id, command=command,
+        case=service(runtime).policy_case(case_id, subject.agency, subject.user)),
+        safety_fallback=safety_fallback)
+
+
+def consent_case(runtime: Runtime, consent_id: str) -> str:
+    return call(service(runtime).consent, consent_id).case_id
+
+
 # --- victim record ----------------------------------------------------------------------
 @router.post("/cases/{case_id}/victim", status_code=201, summary="Register the victim (advocate)")
 def register(case_id: str, body: VictimIn, subject: CurrentSubject,
              runtime: Runtime) -> dict[str, str]:
-    require(subject, ADVOCATES)
+    authorise(runtime, subject, case_id, "register_victim")
     victim_id = call(service(runtime).register_victim, case_id[:64], body.model_dump(),
                      subject.user)
     log.info("victim registered case=%s", case_id[:64])
@@ -93,7 +109,7 @@ def read_victim(case_id: str, subject: CurrentSubject, runtime: Runtime,
 @router.post("/cases/{case_id}/support-notes", status_code=204, summary="Add a support note")
 def add_note(case_id: str, body: SupportNoteIn, subject: CurrentSubject,
              runtime: Runtime) -> None:
-    require(subject, ADVOCATES)
+    authorise(runtime, subject, case_id, "add_support_note")
     call(service(runtime).update_victim, case_id, "add_support_note", {"text": body.text},
          subject.user)
 
@@ -102,7 +118,7 @@ def add_note(case_id: str, body: SupportNoteIn, subject: CurrentSubject,
 @router.post("/cases/{case_id}/consents", status_code=201, summary="Record a consent")
 def grant(case_id: str, body: ConsentIn, subject: CurrentSubject,
           runtime: Runtime) -> dict[str, str]:
-    require(subject, ADVOCATES)
+    authorise(runtime, subject, case_id, "grant_consent")
     consent_id = call(service(runtime).grant_consent, case_id, scope=body.scope,
                       provisions=[p.model_dump() for p in body.provisions],
                       seen_alone=body.seen_alone, verified_by=subject.user,
@@ -135,6 +151,10 @@ def consent_summary(case_id: str, subject: CurrentSubject, runtime: Runtime,
 def withdraw(consent_id: str, body: WithdrawIn, subject: CurrentSubject,
              runtime: Runtime) -> None:
     require(subject, ADVOCATES)
+    # Safety before availability: a withdrawal by the responsible organisation is applied even
+    # while the policy engine is down.
+    authorise(runtime, subject, consent_case(runtime, consent_id), "withdraw_consent",
+              safety_fallback=True)
     call(service(runtime).withdraw_consent, consent_id, subject.user, body.reason)
     log.info("consent withdrawn consent=%s", consent_id)
 
@@ -142,14 +162,14 @@ def withdraw(consent_id: str, body: WithdrawIn, subject: CurrentSubject,
 @router.post("/consents/{consent_id}/refresh", status_code=204, summary="Extend a consent")
 def refresh(consent_id: str, body: RefreshIn, subject: CurrentSubject,
             runtime: Runtime) -> None:
-    require(subject, ADVOCATES)
+    authorise(runtime, subject, consent_case(runtime, consent_id), "refresh_consent")
     call(service(runtime).refresh_consent, consent_id, body.new_end, subject.user)
 
 
 # --- safety flags and plan ----------------------------------------------------------------
 @router.post("/cases/{case_id}/safety-flags", status_code=204, summary="Raise a safety flag")
 def raise_flag(case_id: str, body: FlagIn, subject: CurrentSubject, runtime: Runtime) -> None:
-    require(subject, ADVOCATES)
+    authorise(runtime, subject, case_id, "raise_flag")
     call(service(runtime).raise_flag, case_id, body.code, body.severity, subject.user)
 
 
@@ -157,7 +177,7 @@ def raise_flag(case_id: str, body: FlagIn, subject: CurrentSubject, runtime: Run
              summary="Clear a safety flag")
 def clear_flag(case_id: str, code: str, body: ClearFlagIn, subject: CurrentSubject,
                runtime: Runtime) -> None:
-    require(subject, ADVOCATES)
+    authorise(runtime, subject, case_id, "clear_flag")
     call(service(runtime).clear_flag, case_id, code, body.reason, subject.user)
 
 
@@ -171,7 +191,7 @@ def read_flags(case_id: str, subject: CurrentSubject, runtime: Runtime,
 @router.put("/cases/{case_id}/safety-plan", status_code=204, summary="Record the safety plan")
 def record_plan(case_id: str, body: SafetyPlanIn, subject: CurrentSubject,
                 runtime: Runtime) -> None:
-    require(subject, ADVOCATES)
+    authorise(runtime, subject, case_id, "record_safety_plan")
     call(service(runtime).record_safety_plan, case_id, body.content, body.review_date,
          subject.user)
 
@@ -184,13 +204,14 @@ def read_plan(case_id: str, subject: CurrentSubject, runtime: Runtime,
                 lambda: service(runtime).plan_document(case_id))
 
 
-@router.get("/cases/{case_id}/shares", summary="Who currently holds what (advocate)")
-def shares(case_id: str, subject: CurrentSubject, runtime: Runtime) -> list[dict[str, Any]]:
-    require(subject, ADVOCATES)
-    case = case_id[:64]
-    doc = read(runtime, subject, "case_management", "share_ledger", case,
-               lambda: {"case_id": case, "shares": service(runtime).ledger(case).who_has_what()})
-    return list(doc.get("shares", []))
+@router.post("/cases/{case_id}/transfer", status_code=204,
+             summary="Hand the case to another victim-services organisation")
+def transfer(case_id: str, body: TransferIn, subject: CurrentSubject, runtime: Runtime) -> None:
+    authorise(runtime, subject, case_id, "transfer")
+    svc = service(runtime)
+    jurisdiction = svc.contexts.get(case_id).jurisdiction or ""
+    to_org = runtime.directory.require(body.to_org, "victim_services", jurisdiction, "to_org")
+    call(svc.transfer, case_id, to_org, subject.user)
 
 
 @router.get("/cases/{case_id}/notifications",
@@ -207,7 +228,7 @@ def notifications(case_id: str, subject: CurrentSubject,
 @router.post("/cases/{case_id}/notifications/{index}/told", status_code=204,
              summary="Record that the victim has been told")
 def told(case_id: str, index: int, subject: CurrentSubject, runtime: Runtime) -> None:
-    require(subject, ADVOCATES)
+    authorise(runtime, subject, case_id[:64], "mark_told")
     call(service(runtime).mark_told, case_id[:64], index, subject.user)
 
 
@@ -228,10 +249,12 @@ def emergency(case_id: str, body: EmergencyAccessIn, subject: CurrentSubject,
 def reviews(subject: CurrentSubject, runtime: Runtime,
             pending: bool = True) -> list[dict[str, Any]]:
     require(subject, {"audit", "victim_services"})
-    tasks = service(runtime).review_tasks(pending_only=pending)
+    svc = service(runtime)
+    tasks = svc.review_tasks(pending_only=pending)
     projected = runtime.pep.read(subject, "audit" if subject.agency == "audit"
                                  else "case_management", [
-        Resource(type="emergency_review", case_id=t["case_id"], document=t) for t in tasks])
+        Resource(type="emergency_review", case_id=t["case_id"], document=t,
+                 case=svc.policy_case(t["case_id"])) for t in tasks])
     return [p for p in projected if p is not None]
 
 

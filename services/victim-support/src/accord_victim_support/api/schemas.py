@@ -97,6 +97,11 @@ class EmergencyAccessIn(Strict):
     duration_minutes: int = Field(default=60, ge=1, le=240)
 
 
+class TransferIn(Strict):
+    to_org: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")] = Field(
+        description="The victim-services organisation (from the directory) taking the case")
+
+
 class ReviewIn(Strict):
     outcome: Literal["justified", "not_justified"]
     notes: Text2000 | None = None
