@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from accord_kernel.testing import submitted, tell
 from accord_kernel.dev_tokens import ensure_dev_keys, mint
 from accord_kernel.policy import Resource
 from accord_kernel.runtime import ServiceRuntime
@@ -110,6 +111,8 @@ async def seed(enforced: dict[str, ServiceCopy], tokens: dict[str, dict[str, str
             case_ids.append(str(response.json()["case_id"]))
             bars.advance(task)
         for case_id in case_ids[:victims]:
+            # No Kafka here: victim services is told of the referral through its real inbox.
+            tell(enforced["victim-support"].runtime, submitted(case_id))
             response = await enforced["victim-support"].client.post(
                 f"/cases/{case_id}/victim", json=victim(), headers=tokens["advocate"])
             if response.status_code != 201:

@@ -22,6 +22,8 @@ def referral(yes: int = 3) -> dict[str, Any]:
         "offender_acknowledged": True,
         "guilty_plea": True,
         "court_reference": "B" + uuid.uuid4().hex[:12].upper(),
+        "court_org": "north-court",
+        "victim_services_org": "north-advocacy",
         "risk_assessment": {
             "answers": {code: position < yes for position, code in enumerate(QUESTION_CODES)},
             "professional_judgement_high": False,

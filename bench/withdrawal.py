@@ -4,8 +4,9 @@ Each run prepares a case (untimed): a police referral, the victim registered wit
 flag, a share consent letting police see safety flags for safeguarding, a participate consent,
 and the RJ provider accepting the case; it waits until police actually see the flag. Then the
 advocate withdraws both consents, one call after the other, and the run measures, each from
-the start of its own withdrawal call, until police's shared safety-flags read
-(GET /cases/{id}/safety-flags on the referral service) returns none, and until the RJ case
+the start of its own withdrawal call, until police's safety-flags read at the source
+(GET /cases/{id}/safety-flags on victim services, with the police token) returns none, and
+until the RJ case
 (GET /cases/{id} on conference) is stopped with `victim_withdrew` - without anyone acting on it.
 
 Baseline in the same run: Kafka's raw produce -> consume round trip with aiokafka, sampled
@@ -57,7 +58,7 @@ class Agencies:
         return response.json() if response.content else None
 
     async def police_see_flags(self, case_id: str) -> bool:
-        response = await self.platform.client("referral").get(
+        response = await self.platform.client("victim-support").get(
             f"/cases/{case_id}/safety-flags", params={"purpose": "safeguarding"},
             headers=self.police)
         if response.status_code not in (200, 403):
@@ -91,8 +92,17 @@ async def prepare(agencies: Agencies) -> Case:
     """Everything before the withdrawal, untimed."""
     posted = await agencies.post("referral", "/referrals", agencies.police, referral(), 201)
     case_id = str(posted["case_id"])
-    await agencies.post("victim-support", f"/cases/{case_id}/victim", agencies.advocate,
-                        victim(), 201)
+    clock = Stopwatch()
+
+    async def registered() -> bool:
+        # Victim services learns of the case from the referral's event first.
+        response = await agencies.platform.client("victim-support").post(
+            f"/cases/{case_id}/victim", json=victim(), headers=agencies.advocate)
+        if response.status_code not in (201, 404):
+            raise RuntimeError(f"victim answered {response.status_code}: {response.text}")
+        return response.status_code == 201
+
+    await seconds_until(registered, clock, SETUP_POLL_SECONDS, f"victim of {case_id}")
     await agencies.post("victim-support", f"/cases/{case_id}/safety-flags", agencies.advocate,
                         {"code": "stalking", "severity": "high"}, 204)
     share = await agencies.post(
@@ -101,7 +111,6 @@ async def prepare(agencies: Agencies) -> Case:
     participate = await agencies.post(
         "victim-support", f"/cases/{case_id}/consents", agencies.advocate,
         consent("participate", "rj_provider", ["case_management"], []), 201)
-    clock = Stopwatch()
     await seconds_until(lambda: agencies.eligible_in_intake(case_id), clock,
                         SETUP_POLL_SECONDS, f"case {case_id} eligible in intake")
     await agencies.post("conference", f"/intake/{case_id}/accept", agencies.coordinator, {}, 201)
@@ -190,9 +199,10 @@ def run(arguments: argparse.Namespace, argv: list[str]) -> BenchmarkResult:
         "participate consent; police's GET /cases/{id}/safety-flags and the coordinator's "
         f"GET /cases/{{id}} are polled every {POLL_SECONDS * 1000:.0f} ms (each poll is itself "
         "a policy-enforced, recorded read).",
-        "Police stop seeing the flags when victim services publishes the revocation on the "
-        "police share route and the referral service purges what it held; the RJ case stops "
-        "when conference consumes the consent change and its rule stops the case.",
+        "Police read the flags at their source (victim services decides each read from the "
+        "consents it holds), so they stop seeing them on the first read after the withdrawal "
+        "commits; the RJ case stops when conference consumes the consent change and its rule "
+        "stops the case.",
         f"{arguments.runs} runs after {WARM_UP} warm-up run; baseline: "
         f"{arguments.baseline_per_run} Kafka produce -> consume round trips after each run "
         "(one-partition topic, idempotent producer, acks=all).",
@@ -214,7 +224,7 @@ def report(result: BenchmarkResult, measured: dict[str, Any]) -> None:
         [label, dist.count, dist.as_ms()["p50_ms"], dist.as_ms()["p99_ms"],
          dist.as_ms()["mean_ms"], dist.as_ms()["max_ms"]]
         for label, dist in (
-            ("police's shared safety-flags read returns none (share consent)", police),
+            ("police's safety-flags read at the source returns none (share consent)", police),
             ("RJ case stopped, victim_withdrew (participate consent)", rj),
             ("both, from the first withdrawal call", everywhere),
             ("baseline: Kafka produce -> consume round trip", kafka),
@@ -226,9 +236,10 @@ def report(result: BenchmarkResult, measured: dict[str, Any]) -> None:
                      getattr(kafka, share), f"Kafka round trip {share}", "s")
         result.ratio(f"RJ case stopped {share}", getattr(rj, share), getattr(kafka, share),
                      f"Kafka round trip {share}", "s")
-    result.note(f"With {police.count} runs the p99 is the slowest run. Each effect needs one "
-                "commit in victim services, its outbox relay's next poll (every 100 ms), one "
-                "Kafka hop and the recipient's inbox transaction.")
+    result.note(f"With {police.count} runs the p99 is the slowest run. The police effect is one "
+                "withdrawal commit plus one policy-enforced read; stopping the RJ case needs "
+                "the commit, the outbox relay's next poll, one Kafka hop and the recipient's "
+                "inbox transaction.")
     result.figures = {"police_flags_gone": police.as_ms(), "rj_case_stopped": rj.as_ms(),
                       "everywhere": everywhere.as_ms(), "kafka_round_trip": kafka.as_ms()}
 

@@ -222,3 +222,59 @@ def test_preparation_details_never_reach_the_logs(
                             headers=dev_keys.bearer("police", "officer")))
 
     assert_no_leaks(log_records())
+
+
+def test_court_data_never_reaches_the_logs(
+        log_records: LogRecords, open_client: Callable[[str], TestClient],
+        dev_keys: DevKeys) -> None:
+    from datetime import UTC, datetime
+
+    from accord_kernel.contracts import AgreementItemsShared, AgreementMade
+    from accord_kernel.testing import tell
+
+    client = open_client("court")
+    case_id, reference = str(uuid.uuid4()), "ZZ" + uuid.uuid4().hex[:8].upper()
+    introduce(client, case_id, court_reference=reference)
+    now = datetime.now(UTC)
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    tell(runtime,
+         AgreementMade(case_id=case_id, court_reference=reference, at=now,
+                       outcome_consent_all_parties=True,
+                       items_status=[{"item_id": "i1", "status": "open",
+                                      "due_date": "2027-01-01", "completed_at": None}]),
+         AgreementItemsShared(case_id=case_id, recipient="court", court_reference=reference,
+                              items_text=[{"item_id": "i1", "what": SUMMARY}], at=now))
+    judge = dev_keys.bearer("court", "judge")
+    expect(200, client.get(f"/court-cases/{reference}", headers=judge))
+    expect(200, client.get("/court-cases", headers=judge))
+    expect(204, client.post(f"/court-cases/{reference}/decisions", headers=judge,
+                            json={"decision": "review_adjourned", "notes": NOTE}))
+    expect(422, client.post(f"/court-cases/{reference}/decisions", headers=judge,
+                            json={"decision": NAME, "notes": NOTE}))
+    expect(422, client.post(f"/court-cases/{reference}/decisions", headers=judge,
+                            json={"decision": "review_adjourned", "notes": NOTE * 300}))
+    expect(404, client.get(f"/court-cases/{reference}",
+                           headers=dev_keys.bearer("court", "clerk", org="south-court")))
+    expect(403, client.post(f"/court-cases/{reference}/decisions", json={"notes": NOTE,
+                            "decision": "review_adjourned"},
+                            headers=dev_keys.bearer("police", "officer")))
+    assert_no_leaks(log_records())
+
+
+def test_audit_requests_never_put_victim_data_in_the_logs(
+        log_records: LogRecords, open_client: Callable[[str], TestClient],
+        dev_keys: DevKeys) -> None:
+    client = open_client("audit")
+    privacy = dev_keys.bearer("audit", "privacy_officer")
+    case_id = str(uuid.uuid4())
+    expect(200, client.get(f"/cases/{case_id}/access", headers=privacy))
+    expect(200, client.get(f"/cases/{case_id}/events", headers=privacy))
+    for junk in (NAME, ADDRESS.replace("-", "_") + "/x"):
+        expect((404, 422), client.get(f"/cases/{junk}/access", headers=privacy))
+    expect(422, client.get("/proofs/inclusion", params={"index": NAME, "tree_size": 1},
+                           headers=privacy))
+    expect(404, client.get(f"/victims/{case_id}/access-log",
+                           headers=dev_keys.bearer("victim_services", "advocate")))
+    expect(403, client.get(f"/cases/{case_id}/access",
+                           headers=dev_keys.bearer("police", "officer")))
+    assert_no_leaks(log_records())
