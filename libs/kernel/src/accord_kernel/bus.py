@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
@@ -69,6 +71,110 @@ async def _backoff(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
+# --- the broker's reachability, logged once per change of state -------------------------------
+
+RETRY_MIN_SECONDS = 0.5
+RETRY_MAX_SECONDS = 5.0
+# A subscribed consumer whose partitions have had no fetch response for this long (with
+# nothing buffered) counts its broker as unreachable; aiokafka itself retries silently.
+BROKER_SILENCE_SECONDS = 10.0
+# While the same aiokafka warning or error keeps coming, one summary line per this period.
+CLIENT_LOG_SUMMARY_SECONDS = 300.0
+
+
+class ClientLogSummary(logging.Filter):
+    """Lets the first aiokafka warning or error of each kind through, then counts the ones
+    like it and lets one through (with the count) per `period` while they go on.
+
+    With the broker away, every aiokafka client logs each failed connection and metadata
+    attempt (about 45 lines a second per service); the relay and inbox say once what is going
+    on (`KafkaLink`)."""
+
+    def __init__(self, period: float = CLIENT_LOG_SUMMARY_SECONDS) -> None:
+        super().__init__()
+        self.period = period
+        self._lock = threading.Lock()
+        self._kinds: dict[tuple[str, int, str], tuple[float, int]] = {}
+        self.suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        kind = (record.name, record.levelno, str(record.msg))
+        now = time.monotonic()
+        with self._lock:
+            shown = self._kinds.get(kind)
+            if shown is not None and now - shown[0] < self.period:
+                self._kinds[kind] = (shown[0], shown[1] + 1)
+                self.suppressed += 1
+                return False
+            self._kinds[kind] = (now, 0)
+        note = (f" [{shown[1]} more like this in the last {now - shown[0]:.0f} s]" if shown
+                else f" [repeats are counted, at most one line per {self.period:.0f} s]")
+        # %-escaped: the note is appended to a format string
+        record.msg = str(record.msg) + note.replace("%", "%%")
+        return True
+
+    def reset(self) -> None:
+        """The broker is back: the next outage shows its first errors again."""
+        with self._lock:
+            self._kinds.clear()
+
+
+CLIENT_LOGS = ClientLogSummary()
+
+
+def quiet_kafka_client_logs() -> None:
+    """Installs `CLIENT_LOGS` on every aiokafka logger (a logger's filters see only the
+    records logged to it by name, not those of its children)."""
+    names = [name for name in list(logging.root.manager.loggerDict)
+             if name == "aiokafka" or name.startswith("aiokafka.")]
+    for name in {"aiokafka", *names}:
+        logger = logging.getLogger(name)
+        if CLIENT_LOGS not in logger.filters:
+            logger.addFilter(CLIENT_LOGS)
+
+
+class KafkaLink:
+    """One worker's connection to the broker: logs when it is lost and when it is back (with
+    how many attempts failed over how long), never once per attempt, and spaces the attempts
+    out (0.5 s doubling up to 5 s)."""
+
+    def __init__(self, worker: str) -> None:
+        self.worker = worker
+        self.failed_attempts = 0
+        self.down_since: float | None = None
+        self.connected = False
+
+    @property
+    def down(self) -> bool:
+        return self.down_since is not None
+
+    def failed(self, reason: str) -> None:
+        self.failed_attempts += 1
+        self.connected = False
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            log.warning("kafka unreachable (%s): %s; will retry", self.worker, reason)
+        else:
+            log.debug("kafka still unreachable (%s): %s", self.worker, reason)
+
+    def reached(self) -> None:
+        if self.down_since is not None:
+            log.warning("kafka reachable again (%s) after %d failed attempts over %.1f s",
+                        self.worker, self.failed_attempts, time.monotonic() - self.down_since)
+            self.down_since = None
+            self.failed_attempts = 0
+            CLIENT_LOGS.reset()
+        elif not self.connected:
+            log.info("%s connected to kafka", self.worker)
+        self.connected = True
+
+    def retry_delay(self) -> float:
+        doublings = max(0, self.failed_attempts - 1)
+        return float(min(RETRY_MAX_SECONDS, RETRY_MIN_SECONDS * 2.0**doublings))
+
+
 class OutboxRelay:
     """Publishes the application's notification log to Kafka as integration events.
 
@@ -105,18 +211,18 @@ class OutboxRelay:
         return batch
 
     async def run(self, stop: asyncio.Event) -> None:
+        link = KafkaLink(f"relay {self.app.service_name}")
         while not stop.is_set():
             producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True,
                                         acks="all", linger_ms=2)
             try:
                 await producer.start()
                 await ensure_topics(self.bootstrap)
-                log.info("outbox relay %s connected", self.app.service_name)
+                link.reached()
                 await self._loop(producer, stop)
             except (KafkaError, OSError, TimeoutError) as exc:
-                log.warning("outbox relay %s: kafka unavailable (%s); retrying",
-                            self.app.service_name, type(exc).__name__)
-                await _backoff(stop, 1.0)
+                link.failed(type(exc).__name__)
+                await _backoff(stop, link.retry_delay())
             except (OperationalError, InterfaceError) as exc:
                 log.warning("outbox relay %s: store unavailable (%s); retrying",
                             self.app.service_name, type(exc).__name__)
@@ -140,6 +246,38 @@ class OutboxRelay:
             await asyncio.wait_for(asyncio.gather(*deliveries), DELIVERY_TIMEOUT_SECONDS)
             await asyncio.to_thread(self.app.advance_outbox, batch[-1][0])
             self.published += sum(len(e) for _, e in batch)
+
+
+class _BrokerWatch:
+    """Tells a subscribed consumer's link whether the broker still answers its fetches.
+
+    aiokafka retries a lost broker by itself and `getmany` just returns nothing, so the
+    consumer never sees an error; the time of the last fetch response of its partitions
+    (`last_poll_timestamp`, updated even when there are no new records) does tell."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, link: KafkaLink) -> None:
+        self.consumer = consumer
+        self.link = link
+        self.answered = time.monotonic()
+        self.checked = 0.0
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now - self.checked < 1.0:
+            return
+        self.checked = now
+        assigned = self.consumer.assignment()
+        if not assigned:
+            # joining or rebalancing, or a group member without partitions: nothing to judge
+            self.answered = now
+            return
+        polls = [self.consumer.last_poll_timestamp(tp) for tp in assigned]
+        newest = max((p for p in polls if p is not None), default=None)
+        if newest is not None and time.time() * 1000 - newest < BROKER_SILENCE_SECONDS * 1000:
+            self.answered = now
+            self.link.reached()
+        elif now - self.answered > BROKER_SILENCE_SECONDS:
+            self.link.failed(f"no fetch response for {now - self.answered:.0f} s")
 
 
 class Inbox(Protocol):
@@ -213,6 +351,7 @@ class InboxConsumer:
         self.dead_lettered = 0
 
     async def run(self, stop: asyncio.Event) -> None:
+        link = KafkaLink(f"inbox {self.group_id}")
         while not stop.is_set():
             consumer = AIOKafkaConsumer(
                 *self.topics, bootstrap_servers=self.bootstrap, group_id=self.group_id,
@@ -225,20 +364,25 @@ class InboxConsumer:
                 await ensure_topics(self.bootstrap)
                 await consumer.start()
                 await producer.start()
-                log.info("inbox %s subscribed to %s", self.group_id, self.topics)
-                await self._loop(consumer, producer, stop)
+                if not link.connected and not link.down:
+                    log.info("inbox %s subscribes to %s", self.group_id, self.topics)
+                link.reached()
+                await self._loop(consumer, producer, stop, link)
             except (KafkaError, OSError, TimeoutError) as exc:
-                log.warning("inbox %s: kafka unavailable (%s); retrying", self.group_id,
-                            type(exc).__name__)
-                await _backoff(stop, 1.0)
+                link.failed(type(exc).__name__)
+                await _backoff(stop, link.retry_delay())
             finally:
                 await _close(consumer, f"inbox {self.group_id} consumer")
                 await _close(producer, f"inbox {self.group_id} dead-letter producer")
 
     async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
-                    stop: asyncio.Event) -> None:
+                    stop: asyncio.Event, link: KafkaLink | None = None) -> None:
+        watch = _BrokerWatch(consumer, link or KafkaLink(f"inbox {self.group_id}"))
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=100)
+            if not batches:
+                # nothing buffered, so the fetcher is asking the broker: is it answering?
+                watch.check()
             for tp, records in batches.items():
                 if isinstance(self.inbox, BatchInbox):
                     if await self._handle_batch(records, producer, stop):

@@ -48,6 +48,9 @@ class ServiceSettings(BaseSettings):
             return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
         if kind == "sqlite":
             self.data_dir.mkdir(parents=True, exist_ok=True)
+            # eventsourcing puts a file database in write-ahead-log mode itself (readers never
+            # wait for the writer) and serialises this process's writers; SQLITE_LOCK_TIMEOUT
+            # is sqlite3's busy timeout in seconds, for another process writing the same file.
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.data_dir / f"{self.service}.sqlite"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -13,8 +14,15 @@ import typer
 from accord_kernel.dev_tokens import ensure_dev_keys, mint
 from accord_kernel.identity import AGENCY_ROLES
 from rich.console import Console
+from rich.text import Text
 
-from accord_platform.services import SERVICES
+from accord_platform.services import (
+    ServiceSpec,
+    Supervised,
+    Supervisor,
+    service_processes,
+    services_from,
+)
 
 app = typer.Typer(add_completion=False, help="Accord: safe coordination of restorative justice.")
 console = Console(stderr=True)
@@ -42,21 +50,19 @@ def token(agency: str = typer.Argument(..., help=f"one of {', '.join(AGENCY_ROLE
         raise typer.Exit(2) from exc
 
 
-def _wait_healthy(started: float, stop: threading.Event) -> None:
-    pending = {s.name: s for s in SERVICES}
+def _wait_healthy(started: float, stop: threading.Event,
+                  services: tuple[ServiceSpec, ...]) -> None:
+    pending = {s.name: s for s in services}
     with httpx.Client(timeout=1.0) as client:
         while pending and not stop.is_set():
             for name, spec in list(pending.items()):
-                try:
-                    if client.get(spec.url + "/health/ready").status_code == 200:
-                        del pending[name]
-                except httpx.HTTPError:
-                    pass
+                if _ready(client, spec):
+                    del pending[name]
             time.sleep(0.3)
     if stop.is_set():
         return
     console.print(f"[bold green]Accord is up[/bold green] ({time.monotonic() - started:.1f} s)")
-    for s in SERVICES:
+    for s in services:
         # Plain lines, not a table: URLs must survive narrow terminals and log files whole.
         console.print(f"  {s.name:<15} {s.agency:<17} {s.url}   docs: {s.url}/docs",
                       soft_wrap=True)
@@ -64,16 +70,65 @@ def _wait_healthy(started: float, stop: threading.Event) -> None:
                   "Stop: Ctrl-C")
 
 
+def _ready(client: httpx.Client, spec: ServiceSpec) -> bool:
+    try:
+        return client.get(spec.url + "/health/ready").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+_COLOURS = ("cyan", "magenta", "yellow", "blue", "green", "bright_cyan", "bright_magenta")
+
+
+def _show(name: str, line: str) -> None:
+    # honcho-style prefix; the line itself verbatim (no markup, no highlighting, no wrapping)
+    colour = _COLOURS[sum(name.encode()) % len(_COLOURS)]
+    console.print(Text.assemble((f"{name:<15}| ", colour), line), soft_wrap=True,
+                  highlight=False)
+
+
+def _say(message: str) -> None:
+    console.print(Text.assemble((f"{'supervisor':<15}| ", "bold red"), message),
+                  soft_wrap=True, highlight=False)
+
+
+def _ignore_stop_signals() -> None:
+    # A second Ctrl-C (or a SIGTERM sent to the whole process group as well as forwarded by
+    # uv) must not cut the orderly stop short and leave half the platform running; every
+    # child also dies with this process, should it be killed outright.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _stop_once(signum: int, frame: object) -> None:
+    _ignore_stop_signals()
+    raise KeyboardInterrupt
+
+
 @app.command()
 def run(data_dir: Path | None = typer.Option(None, help="where event stores and keys live"),
-        kafka_port: int = 9092, opa_port: int = 8181) -> None:
-    """Start Kafka, OPA and all five services (SQLite event stores) until Ctrl-C."""
-    from honcho.manager import Manager
+        kafka_port: int = 9092, opa_port: int = 8181,
+        service_port: int = typer.Option(
+            8101, help="the first of the five services' ports (referral; the others follow)"),
+        restart_delay: float = typer.Option(
+            0.5, help="pause before restarting a process that died; doubles per quick death"),
+        max_restart_delay: float = typer.Option(30.0, help="the longest such pause")) -> None:
+    """Start Kafka, OPA and all five services (SQLite event stores) until Ctrl-C.
 
-    from accord_platform.infra import KafkaNode, OpaServer, port_is_free, provisioned
+    A process that dies is started again (after a pause that doubles, up to
+    --max-restart-delay, with each death that follows less than a minute up); the rest of the
+    platform keeps running. Ctrl-C or SIGTERM stops everything."""
+    from accord_platform.infra import (
+        ChildServer,
+        KafkaNode,
+        OpaServer,
+        port_is_free,
+        provisioned,
+    )
 
+    services = services_from(service_port)
     wanted = {"Kafka": kafka_port, "Kafka controller": kafka_port + 1, "OPA": opa_port,
-              **{s.name: s.port for s in SERVICES}}
+              **{s.name: s.port for s in services}}
     busy = {name: port for name, port in wanted.items() if not port_is_free(port)}
     if busy:
         # Another server answering on these ports would pass our health checks and the
@@ -82,6 +137,9 @@ def run(data_dir: Path | None = typer.Option(None, help="where event stores and 
             f"{name} {port}" for name, port in busy.items())
             + ". Stop whatever listens there (an earlier `make run`?) and try again.")
         raise typer.Exit(1)
+    # SIGTERM (a service manager, `kill`) stops the platform as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _stop_once)
+    signal.signal(signal.SIGINT, _stop_once)
     started = time.monotonic()
     data = _data_dir(data_dir)
     data.mkdir(parents=True, exist_ok=True)
@@ -90,28 +148,47 @@ def run(data_dir: Path | None = typer.Option(None, help="where event stores and 
     kafka = KafkaNode(Path(paths["ACCORD_KAFKA_HOME"]), data / "kafka", port=kafka_port,
                       controller_port=kafka_port + 1)
     opa = OpaServer(Path(paths["ACCORD_OPA"]), REPO / "policies", data / "opa", port=opa_port)
-    kafka.start()
-    opa.start()
+
+    def env_for(spec: ServiceSpec) -> dict[str, str]:
+        env = {**os.environ, "ACCORD_PORT": str(spec.port), "ACCORD_DATA_DIR": str(data),
+               "ACCORD_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
+               "ACCORD_OPA_URL": f"http://127.0.0.1:{opa_port}",
+               "ACCORD_JWKS_PATH": str(jwks), "PYTHONUNBUFFERED": "1"}
+        env.pop("ACCORD_DATABASE_URL", None)
+        return env
+
+    processes = service_processes(services, Path(sys.executable).parent, env_for, _show)
+    by_name = {s.name: s for s in services}
+
+    def ready(child: Supervised) -> bool:
+        if child.name in by_name:
+            with httpx.Client(timeout=1.0) as client:
+                return _ready(client, by_name[child.name])
+        return isinstance(child, ChildServer) and child.answers()
+
+    supervisor = Supervisor(processes, [kafka, opa], _say, first_delay=restart_delay,
+                            max_delay=max_restart_delay, ready=ready)
     stop = threading.Event()
     try:
+        kafka.start()
+        opa.start()
         kafka.wait_ready(120)
         opa.wait_ready(30)
         console.print(f"Kafka on 127.0.0.1:{kafka_port}, OPA on 127.0.0.1:{opa_port}")
-        manager = Manager()
-        bin_dir = Path(sys.executable).parent
-        for s in SERVICES:
-            env = {**os.environ, "ACCORD_PORT": str(s.port), "ACCORD_DATA_DIR": str(data),
-                   "ACCORD_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
-                   "ACCORD_OPA_URL": f"http://127.0.0.1:{opa_port}",
-                   "ACCORD_JWKS_PATH": str(jwks), "PYTHONUNBUFFERED": "1"}
-            env.pop("ACCORD_DATABASE_URL", None)
-            manager.add_process(s.name, f"{bin_dir / s.command} all", env=env)
-        threading.Thread(target=_wait_healthy, args=(started, stop), daemon=True).start()
-        manager.loop()
+        for process in processes:
+            process.start()
+            _say(f"{process.name} started (pid {process.pid})")
+        supervisor.adopt()
+        threading.Thread(target=_wait_healthy, args=(started, stop, services),
+                         daemon=True).start()
+        supervisor.run(stop)
+    except KeyboardInterrupt:
+        pass
     finally:
         stop.set()
-        opa.stop()
-        kafka.stop()
+        _ignore_stop_signals()
+        console.print("Stopping Accord...")
+        supervisor.stop()
         console.print("Accord stopped.")
 
 

@@ -165,6 +165,14 @@ def _parent_death_options() -> list[str]:
     return ["--pdeathsig", "TERM"]
 
 
+def dies_with_parent() -> list[str]:
+    """The `setpriv` prefix for a child that must die with this process (see
+    `_parent_death_options`); empty where that cannot be arranged."""
+    options = _parent_death_options()
+    setpriv = shutil.which("setpriv")
+    return [setpriv, *options, "--"] if options and setpriv else []
+
+
 def _tail(path: Path, lines: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -193,6 +201,16 @@ class ChildServer(ABC):
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.running and self.process else None
+
+    def exit_code(self) -> int | None:
+        """None while it runs (or before its first start), otherwise how it ended (negative:
+        the signal that killed it); for a supervisor."""
+        return None if self.process is None else self.process.poll()
+
+    def terminate(self) -> None:
+        """Asks for the server's orderly shutdown (SIGTERM) without waiting for it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
 
     @abstractmethod
     def command(self) -> list[str]:

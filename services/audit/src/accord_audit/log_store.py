@@ -391,7 +391,11 @@ class AuditLogStore:
                     size=checkpoint.size,
                 )
         try:
-            with self._engine.begin() as connection:
+            # IMMEDIATE on SQLite: this transaction reads, then writes; a deferred one could
+            # not upgrade its read lock while an append holds the write lock and would fail
+            # at once ("database is locked"), busy timeout or not.
+            immediate = self._engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+            with immediate.begin() as connection:
                 kept = connection.execute(
                     select(audit_checkpoints.c.note).where(
                         audit_checkpoints.c.tree_size == checkpoint.size
