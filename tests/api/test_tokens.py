@@ -1,5 +1,7 @@
 """Every non-health route of every service refuses missing, malformed, expired and forged tokens
-(401), refuses agencies and roles the endpoint is not for (403), and never answers 500.
+and tokens whose claims have the wrong shape or name no known agency or role (401), refuses
+agencies and roles the endpoint is not for (403), and never answers 500. (tests/api/
+test_token_shapes.py tries every shape of claim and header on one route.)
 
 Each route's expectation is written out below from the service's own routes; a route without an
 expectation fails `test_every_route_has_an_expectation`, so a new endpoint cannot slip past
@@ -31,6 +33,7 @@ from tests.api.services_under_test import (
     PUBLIC_PATHS,
     SERVICES,
     DevKeys,
+    introduce,
     response_defects,
 )
 from tests.referral_examples import dash, referral
@@ -62,9 +65,14 @@ POLICY_FILTERED = None
 ANY_AGENCY = agencies(*AGENCY_ROLES)
 RJ_COORDINATION = roles("rj_provider", "coordinator", "supervisor")
 RJ_PRACTICE = agencies("rj_provider")
-PROVISION = {"type": "permit", "agency": "rj_provider", "purposes": ["case_management"],
-             "data_classes": ["case.core", "consent.summary"],
-             "start": "2026-01-01T00:00:00Z", "end": "2027-12-31T00:00:00Z"}
+PROVISION = {
+    "type": "permit",
+    "agency": "rj_provider",
+    "purposes": ["case_management"],
+    "data_classes": ["case.core", "consent.summary"],
+    "start": "2026-01-01T00:00:00Z",
+    "end": "2027-12-31T00:00:00Z",
+}
 
 RULES: dict[str, dict[tuple[str, str], RouteRule]] = {
     "referral": {
@@ -73,99 +81,149 @@ RULES: dict[str, dict[tuple[str, str], RouteRule]] = {
         ("GET", "/referrals/{case_id}"): RouteRule(POLICY_FILTERED),
         ("POST", "/referrals/{case_id}/risk-assessments"): RouteRule(agencies("police"), dash(4)),
         ("POST", "/referrals/{case_id}/incidents"): RouteRule(
-            agencies("police"), {"date": "2026-02-01", "summary": "A further incident"}),
+            agencies("police"), {"date": "2026-02-01", "summary": "A further incident"}
+        ),
         ("POST", "/referrals/{case_id}/withdrawal"): RouteRule(
-            agencies("police"), {"reason": "withdrawn at the victim's request"}),
-        ("GET", "/cases/{case_id}/safety-flags"): RouteRule(agencies("police")),
+            agencies("police"), {"reason": "withdrawn at the victim's request"}
+        ),
     },
     "victim-support": {
-        ("POST", "/cases/{case_id}/victim"): RouteRule(agencies("victim_services"), {
-            "name": "Alex Victim", "preferred_contact_method": "via_advocate",
-            "address": "1 Example Road", "safe_contact_number": "+44 7700 900123"}),
+        ("POST", "/cases/{case_id}/victim"): RouteRule(
+            agencies("victim_services"),
+            {
+                "name": "Alex Victim",
+                "preferred_contact_method": "via_advocate",
+                "address": "1 Example Road",
+                "safe_contact_number": "+44 7700 900123",
+            },
+        ),
         ("GET", "/cases/{case_id}/victim"): RouteRule(POLICY_FILTERED),
         ("POST", "/cases/{case_id}/support-notes"): RouteRule(
-            agencies("victim_services"), {"text": "Spoke with the victim about options"}),
-        ("POST", "/cases/{case_id}/consents"): RouteRule(agencies("victim_services"), {
-            "scope": "participate", "seen_alone": True, "provisions": [PROVISION]}),
+            agencies("victim_services"), {"text": "Spoke with the victim about options"}
+        ),
+        ("POST", "/cases/{case_id}/consents"): RouteRule(
+            agencies("victim_services"),
+            {"scope": "participate", "seen_alone": True, "provisions": [PROVISION]},
+        ),
         ("GET", "/cases/{case_id}/consents"): RouteRule(POLICY_FILTERED),
         ("GET", "/cases/{case_id}/consent-summary"): RouteRule(POLICY_FILTERED),
         ("POST", "/consents/{consent_id}/withdrawal"): RouteRule(
-            agencies("victim_services"), {"reason": "changed their mind"}),
+            agencies("victim_services"), {"reason": "changed their mind"}
+        ),
         ("POST", "/consents/{consent_id}/refresh"): RouteRule(
-            agencies("victim_services"), {"new_end": "2027-12-31T00:00:00Z"}),
+            agencies("victim_services"), {"new_end": "2027-12-31T00:00:00Z"}
+        ),
         ("POST", "/cases/{case_id}/safety-flags"): RouteRule(
-            agencies("victim_services"), {"code": "stalking", "severity": "high"}),
+            agencies("victim_services"), {"code": "stalking", "severity": "high"}
+        ),
         ("POST", "/cases/{case_id}/safety-flags/{code}/clearance"): RouteRule(
-            agencies("victim_services"), {"reason": "order discharged"}),
+            agencies("victim_services"), {"reason": "order discharged"}
+        ),
         ("GET", "/cases/{case_id}/safety-flags"): RouteRule(POLICY_FILTERED),
         ("PUT", "/cases/{case_id}/safety-plan"): RouteRule(
-            agencies("victim_services"), {"content": "Plan agreed", "review_date": "2027-01-01"}),
+            agencies("victim_services"), {"content": "Plan agreed", "review_date": "2027-01-01"}
+        ),
         ("GET", "/cases/{case_id}/safety-plan"): RouteRule(POLICY_FILTERED),
-        ("GET", "/cases/{case_id}/shares"): RouteRule(agencies("victim_services")),
         ("GET", "/cases/{case_id}/notifications"): RouteRule(agencies("victim_services")),
         ("POST", "/cases/{case_id}/notifications/{index}/told"): RouteRule(
-            agencies("victim_services")),
+            agencies("victim_services")
+        ),
         # Break-glass: a police supervisor only (SPEC section 4 names it in the police column).
+        ("POST", "/cases/{case_id}/transfer"): RouteRule(
+            agencies("victim_services"), {"to_org": "south-advocacy"}
+        ),
         ("POST", "/cases/{case_id}/emergency-access"): RouteRule(
-            roles("police", "supervisor"), {
+            roles("police", "supervisor"),
+            {
                 "reason_code": "imminent_risk_to_life",
                 "justification": "Victim reported missing after threats to kill",
-                "data_classes": ["victim.location"], "duration_minutes": 30}),
+                "data_classes": ["victim.location"],
+                "duration_minutes": 30,
+            },
+        ),
         ("GET", "/emergency-access/reviews"): RouteRule(agencies("audit", "victim_services")),
         ("POST", "/emergency-access/{grant_id}/review"): RouteRule(
-            roles("audit", "privacy_officer"), {"outcome": "justified"}),
+            roles("audit", "privacy_officer"), {"outcome": "justified"}
+        ),
     },
     "conference": {
-        ("POST", "/facilitators"): RouteRule(RJ_COORDINATION, {
-            "facilitator_id": "fac-1", "name": "Jo Facilitator", "accreditation_id": "acc-1",
-            "accredited_until": "2028-01-01", "endorsement_expires": "2027-06-30"}),
+        ("POST", "/facilitators"): RouteRule(
+            RJ_COORDINATION,
+            {
+                "facilitator_id": "fac-1",
+                "name": "Jo Facilitator",
+                "accreditation_id": "acc-1",
+                "accredited_until": "2028-01-01",
+                "endorsement_expires": "2027-06-30",
+            },
+        ),
         ("GET", "/facilitators"): RouteRule(RJ_PRACTICE),
         ("POST", "/facilitators/{facilitator_id}/endorsement"): RouteRule(
-            RJ_COORDINATION, {"endorsement_expires": "2027-06-30"}),
+            RJ_COORDINATION, {"endorsement_expires": "2027-06-30"}
+        ),
         ("POST", "/facilitators/{facilitator_id}/supervision"): RouteRule(
-            RJ_COORDINATION, {"notes_ref": "supervision-1"}),
+            RJ_COORDINATION, {"notes_ref": "supervision-1"}
+        ),
         ("GET", "/intake"): RouteRule(RJ_PRACTICE),
         ("GET", "/intake/{case_id}"): RouteRule(RJ_PRACTICE),
         ("POST", "/intake/{case_id}/accept"): RouteRule(RJ_COORDINATION),
         ("POST", "/intake/{case_id}/decline"): RouteRule(
-            RJ_COORDINATION, {"reason": "no capacity in the area"}),
+            RJ_COORDINATION, {"reason": "no capacity in the area"}
+        ),
         ("GET", "/cases"): RouteRule(POLICY_FILTERED),
         ("GET", "/cases/{case_id}"): RouteRule(POLICY_FILTERED),
         ("GET", "/cases/{case_id}/gate"): RouteRule(RJ_PRACTICE),
         ("POST", "/cases/{case_id}/facilitators"): RouteRule(
-            RJ_COORDINATION, {"facilitator_id": "fac-1", "role": "lead"}),
+            RJ_COORDINATION, {"facilitator_id": "fac-1", "role": "lead"}
+        ),
         ("POST", "/cases/{case_id}/offender-consent"): RouteRule(RJ_PRACTICE, {"given": True}),
-        ("POST", "/cases/{case_id}/preparations"): RouteRule(RJ_PRACTICE, {
-            "participant": "victim", "seen_alone": True, "coercion_screen": "passed"}),
+        ("POST", "/cases/{case_id}/preparations"): RouteRule(
+            RJ_PRACTICE, {"participant": "victim", "seen_alone": True, "coercion_screen": "passed"}
+        ),
         ("POST", "/cases/{case_id}/conference"): RouteRule(
-            RJ_PRACTICE, {"modality": "direct", "at_time": "2027-01-10T10:00:00Z"}),
+            RJ_PRACTICE, {"modality": "direct", "at_time": "2027-01-10T10:00:00Z"}
+        ),
         ("POST", "/cases/{case_id}/conference/held"): RouteRule(RJ_PRACTICE, {"notes": ""}),
         ("POST", "/cases/{case_id}/stop"): RouteRule(
-            RJ_PRACTICE, {"reason": "facilitator_judgement"}),
-        ("PUT", "/cases/{case_id}/agreement"): RouteRule(RJ_PRACTICE, {"items": [{
-            "item_id": "item-1", "what": "Attend a programme", "owner": "offender",
-            "due_date": "2027-03-01", "monitoring_agency": "rj_provider"}]}),
+            RJ_PRACTICE, {"reason": "facilitator_judgement"}
+        ),
+        ("PUT", "/cases/{case_id}/agreement"): RouteRule(
+            RJ_PRACTICE,
+            {
+                "items": [
+                    {
+                        "item_id": "item-1",
+                        "what": "Attend a programme",
+                        "owner": "offender",
+                        "due_date": "2027-03-01",
+                        "monitoring_agency": "rj_provider",
+                    }
+                ]
+            },
+        ),
         ("POST", "/cases/{case_id}/agreement/consents"): RouteRule(
-            RJ_PRACTICE, {"party": "victim", "agrees": True, "share_with_court": False}),
+            RJ_PRACTICE, {"party": "victim", "agrees": True, "share_with_court": False}
+        ),
         ("POST", "/cases/{case_id}/agreement/outcome-sharing-withdrawal"): RouteRule(
-            RJ_PRACTICE, {"party": "victim"}),
+            RJ_PRACTICE, {"party": "victim"}
+        ),
         ("POST", "/cases/{case_id}/agreement/items/{item_id}/report"): RouteRule(
-            agencies("rj_provider", "police", "victim_services"),
-            {"status": "completed", "evidence": "Certificate of attendance seen"}),
-        ("GET", "/cases/{case_id}/safety-flags"): RouteRule(RJ_PRACTICE),
+            agencies("rj_provider", "police", "victim_services", "court"),
+            {"status": "completed", "evidence": "Certificate of attendance seen"},
+        ),
     },
     "court": {
         ("GET", "/court-cases"): RouteRule(agencies("court")),
         ("GET", "/court-cases/{court_reference:path}"): RouteRule(POLICY_FILTERED),
         ("POST", "/court-cases/{court_reference:path}/decisions"): RouteRule(
-            agencies("court"), {"decision": "compliance_accepted", "notes": ""}),
+            agencies("court"), {"decision": "compliance_accepted", "notes": ""}
+        ),
     },
     "audit": {
         ("GET", "/checkpoint"): RouteRule(ANY_AGENCY),
         ("GET", "/verifier-key"): RouteRule(ANY_AGENCY),
         ("GET", "/entries/{index}"): RouteRule(agencies("audit")),
-        ("GET", "/proofs/inclusion"): RouteRule(ANY_AGENCY,
-                                                query={"index": "0", "tree_size": "1"}),
+        ("GET", "/proofs/inclusion"): RouteRule(ANY_AGENCY, query={"index": "0", "tree_size": "1"}),
         ("GET", "/proofs/consistency"): RouteRule(ANY_AGENCY, query={"first": "1", "second": "1"}),
         ("GET", "/cases/{case_id}/access"): RouteRule(roles("audit", "privacy_officer")),
         ("GET", "/cases/{case_id}/events"): RouteRule(roles("audit", "privacy_officer")),
@@ -194,8 +252,9 @@ def endpoints(app: FastAPI, service: str) -> list[Endpoint]:
         if path is None or path in PUBLIC_PATHS or path.startswith("/health/"):
             continue
         dependant = getattr(route.original_route, "dependant", None)
-        integers = frozenset(p.name for p in getattr(dependant, "path_params", [])
-                             if p.field_info.annotation is int)
+        integers = frozenset(
+            p.name for p in getattr(dependant, "path_params", []) if p.field_info.annotation is int
+        )
         for method in sorted(route.methods or ()):
             if method in ("HEAD", "OPTIONS"):
                 continue
@@ -219,19 +278,23 @@ def fill_path(endpoint: Endpoint, known: Mapping[str, str]) -> str:
     return PATH_PARAM.sub(value, endpoint.path)
 
 
-def send(client: TestClient, endpoint: Endpoint, path: str,
-         headers: Mapping[str, str]) -> Response:
+def send(client: TestClient, endpoint: Endpoint, path: str, headers: Mapping[str, str]) -> Response:
     body = endpoint.rule.body if endpoint.rule is not None else None
     query = endpoint.rule.query if endpoint.rule is not None else None
-    response: Response = client.request(endpoint.method, path, headers=dict(headers),
-                                        params=dict(query) if query is not None else None,
-                                        json=dict(body) if body is not None else None)
+    response: Response = client.request(
+        endpoint.method,
+        path,
+        headers=dict(headers),
+        params=dict(query) if query is not None else None,
+        json=dict(body) if body is not None else None,
+    )
     return response
 
 
 def problem_defects(response: Response) -> list[str]:
-    return response_defects(response.status_code, response.headers.get("content-type", ""),
-                            response.text)
+    return response_defects(
+        response.status_code, response.headers.get("content-type", ""), response.text
+    )
 
 
 def describe(endpoint: Endpoint, path: str, response: Response, why: str) -> str:
@@ -241,16 +304,29 @@ def describe(endpoint: Endpoint, path: str, response: Response, why: str) -> str
 # --- tokens that must not authenticate anybody ----------------------------------------------
 
 
+TokenMaker = Callable[[DevKeys, str, str], str]
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _claims(agency: str, role: str, **overrides: Any) -> dict[str, Any]:
+def token_claims(agency: str, role: str, **overrides: Any) -> dict[str, Any]:
+    """A caller's claims, valid for ten minutes from now; an override of None leaves a claim
+    out. (test_token_shapes.py builds its tokens on these too.)"""
     issued = int(time.time())
     claims: dict[str, Any] = {
-        "sub": f"{agency}-{role}-1", "agency": agency, "role": role, "org": f"{agency}-org",
-        "iss": "accord-dev", "aud": "accord", "iat": issued, "nbf": issued,
-        "exp": issued + 600, "jti": uuid.uuid4().hex}
+        "sub": f"{agency}-{role}-1",
+        "agency": agency,
+        "role": role,
+        "org": f"{agency}-org",
+        "iss": "accord-dev",
+        "aud": "accord",
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + 600,
+        "jti": uuid.uuid4().hex,
+    }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -270,27 +346,36 @@ def _not_yet_valid(keys: DevKeys, agency: str, role: str) -> str:
 
 
 def _foreign_key_same_kid(keys: DevKeys, agency: str, role: str) -> str:
-    return jwt.encode(_claims(agency, role), Ed25519PrivateKey.generate(), algorithm="EdDSA",
-                      headers={"kid": keys.kid})
+    return jwt.encode(
+        token_claims(agency, role),
+        Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+        headers={"kid": keys.kid},
+    )
 
 
 def _alg_none(keys: DevKeys, agency: str, role: str) -> str:
     header = {"alg": "none", "typ": "JWT", "kid": keys.kid}
-    return (_b64(json.dumps(header).encode()) + "."
-            + _b64(json.dumps(_claims(agency, role)).encode()) + ".")
+    return (
+        _b64(json.dumps(header).encode())
+        + "."
+        + _b64(json.dumps(token_claims(agency, role)).encode())
+        + "."
+    )
 
 
 def _hmac_with_public_key(keys: DevKeys, agency: str, role: str) -> str:
     # Algorithm confusion: the public key, which anyone may read, used as an HMAC secret.
     public_x = json.loads(keys.jwks_path.read_text())["keys"][0]["x"]
-    return jwt.encode(_claims(agency, role), public_x, algorithm="HS256",
-                      headers={"kid": keys.kid})
+    return jwt.encode(
+        token_claims(agency, role), public_x, algorithm="HS256", headers={"kid": keys.kid}
+    )
 
 
 def _tampered_claims(keys: DevKeys, agency: str, role: str) -> str:
     # A genuine court token whose payload is swapped for the target agency's claims.
     header, _, signature = keys.token("court", "clerk").split(".")
-    payload = _b64(json.dumps(_claims(agency, role)).encode())
+    payload = _b64(json.dumps(token_claims(agency, role)).encode())
     return f"{header}.{payload}.{signature}"
 
 
@@ -307,15 +392,30 @@ def _wrong_issuer(keys: DevKeys, agency: str, role: str) -> str:
 
 
 def _without_expiry(keys: DevKeys, agency: str, role: str) -> str:
-    return _signed_by_dev_key(keys, _claims(agency, role, exp=None))
+    return _signed_by_dev_key(keys, token_claims(agency, role, exp=None))
 
 
 def _unknown_kid(keys: DevKeys, agency: str, role: str) -> str:
-    return jwt.encode(_claims(agency, role), Ed25519PrivateKey.generate(), algorithm="EdDSA",
-                      headers={"kid": "someone-elses-key"})
+    return jwt.encode(
+        token_claims(agency, role),
+        Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+        headers={"kid": "someone-elses-key"},
+    )
 
 
-TokenMaker = Callable[[DevKeys, str, str], str]
+def _claim_shape(**overrides: Any) -> TokenMaker:
+    """A genuinely signed token for the caller whose claims differ as given (None: left out);
+    a callable override is given the time of issue."""
+
+    def make(keys: DevKeys, agency: str, role: str) -> str:
+        claims = token_claims(agency, role)
+        claims.update({k: v(claims["iat"]) if callable(v) else v for k, v in overrides.items()})
+        return _signed_by_dev_key(keys, {k: v for k, v in claims.items() if v is not None})
+
+    return make
+
+
 BAD_TOKENS: dict[str, TokenMaker] = {
     "expired": _expired,
     "not_yet_valid": _not_yet_valid,
@@ -328,6 +428,14 @@ BAD_TOKENS: dict[str, TokenMaker] = {
     "wrong_audience": _wrong_audience,
     "wrong_issuer": _wrong_issuer,
     "without_expiry": _without_expiry,
+    # Shapes that answered 500 (a list agency or role), 403 (no agency) or were accepted.
+    "agency_list": _claim_shape(agency=["police", "court"]),
+    "role_object": _claim_shape(role={"role": "officer"}),
+    "without_agency": _claim_shape(agency=None),
+    "empty_sub": _claim_shape(sub=""),
+    "org_with_control_characters": _claim_shape(org="north-police\x1b[2J"),
+    "exp_as_string": _claim_shape(exp=lambda issued: str(issued + 600)),
+    "exp_thousand_years_ahead": _claim_shape(exp=lambda issued: issued + 1000 * 365 * 86400),
 }
 BAD_AUTHORIZATION_HEADERS: dict[str, dict[str, str]] = {
     "missing": {},
@@ -370,15 +478,24 @@ def _known_referral(client: TestClient, keys: DevKeys) -> dict[str, str]:
 
 def _known_victim(client: TestClient, keys: DevKeys) -> dict[str, str]:
     case_id = str(uuid.uuid4())
-    response = client.post(f"/cases/{case_id}/victim",
-                           json=RULES["victim-support"][("POST", "/cases/{case_id}/victim")].body,
-                           headers=keys.bearer("victim_services", "advocate"))
+    introduce(client, case_id)
+    response = client.post(
+        f"/cases/{case_id}/victim",
+        json=RULES["victim-support"][("POST", "/cases/{case_id}/victim")].body,
+        headers=keys.bearer("victim_services", "advocate"),
+    )
     assert response.status_code == 201, response.text
-    return {"case_id": case_id}
+    consent = client.post(
+        f"/cases/{case_id}/consents",
+        json=RULES["victim-support"][("POST", "/cases/{case_id}/consents")].body,
+        headers=keys.bearer("victim_services", "advocate"),
+    )
+    assert consent.status_code == 201, consent.text
+    return {"case_id": case_id, "consent_id": str(consent.json()["consent_id"])}
 
 
-# Services where a route checks who is calling only once it has found the case (break-glass)
-# get a real case, so that the refusal being tested is the agency check and not a 404.
+# Services where a route checks who is calling only once it has found the case (break-glass) or
+# the consent get a real one, so that the refusal being tested is the agency check, not a 404.
 KNOWN_RESOURCES: dict[str, Callable[[TestClient, DevKeys], dict[str, str]]] = {
     "referral": _known_referral,
     "victim-support": _known_victim,
@@ -386,8 +503,9 @@ KNOWN_RESOURCES: dict[str, Callable[[TestClient, DevKeys], dict[str, str]]] = {
 
 
 @pytest.fixture(params=SERVICES)
-def service(request: pytest.FixtureRequest, open_client: Callable[[str], TestClient],
-            dev_keys: DevKeys) -> ServiceUnderTest:
+def service(
+    request: pytest.FixtureRequest, open_client: Callable[[str], TestClient], dev_keys: DevKeys
+) -> ServiceUnderTest:
     name = str(request.param)
     client = open_client(name)
     setup = KNOWN_RESOURCES.get(name)
@@ -404,8 +522,9 @@ def a_permitted_caller(endpoint: Endpoint) -> tuple[str, str]:
     return agency, sorted(endpoint.rule.callers[agency])[0]
 
 
-def refused_401(svc: ServiceUnderTest, headers_for: Callable[[Endpoint], dict[str, str]]
-                ) -> list[str]:
+def refused_401(
+    svc: ServiceUnderTest, headers_for: Callable[[Endpoint], dict[str, str]]
+) -> list[str]:
     failures = []
     for endpoint in svc.endpoints():
         path = fill_path(endpoint, svc.known)
@@ -427,15 +546,17 @@ def test_every_route_has_an_expectation(service: ServiceUnderTest) -> None:
     found = service.endpoints()
     assert found, f"{service.name} exposes no routes"
     unclassified = [e.label for e in found if e.rule is None]
-    stale = sorted(f"{m} {p}" for m, p in RULES[service.name]
-                   if (m, p) not in {(e.method, e.path) for e in found})
+    stale = sorted(
+        f"{m} {p}"
+        for m, p in RULES[service.name]
+        if (m, p) not in {(e.method, e.path) for e in found}
+    )
     assert not unclassified, f"routes of {service.name} without an expectation: {unclassified}"
     assert not stale, f"expectations for routes {service.name} no longer has: {stale}"
 
 
 @pytest.mark.parametrize("variant", sorted(BAD_AUTHORIZATION_HEADERS))
-def test_missing_or_malformed_authorization_is_401(service: ServiceUnderTest,
-                                                   variant: str) -> None:
+def test_missing_or_malformed_authorization_is_401(service: ServiceUnderTest, variant: str) -> None:
     failures = refused_401(service, lambda _: BAD_AUTHORIZATION_HEADERS[variant])
     assert not failures, "\n".join(failures)
 
@@ -447,24 +568,21 @@ def test_invalid_token_is_401(service: ServiceUnderTest, variant: str) -> None:
     def headers(endpoint: Endpoint) -> dict[str, str]:
         return {"Authorization": "Bearer " + make(service.keys, *a_permitted_caller(endpoint))}
 
+    before = service.notifications()
     failures = refused_401(service, headers)
     assert not failures, "\n".join(failures)
+    assert service.notifications() == before, "a refused request recorded something"
 
 
-@pytest.mark.parametrize(("agency", "role"), [("offender", "offender"), ("police", "judge"),
-                                              ("audit", "supervisor")])
-def test_genuine_token_with_unknown_agency_or_role_is_refused(
-        service: ServiceUnderTest, agency: str, role: str) -> None:
-    token = _signed_by_dev_key(service.keys, _claims(agency, role))
-    failures = []
-    for endpoint in service.endpoints():
-        path = fill_path(endpoint, service.known)
-        response = send(service.client, endpoint, path, {"Authorization": f"Bearer {token}"})
-        defects = problem_defects(response)
-        if response.status_code not in (401, 403):
-            defects.append("expected 401 or 403")
-        if defects:
-            failures.append(describe(endpoint, path, response, "; ".join(defects)))
+@pytest.mark.parametrize(
+    ("agency", "role"), [("offender", "offender"), ("police", "judge"), ("audit", "supervisor")]
+)
+def test_genuine_token_with_unknown_agency_or_role_is_401(
+    service: ServiceUnderTest, agency: str, role: str
+) -> None:
+    """Not a caller the endpoint refuses (403) but a token that identifies nobody we know."""
+    token = _signed_by_dev_key(service.keys, token_claims(agency, role))
+    failures = refused_401(service, lambda _: {"Authorization": f"Bearer {token}"})
     assert not failures, "\n".join(failures)
 
 
@@ -504,14 +622,15 @@ def test_callers_the_route_is_for_are_not_refused(service: ServiceUnderTest) -> 
         path = fill_path(endpoint, service.known)
         for agency in sorted(callers):
             for role in sorted(callers[agency]):
-                response = send(service.client, endpoint, path,
-                                service.keys.bearer(agency, role))
+                response = send(service.client, endpoint, path, service.keys.bearer(agency, role))
                 defects = problem_defects(response)
                 # A 403 from OPA (access_denied) is the policy's answer about this case; only a
                 # refusal of who is calling would mean the rule above is wrong.
                 refused = response.status_code == 401 or (
-                    response.status_code == 403 and not defects
-                    and response.json().get("code") in ("forbidden", "not_permitted"))
+                    response.status_code == 403
+                    and not defects
+                    and response.json().get("code") in ("forbidden", "not_permitted")
+                )
                 if refused:
                     defects.append(f"{agency}/{role} refused")
                 if defects:

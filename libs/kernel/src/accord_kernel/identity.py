@@ -1,16 +1,35 @@
-"""Who is calling: bearer JWTs (OIDC style) verified against a configured JWKS."""
+"""Who is calling: bearer JWTs (OIDC style) from the configured issuers, each verified against
+its own JWKS (a file, re-read when it changes, or a URL, cached and fetched again for an unknown
+`kid` at most once per `refresh_seconds`).
+
+Everything wrong with a token is a 401 problem whose detail names what is wrong (a claim or a
+header parameter) and never repeats its value; a well-formed token whose agency may not use an
+endpoint is a 403 from `require`."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from accord_kernel.problems import forbidden, unauthorized
+from accord_kernel.problems import Problem, forbidden, unauthorized
+
+if TYPE_CHECKING:
+    from accord_kernel.settings import ServiceSettings
 
 log = logging.getLogger("accord.identity")
 
@@ -22,7 +41,19 @@ AGENCY_ROLES: dict[str, frozenset[str]] = {
     "audit": frozenset({"privacy_officer"}),
 }
 AGENCIES = frozenset(AGENCY_ROLES)
+# The dev keys' algorithm (accord_kernel.dev_tokens).
 ALGORITHM = "EdDSA"
+# Never `none` and never HMAC: a key's type decides its one algorithm (see key_algorithm).
+ALGORITHMS = frozenset({"RS256", "ES256", "EdDSA"})
+IDENTITY_CLAIMS = ("sub", "agency", "role", "org")
+MAX_CLAIM_LENGTH = 128
+MAX_TOKEN_CHARS = 16_384
+MIN_RSA_BITS = 2048
+TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+JwksFetcher = Callable[[str, float], Any]
+Keys = Mapping[str, tuple[jwt.PyJWK, str]]
 
 
 @dataclass(frozen=True)
@@ -36,54 +67,327 @@ class Subject:
         return {"user": self.user, "agency": self.agency, "role": self.role, "org": self.org}
 
 
-class TokenVerifier:
-    """Verifies signatures against the JWKS file; re-reads it when it changes (key rotation)."""
+class IssuerConfig(BaseModel):
+    """One trusted issuer (ServiceSettings.token_issuers, env ACCORD_TOKEN_ISSUERS as JSON):
+    its `iss` value and where its signing keys are, a JWKS file or a JWKS URL."""
 
-    def __init__(self, jwks_file: Path, issuer: str, audience: str) -> None:
-        self._jwks_file = jwks_file
-        self._issuer = issuer
-        self._audience = audience
-        self._mtime: float | None = None
-        self._keys: dict[str, Any] = {}
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def _load(self) -> dict[str, Any]:
+    issuer: str = Field(min_length=1, max_length=2048)
+    jwks_file: Path | None = None
+    jwks_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # A URL is fetched again for an unknown kid at most once per refresh_seconds, and when the
+    # keys it gave are older than cache_seconds.
+    refresh_seconds: float = Field(default=60, gt=0)
+    cache_seconds: float = Field(default=3600, gt=0)
+    timeout_seconds: float = Field(default=5, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> IssuerConfig:
+        if (self.jwks_file is None) == (self.jwks_url is None):
+            raise ValueError(f"issuer {self.issuer!r} needs exactly one of jwks_file, jwks_url")
+        return self
+
+
+def key_algorithm(key: jwt.PyJWK) -> str | None:
+    """The one algorithm a public key may verify, from its type: RSA (2048 bits or more)
+    RS256, EC P-256 ES256, Ed25519 EdDSA; None for any other key (symmetric keys included)."""
+    public = key.key
+    if isinstance(public, RSAPublicKey) and public.key_size >= MIN_RSA_BITS:
+        return "RS256"
+    if isinstance(public, EllipticCurvePublicKey) and isinstance(public.curve, SECP256R1):
+        return "ES256"
+    if isinstance(public, Ed25519PublicKey):
+        return "EdDSA"
+    return None
+
+
+def read_jwks(document: Any) -> dict[str, tuple[jwt.PyJWK, str]]:
+    """The usable signing keys of a JWKS document, by kid, each with its algorithm. Keys without
+    a kid, not for signatures, of another type, or whose `alg` disagrees with their type are
+    left out."""
+    entries = document.get("keys") if isinstance(document, dict) else None
+    keys: dict[str, tuple[jwt.PyJWK, str]] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        kid = entry.get("kid")
+        if not isinstance(kid, str) or not kid or entry.get("use", "sig") != "sig":
+            continue
         try:
-            mtime = self._jwks_file.stat().st_mtime
-        except FileNotFoundError:
+            key = jwt.PyJWK(entry)
+        except Exception as exc:  # a key the library cannot load is a key we do not use
+            log.warning("JWKS key %s unusable: %s", kid, type(exc).__name__)
+            continue
+        algorithm = key_algorithm(key)
+        if algorithm is None or entry.get("alg", algorithm) != algorithm:
+            log.warning("JWKS key %s is not an RS256, ES256 or EdDSA signing key", kid)
+            continue
+        keys[kid] = (key, algorithm)
+    return keys
+
+
+class KeySource(Protocol):
+    def keys(self, unknown_kid: bool = False) -> Keys: ...
+
+
+class JwksFile:
+    """A JWKS file, read again whenever it changes (key rotation)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._version: tuple[int, int] | None = None
+        self._keys: Keys = {}
+        self._lock = threading.Lock()
+
+    def keys(self, unknown_kid: bool = False) -> Keys:
+        try:
+            stat = self._path.stat()
+        except OSError:
             return {}
-        if mtime != self._mtime:
-            jwks = jwt.PyJWKSet.from_dict(json.loads(self._jwks_file.read_text()))
-            self._keys = {k.key_id: k for k in jwks.keys}
-            self._mtime = mtime
-        return self._keys
+        version = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if version != self._version:
+                try:
+                    self._keys = read_jwks(json.loads(self._path.read_text()))
+                except (OSError, ValueError, RecursionError) as exc:
+                    log.warning("JWKS file %s unreadable: %s", self._path, type(exc).__name__)
+                self._version = version
+            return self._keys
+
+
+def fetch_jwks(url: str, timeout_seconds: float) -> Any:
+    """A JWKS document from its URL (PyJWT's client: no redirects, a timeout)."""
+    client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=timeout_seconds)
+    return client.fetch_data()
+
+
+class JwksUrl:
+    """A JWKS URL: its keys are cached, fetched again when older than `cache_seconds` or when a
+    token names a kid they lack, but never more than once per `refresh_seconds`, so tokens with
+    made-up kids cannot make us hammer the provider. A failed fetch keeps the keys we had."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        refresh_seconds: float = 60,
+        cache_seconds: float = 3600,
+        timeout_seconds: float = 5,
+        fetch: JwksFetcher = fetch_jwks,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url = url
+        self._refresh_seconds = refresh_seconds
+        self._cache_seconds = cache_seconds
+        self._timeout_seconds = timeout_seconds
+        self._fetch = fetch
+        self._clock = clock
+        self._keys: Keys = {}
+        self._fetched_at: float | None = None
+        self._attempted_at: float | None = None
+        self._lock = threading.Lock()
+
+    def keys(self, unknown_kid: bool = False) -> Keys:
+        with self._lock:
+            now = self._clock()
+            stale = self._fetched_at is None or now - self._fetched_at >= self._cache_seconds
+            allowed = (
+                self._attempted_at is None or now - self._attempted_at >= self._refresh_seconds
+            )
+            if (stale or unknown_kid) and allowed:
+                self._attempted_at = now
+                try:
+                    self._keys = read_jwks(self._fetch(self._url, self._timeout_seconds))
+                    self._fetched_at = now
+                except Exception as exc:  # an unreachable provider: keep what we had
+                    log.warning("JWKS %s not fetched: %s", self._url, type(exc).__name__)
+            return self._keys
+
+
+def key_source(config: IssuerConfig, fetch: JwksFetcher = fetch_jwks) -> KeySource:
+    if config.jwks_url is not None:
+        return JwksUrl(
+            config.jwks_url,
+            refresh_seconds=config.refresh_seconds,
+            cache_seconds=config.cache_seconds,
+            timeout_seconds=config.timeout_seconds,
+            fetch=fetch,
+        )
+    assert config.jwks_file is not None
+    return JwksFile(config.jwks_file)
+
+
+class TokenVerifier:
+    """Verifies bearer tokens from the trusted issuers: by default the one `issuer` whose keys
+    are in `jwks_file` (the dev keys), or else the `issuers` given."""
+
+    def __init__(
+        self,
+        jwks_file: Path | None,
+        issuer: str,
+        audience: str,
+        *,
+        issuers: Sequence[IssuerConfig] = (),
+        max_lifetime_seconds: int = 3600,
+        leeway_seconds: int = 30,
+        clock: Callable[[], float] = time.time,
+        fetch: JwksFetcher = fetch_jwks,
+    ) -> None:
+        if not issuers:
+            if jwks_file is None:
+                raise ValueError("no token issuer is configured")
+            issuers = [IssuerConfig(issuer=issuer, jwks_file=jwks_file)]
+        self._sources = {config.issuer: key_source(config, fetch) for config in issuers}
+        self._audience = audience
+        self._max_lifetime = max_lifetime_seconds
+        self._leeway = leeway_seconds
+        self._clock = clock
+
+    @classmethod
+    def from_settings(
+        cls, settings: ServiceSettings, fetch: JwksFetcher = fetch_jwks
+    ) -> TokenVerifier:
+        issuers = [IssuerConfig.model_validate(entry) for entry in settings.token_issuers]
+        return cls(
+            settings.jwks_file,
+            settings.token_issuer,
+            settings.token_audience,
+            issuers=issuers,
+            max_lifetime_seconds=settings.token_max_lifetime_seconds,
+            leeway_seconds=settings.token_leeway_seconds,
+            fetch=fetch,
+        )
 
     def verify(self, token: str) -> Subject:
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
+            return self._verify(token)
+        except Problem as problem:
+            log.info("token refused: %s", problem.detail)
+            raise
+        except Exception as exc:
+            # The last line of defence: no shape of token may become a 500.
+            log.error("token refused after an unexpected %s", type(exc).__name__)
             raise unauthorized("malformed token") from exc
-        key = self._load().get(header.get("kid", ""))
-        if key is None or header.get("alg") != ALGORITHM:
-            raise unauthorized("token not signed by a trusted key")
+
+    def _verify(self, token: str) -> Subject:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise unauthorized(f"malformed token: longer than {MAX_TOKEN_CHARS} characters")
+        if not _COMPACT_JWS.fullmatch(token):
+            raise unauthorized("malformed token: not three base64url segments")
+        header_segment, payload_segment, _ = token.split(".")
+        header = _json_object(header_segment, "header")
+        claims = _json_object(payload_segment, "payload")
+        source = self._sources.get(claims["iss"]) if _is_str(claims.get("iss")) else None
+        if source is None:
+            raise unauthorized("claim 'iss' must name a trusted issuer")
+        key, algorithm = _signing_key(source, header)
         try:
-            claims = jwt.decode(
-                token, key=key.key, algorithms=[ALGORITHM],
-                audience=self._audience, issuer=self._issuer,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise unauthorized("token expired") from exc
+            jwt.PyJWS().decode_complete(token, key.key, algorithms=[algorithm])
+        except jwt.InvalidSignatureError as exc:
+            raise unauthorized("the token's 'signature' does not verify") from exc
         except jwt.PyJWTError as exc:
-            raise unauthorized("token rejected: " + type(exc).__name__) from exc
-        agency, role = claims.get("agency"), claims.get("role")
-        if agency not in AGENCIES or role not in AGENCY_ROLES[str(agency)]:
-            raise forbidden("unknown agency or role in token")
-        return Subject(user=str(claims["sub"]), agency=str(agency), role=str(role),
-                       org=str(claims.get("org", agency)))
+            raise unauthorized("malformed token: " + type(exc).__name__) from exc
+        self._check_audience(claims)
+        self._check_times(claims)
+        return _subject(claims)
+
+    def _check_audience(self, claims: dict[str, Any]) -> None:
+        audience = claims.get("aud")
+        if isinstance(audience, list) and all(_is_str(a) for a in audience):
+            if self._audience in audience:
+                return
+        elif audience == self._audience:
+            return
+        raise unauthorized("claim 'aud' must name this service's audience")
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        now = self._clock()
+        expires, issued = _time(claims, "exp"), _time(claims, "iat")
+        not_before = _time(claims, "nbf") if "nbf" in claims else None
+        if expires <= now - self._leeway:
+            raise unauthorized("token expired: claim 'exp' is in the past")
+        if issued > now + self._leeway:
+            raise unauthorized("claim 'iat' is in the future")
+        if not_before is not None and not_before > now + self._leeway:
+            raise unauthorized("token not yet valid: claim 'nbf' is in the future")
+        if expires <= issued:
+            raise unauthorized("claim 'exp' must be later than claim 'iat'")
+        if expires > issued + self._max_lifetime:
+            raise unauthorized(
+                f"claim 'exp' is more than {self._max_lifetime} seconds after "
+                "claim 'iat' (token lifetime too long)"
+            )
 
 
-def require(subject: Subject, agencies: set[str] | frozenset[str],
-            roles: set[str] | None = None) -> Subject:
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _json_object(segment: str, part: str) -> dict[str, Any]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, RecursionError) as exc:  # binascii and Unicode errors are ValueErrors
+        raise unauthorized(f"malformed token: the {part} is not base64url-encoded JSON") from exc
+    if not isinstance(value, dict):
+        raise unauthorized(f"malformed token: the {part} is not a JSON object")
+    return value
+
+
+def _signing_key(source: KeySource, header: dict[str, Any]) -> tuple[jwt.PyJWK, str]:
+    """The issuer's key the header names, and its algorithm, which the header must agree
+    with: the header alone never chooses the algorithm."""
+    alg, kid, typ = header.get("alg"), header.get("kid"), header.get("typ", "JWT")
+    if not _is_str(alg) or alg not in ALGORITHMS:
+        raise unauthorized("header 'alg' must be one of " + ", ".join(sorted(ALGORITHMS)))
+    if not _is_str(kid) or not kid:
+        raise unauthorized("header 'kid' must be a non-empty string")
+    if not _is_str(typ) or typ.lower() not in TOKEN_TYPES:
+        raise unauthorized("header 'typ' must be JWT")
+    if "crit" in header or header.get("b64", True) is not True:
+        raise unauthorized("header 'crit' or 'b64' asks for extensions this service lacks")
+    found = source.keys().get(kid) or source.keys(unknown_kid=True).get(kid)
+    if found is None:
+        raise unauthorized("header 'kid' names no key of the token's issuer")
+    if found[1] != alg:
+        raise unauthorized("header 'alg' does not match the algorithm of the key")
+    return found
+
+
+def _time(claims: dict[str, Any], name: str) -> float:
+    if name not in claims:
+        raise unauthorized(f"claim '{name}' is missing")
+    value = claims[name]
+    finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    if isinstance(value, bool) or not finite:
+        raise unauthorized(f"claim '{name}' must be a number of seconds since the epoch")
+    return value if isinstance(value, float) else int(value)
+
+
+def _identity(claims: dict[str, Any], name: str) -> str:
+    if name not in claims:
+        raise unauthorized(f"claim '{name}' is missing")
+    value = claims[name]
+    if not (isinstance(value, str) and 0 < len(value) <= MAX_CLAIM_LENGTH and value.isprintable()):
+        raise unauthorized(
+            f"claim '{name}' must be a non-empty printable string of at most "
+            f"{MAX_CLAIM_LENGTH} characters"
+        )
+    return value
+
+
+def _subject(claims: dict[str, Any]) -> Subject:
+    user, agency, role, org = (_identity(claims, name) for name in IDENTITY_CLAIMS)
+    if agency not in AGENCY_ROLES:
+        raise unauthorized("claim 'agency' names no known agency")
+    if role not in AGENCY_ROLES[agency]:
+        raise unauthorized("claim 'role' names no role of the token's agency")
+    return Subject(user=user, agency=agency, role=role, org=org)
+
+
+def require(
+    subject: Subject, agencies: set[str] | frozenset[str], roles: set[str] | None = None
+) -> Subject:
     if subject.agency not in agencies:
         log.info("agency refused user=%s agency=%s", subject.user, subject.agency)
         raise forbidden(f"agency '{subject.agency}' may not use this endpoint")

@@ -81,3 +81,10 @@ class ServiceSettings(BaseSettings):
         if "port" not in settings.model_fields_set:
             settings.port = default_port
         return settings
+
+    # Trusted token issuers, JSON in ACCORD_TOKEN_ISSUERS: [{"issuer": ..., "jwks_url": ...} or
+    # {"issuer": ..., "jwks_file": ...}, ...], each validated as accord_kernel.identity.
+    # IssuerConfig. Empty: the one issuer token_issuer with the keys in jwks_file (dev keys).
+    token_issuers: list[dict[str, str | float]] = Field(default_factory=list)
+    # Clock skew tolerated when checking a token's exp, iat and nbf.
+    token_leeway_seconds: int = Field(default=30, ge=0, le=300)
