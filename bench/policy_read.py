@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from accord_kernel.testing import submitted, tell
 from accord_kernel.dev_tokens import ensure_dev_keys, mint
 from accord_kernel.policy import Resource
 from accord_kernel.runtime import ServiceRuntime
 from accord_kernel.settings import ServiceSettings
+from accord_kernel.testing import submitted, tell
 from accord_platform.infra import Infrastructure
 
 from bench.measure import Distribution, Stopwatch, progress_bar

@@ -202,8 +202,9 @@ async def test_no_topic_carries_location_flags_or_plan(platform: InProcessPlatfo
         await consumer.stop()
     everything = b"\n".join(messages).decode("utf-8", "replace")
     assert case_id in everything, "the scan did not see the journey's events"
+    # Field names may appear (access records name the fields returned); values never.
     for forbidden in (ADDRESS, PHONE, PLAN, "1 Safe Street", "+44 7700 900123",
-                      "ZZWITHDRAW-NOTE", f'"{FLAG}"', '"flags"', '"address"'):
+                      "ZZWITHDRAW-NOTE", FLAG):
         assert forbidden not in everything, f"{forbidden!r} found on a topic"
     print(f"\nscanned {len(messages)} messages on {len(topics)} topics: no location, flag, "
           "plan or note content")

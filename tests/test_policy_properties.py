@@ -19,6 +19,7 @@ from accord_kernel.dev_tokens import ensure_dev_keys, mint
 from accord_kernel.envelope import IntegrationEvent
 from accord_kernel.identity import AGENCY_ROLES
 from accord_kernel.settings import ServiceSettings
+from accord_kernel.testing import AWAY, accepted, submitted, tell
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -79,6 +80,8 @@ def test_no_response_ever_exceeds_section_4(victim_service: Any,
     advocate = {"Authorization": "Bearer " + mint(keys, agency="victim_services",
                                                   role="advocate")}
     now = datetime.now(UTC)
+    # The case's responsible organisations are every agency's default dev organisation.
+    tell(runtime, submitted(case), accepted(case))
     assert client.post(f"/cases/{case}/victim", headers=advocate, json={
         "name": "Alex", "address": "1 Safe Street", "safe_contact_number": "+44 7700 900123",
         "refuge": True, "preferred_contact_method": "phone",
@@ -127,6 +130,14 @@ def test_no_response_ever_exceeds_section_4(victim_service: Any,
         else:
             assert r.status_code in (403, 422), r.text
     for agency, role in SUBJECTS:
+        if agency in AWAY:
+            # Another organisation of the same agency: the case does not exist for it.
+            stranger = {"Authorization": "Bearer " + mint(keys, agency=agency, role=role,
+                                                          org=AWAY[agency])}
+            for _, path in READS:
+                r = client.get(path.format(c=case), headers=stranger)
+                assert r.status_code == 404, (agency, role, path, r.text)
+                READ_COUNT["reads"] += 1
         user = grant_holder if role == "supervisor" and agency == grant_to else f"{agency}-{role}"
         caller = {"Authorization": "Bearer " + mint(keys, agency=agency, role=role, user=user)}
         for purpose in PURPOSES:
@@ -162,6 +173,8 @@ def test_no_published_event_carries_location_or_unallowed_flags(victim_service: 
     relay.batch_size = 1_000_000
     published = [e for _, batch in relay.pending(after=0) for e in batch]
     assert published, "the property test should have produced events"
+    # Read at source: nothing consent-governed is ever routed to another agency.
+    assert not [e for e in published if e.type.startswith("accord.share.")]
     for event in published:
         classes = CONTRACTS[event.type].field_classes()
         carried = {classes[f] for f in event.data if f in classes}

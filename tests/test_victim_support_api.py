@@ -13,6 +13,7 @@ import pytest
 from accord_kernel.contracts import AccessRecorded
 from accord_kernel.dev_tokens import ensure_dev_keys, mint
 from accord_kernel.settings import ServiceSettings
+from accord_kernel.testing import submitted, tell
 from fastapi.testclient import TestClient
 
 pytestmark = pytest.mark.integration
@@ -29,16 +30,18 @@ def vs(infrastructure: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
                                            data_dir=work)
     runtime = victim_support.make_runtime(settings)
 
-    def token(agency: str, role: str, user: str | None = None) -> dict[str, str]:
+    def token(agency: str, role: str, user: str | None = None,
+              org: str | None = None) -> dict[str, str]:
         return {"Authorization": "Bearer " + mint(work / "keys", agency=agency, role=role,
-                                                  user=user)}
+                                                  user=user, org=org)}
 
     return TestClient(victim_support.make_api(runtime)), token, runtime
 
 
 def new_case(vs: Any) -> str:
-    client, token, _ = vs
+    client, token, runtime = vs
     case = str(uuid.uuid4())
+    tell(runtime, submitted(case))  # victim services learns of the referral first
     r = client.post(f"/cases/{case}/victim", headers=token("victim_services", "advocate"),
                     json={"name": "Alex", "address": "1 Safe Street",
                           "preferred_contact_method": "phone"})
@@ -138,32 +141,53 @@ def test_break_glass_needs_a_reason_and_is_audited_and_reviewed(vs: Any) -> None
     assert task["grant_id"] not in {t["grant_id"] for t in pending}
 
 
-def test_shares_fail_closed_while_opa_is_down_and_catch_up_after(vs: Any,
-                                                                 infrastructure: Any) -> None:
-    """Checked: a flag raised while the policy engine is down revokes what police held
-    (deny by default) instead of sharing unchecked; once OPA is back the reconciliation the
-    service runs every few seconds shares the current flags again."""
+def test_break_glass_is_the_one_way_across_forces(vs: Any) -> None:
+    client, token, _ = vs
+    case_id = new_case(vs)
+    stranger = token("police", "supervisor", "sup-south", org="south-police")
+    assert client.get(f"/cases/{case_id}/victim", params={"purpose": "emergency"},
+                      headers=stranger).status_code == 404
+    granted = client.post(f"/cases/{case_id}/emergency-access", headers=stranger, json={
+        "reason_code": "missing_person",
+        "justification": "Victim reported missing in our area tonight; last seen at a station",
+        "data_classes": ["victim.location"]})
+    assert granted.status_code == 201, granted.text
+    read = client.get(f"/cases/{case_id}/victim", params={"purpose": "emergency"},
+                      headers=stranger)
+    assert read.status_code == 200, read.text
+    # Location only: break-glass opens nothing else of another force's case.
+    assert set(read.json()) == {"address", "refuge", "safe_contact_method",
+                                "safe_contact_number"}
+    assert client.get(f"/cases/{case_id}/victim", headers=stranger).status_code == 404
+
+
+def test_while_opa_is_down_reads_fail_closed_and_withdrawal_still_works(
+        vs: Any, infrastructure: Any) -> None:
+    """Deny by default: reads answer 503 with no case data and changes are refused, except a
+    consent withdrawal by the case's own organisation, which only ever takes access away."""
     client, token, runtime = vs
-    app = runtime.app
     advocate = token("victim_services", "advocate")
     case_id = new_case(vs)
-    assert client.post(f"/cases/{case_id}/safety-flags", headers=advocate,
-                       json={"code": "stalking", "severity": "high"}).status_code == 204
     r = client.post(f"/cases/{case_id}/consents", headers=advocate, json={
         "scope": "share", "seen_alone": True, "provisions": [provision()]})
-    assert r.status_code == 201
-    assert [s["agency"] for s in app.ledger(case_id).who_has_what()] == ["police"]
-    app.reconcile_shares()  # the start-up pass: nothing pending after it
+    assert r.status_code == 201, r.text
+    consent_id = r.json()["consent_id"]
     infrastructure.opa.stop()
     try:
-        r = client.post(f"/cases/{case_id}/safety-flags", headers=advocate,
-                        json={"code": "weapon_access", "severity": "high"})
-        assert r.status_code == 204  # the advocate's record is never blocked by OPA
-        assert app.ledger(case_id).who_has_what() == []
-        assert case_id in (app.reshare_pending or set())
+        read = client.get(f"/cases/{case_id}/victim", headers=advocate)
+        assert read.status_code == 503 and "address" not in read.text
+        flag = client.post(f"/cases/{case_id}/safety-flags", headers=advocate,
+                           json={"code": "weapon_access", "severity": "high"})
+        assert flag.status_code == 503
+        stranger = client.post(f"/consents/{consent_id}/withdrawal", json={},
+                               headers=token("victim_services", "advocate",
+                                             org="south-advocacy"))
+        assert stranger.status_code == 503
+        assert runtime.app.consent(consent_id).status == "active"
+        withdrawn = client.post(f"/consents/{consent_id}/withdrawal", headers=advocate, json={})
+        assert withdrawn.status_code == 204, withdrawn.text
     finally:
         infrastructure.opa.start()
         infrastructure.opa.wait_ready(30)
-    assert app.reconcile_shares() == 1
-    held = app.ledger(case_id).current["police"]
-    assert {f["code"] for f in held["flags"]} == {"stalking", "weapon_access"}
+    assert runtime.app.consent(consent_id).status == "withdrawn"
+    assert runtime.app.victim_record(case_id).safety_flags == []

@@ -84,7 +84,7 @@ FIELDS: dict[str, dict[str, str]] = {
     },
     "intake": {"case_id": CORE, "status": CORE, "jurisdiction": CORE, "eligibility": CORE,
                "received_at": CORE, "reassessment_required": CORE, "risk_band": BAND},
-    "court_case": {"case_id": CORE, "court_reference": CORE, "decisions": CORE,
+    "court_case": {"case_id": CORE, "court_reference": CORE, "decisions": CORE, "version": CORE,
                    "items_status": COMPLIANCE, "items_text": ITEMS},
 }
 

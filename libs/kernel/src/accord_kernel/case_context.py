@@ -125,7 +125,7 @@ class CaseContexts:
         from eventsourcing.application import AggregateNotFoundError
 
         try:
-            ctx = self.app.repository.get(CaseContext.id_for(case_id))
+            ctx: Any = self.app.repository.get(CaseContext.id_for(case_id))
         except AggregateNotFoundError:
             return CaseContext(case_id)
         assert isinstance(ctx, CaseContext)

@@ -283,8 +283,8 @@ CONTRACTS: dict[str, type[Contract]] = {
     for c in (
         ReferralSubmitted, ReferralScreened, RiskAssessed, IncidentReported, ReferralWithdrawn,
         ConsentChanged, SafetyPlanChanged, EmergencyAccessGranted, VictimServicesTransferred,
-        SafetyFlagsShared,
-        ShareRevoked, ReferralAccepted, ReferralDeclined, FacilitatorsAssigned, CaseStopped, AgreementMade,
+        SafetyFlagsShared, ShareRevoked, ReferralAccepted, ReferralDeclined,
+        FacilitatorsAssigned, CaseStopped, AgreementMade,
         AgreementItemsShared, ItemReported, ReviewDecided, AccessRecorded, CaseChanged,
     )
 }

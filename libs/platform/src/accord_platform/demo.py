@@ -502,7 +502,9 @@ class Journey:
     def views(self, title: str, resource_type: str, service: str, path: str,
               readers: Sequence[Actor], params: Mapping[str, Any] | None = None) -> None:
         """Reads one resource as several agencies and shows what each could and could not see.
-        A policy refusal (403) is an answer, not a failure; anything but 200/403 is a failure."""
+        A policy refusal (403) is an answer, not a failure, and so is 404: the case is not the
+        reader's organisation's (yet: an RJ provider sees a case once it has accepted it).
+        Anything else is a failure."""
         fields = self.catalogue.fields(resource_type)
         purpose = (params or {}).get("purpose", "case_management")
         table = Table(title=f"{title}: what each agency sees of '{resource_type}' "
@@ -520,13 +522,14 @@ class Journey:
                                  note=f"{service} unreachable ({type(error).__name__})"))
                 continue
             status = response.status_code
-            if status not in (200, 403):
+            if status not in (200, 403, 404):
                 self.record(Step(reader.label, f"read {resource_type}", "failed", status,
                                  problem_summary(response)))
                 continue
             self.record(Step(reader.label, f"read {resource_type}", "ok", status), echo=False)
             seen = visibility(fields, status, json_of(response))
             came_back = (f"{len(seen.returned)}/{len(fields)}" if seen.saw_anything
+                         else "nothing (not their organisation's case)" if status == 404
                          else "nothing (refused by policy)")
             if seen.uncatalogued:
                 came_back += "\n[red]not in catalogue: " + ", ".join(seen.uncatalogued)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from accord_kernel.application import AccordApplication, Routed
+from accord_kernel.application import AccordApplication, Routed, VersionConflict
 from accord_kernel.case_context import CaseContexts
 from accord_kernel.contracts import ReviewDecided
 from accord_kernel.settings import ServiceSettings
@@ -164,6 +164,7 @@ class CourtService(AccordApplication):
         return {
             "court_reference": court_case.court_reference,
             "case_id": court_case.case_id,
+            "version": court_case.version,
             "decisions": court_case.decisions,
             "items_status": court_case.items_status,
             "items_text": court_case.items_text,
@@ -172,6 +173,7 @@ class CourtService(AccordApplication):
     # --- review decisions ------------------------------------------------------------------
     def record_review_decision(self, court_reference: str, decision: str, by: str, notes: str,
                                *, idempotency_key: str | None = None,
+                               expected_version: int | None = None,
                                at: datetime | None = None) -> bool:
         """Returns False when this Idempotency-Key was already used for this court case with
         the same request: the repeat has no second effect. The same key with another request
@@ -183,6 +185,8 @@ class CourtService(AccordApplication):
         fingerprint = _fingerprint(decision, notes)
         if tracking is not None and self._key_used(tracking, fingerprint):
             return False
+        if expected_version is not None and court_case.version != expected_version:
+            raise VersionConflict(court_case.version)
         court_case.record_review_decision(decision, by, notes, at or datetime.now(UTC))
         try:
             if tracking is None:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from accord_kernel.application import AccordApplication, AlreadyExists, Routed, VersionConflict
 from accord_kernel.case_context import CaseContext, CaseContexts
 from accord_kernel.contracts import (
+    CaseChanged,
     ConsentChanged,
     EmergencyAccessGranted,
     SafetyPlanChanged,
@@ -187,8 +188,10 @@ class VictimSupportService(AccordApplication):
         # next read after this save is refused: nothing elsewhere holds a copy to purge.
         self.save(consent)
 
-    def refresh_consent(self, consent_id: str, new_end: datetime, by: str) -> None:
+    def refresh_consent(self, consent_id: str, new_end: datetime, by: str,
+                        expected_version: int | None = None) -> None:
         consent = self.consent(consent_id)
+        _check_version(consent, expected_version)
         consent.refresh(new_end, by, _now())
         self.save(consent)
 
@@ -219,13 +222,17 @@ class VictimSupportService(AccordApplication):
         return {"case_id": case_id, **summary(self.consents(case_id), _now())}
 
     # --- safety flags and plan ----------------------------------------------------------------
-    def raise_flag(self, case_id: str, code: str, severity: str, by: str) -> None:
+    def raise_flag(self, case_id: str, code: str, severity: str, by: str,
+                   expected_version: int | None = None) -> None:
         record = self.victim_record(case_id)
+        _check_version(record, expected_version)
         record.raise_flag(code, severity, by, _now())
         self.save(record)
 
-    def clear_flag(self, case_id: str, code: str, reason: str, by: str) -> None:
+    def clear_flag(self, case_id: str, code: str, reason: str, by: str,
+                   expected_version: int | None = None) -> None:
         record = self.victim_record(case_id)
+        _check_version(record, expected_version)
         record.clear_flag(code, by, reason, _now())
         self.save(record)
 
@@ -233,8 +240,10 @@ class VictimSupportService(AccordApplication):
         return {"case_id": case_id, "flags": self.victim_record(case_id).safety_flags,
                 "lawful_basis": None}
 
-    def record_safety_plan(self, case_id: str, content: str, review_date: date, by: str) -> None:
+    def record_safety_plan(self, case_id: str, content: str, review_date: date, by: str,
+                           expected_version: int | None = None) -> None:
         record = self.victim_record(case_id)
+        _check_version(record, expected_version)
         if record.safety_plan_exists:
             record.revise_safety_plan(content, review_date, by, _now())
         else:
@@ -343,6 +352,15 @@ class VictimSupportService(AccordApplication):
                 case_id=e.case_id, grant_id=str(domain_event.originator_id), agency=e.agency,
                 user=e.user, data_classes=e.data_classes, reason_code=e.reason_code,
                 expires_at=e.expires_at), None)]
+        if type(domain_event).__qualname__.startswith("VictimRecord."):
+            # Every other change of the record (registered, flag raised or cleared, a note)
+            # reaches the audit log by name and version only: never its content.
+            record = self.repository.get(domain_event.originator_id,
+                                         version=domain_event.originator_version)
+            return [(CaseChanged(case_id=record.case_id, service="victim-support",
+                                 record="victim_record", change=type(domain_event).__name__,
+                                 version=domain_event.originator_version,
+                                 at=e.timestamp), None)]
         if isinstance(domain_event, CaseContext.VictimServicesTransferred):
             context = self.repository.get(domain_event.originator_id,
                                           version=domain_event.originator_version)

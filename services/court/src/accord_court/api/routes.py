@@ -10,7 +10,9 @@ from typing import Annotated, Any, Literal, TypeVar
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Change, Purpose, Resource
 from accord_kernel.problems import Problem, domain_problem, not_found
+from accord_kernel.application import VersionConflict
 from accord_kernel.runtime import CurrentSubject, Runtime
+from accord_kernel.versions import IfMatch
 from fastapi import APIRouter, Header, Path, Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
@@ -55,6 +57,10 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise Problem(422, "idempotency_key_reused", "Idempotency-Key already used",
                       "This Idempotency-Key was used for a different decision; use a new key "
                       "for a new request.") from exc
+    except VersionConflict as exc:
+        raise Problem(412, "version_conflict", "The court case has changed",
+                      "Read the court case and retry with its current version.",
+                      current_version=exc.current) from exc
     except ConcurrentDecision as exc:
         raise Problem(409, "concurrent_update", "The court case has changed",
                       "Another change was saved first; read the court case and retry.") from exc
@@ -94,7 +100,8 @@ def read_court_case(court_reference: CourtReference, subject: CurrentSubject, ru
 @router.post("/{court_reference:path}/decisions", status_code=204,
              summary="Record a review decision (court clerks and judges)")
 def record_decision(court_reference: CourtReference, body: DecisionIn, subject: CurrentSubject,
-                    runtime: Runtime, idempotency_key: IdempotencyKey = None) -> None:
+                    runtime: Runtime, idempotency_key: IdempotencyKey = None,
+                    if_match: IfMatch = None) -> None:
     require(subject, COURT, REVIEWERS)
     svc = service(runtime)
     document = call(svc.court_view, court_reference)
@@ -102,4 +109,4 @@ def record_decision(court_reference: CourtReference, body: DecisionIn, subject: 
         type="court_case", case_id=document["case_id"], command="record_review_decision",
         case=svc.contexts.policy_case(document["case_id"]), what="court case"))
     call(svc.record_review_decision, court_reference, body.decision, subject.user,
-         body.notes, idempotency_key=idempotency_key)
+         body.notes, idempotency_key=idempotency_key, expected_version=if_match)

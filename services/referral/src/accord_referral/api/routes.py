@@ -18,6 +18,7 @@ from accord_kernel.problems import (
     policy_unavailable,
 )
 from accord_kernel.runtime import CurrentSubject, Runtime
+from accord_kernel.versions import IfMatch, expected
 from fastapi import APIRouter, Header, Query, Response
 
 from accord_referral.api.schemas import (
@@ -144,22 +145,24 @@ def read_referral(case_id: str, subject: CurrentSubject, runtime: Runtime,
 
 @router.post("/{case_id}/risk-assessments", status_code=204, summary="Reassess risk (DASH)")
 def reassess(case_id: str, body: RiskReassessmentIn, subject: CurrentSubject,
-             runtime: Runtime) -> None:
+             runtime: Runtime, if_match: IfMatch = None) -> None:
     _authorise(runtime, subject, case_id, "assess_risk")
     _domain_call(_service(runtime).assess_risk, case_id, body.answers,
-                 body.professional_judgement_high, subject.user, body.expected_version)
+                 body.professional_judgement_high, subject.user,
+                 expected(body.expected_version, if_match))
 
 
 @router.post("/{case_id}/incidents", status_code=204, summary="Report a new incident")
 def report_incident(case_id: str, body: IncidentIn, subject: CurrentSubject,
-                    runtime: Runtime) -> None:
+                    runtime: Runtime, if_match: IfMatch = None) -> None:
     _authorise(runtime, subject, case_id, "report_incident")
     _domain_call(_service(runtime).report_incident, case_id, body.date, body.summary,
-                 subject.user, body.expected_version)
+                 subject.user, expected(body.expected_version, if_match))
 
 
 @router.post("/{case_id}/withdrawal", status_code=204, summary="Withdraw a referral")
-def withdraw(case_id: str, body: WithdrawIn, subject: CurrentSubject, runtime: Runtime) -> None:
+def withdraw(case_id: str, body: WithdrawIn, subject: CurrentSubject, runtime: Runtime,
+             if_match: IfMatch = None) -> None:
     _authorise(runtime, subject, case_id, "withdraw")
     _domain_call(_service(runtime).withdraw, case_id, body.reason, subject.user,
-                 body.expected_version)
+                 expected(body.expected_version, if_match))

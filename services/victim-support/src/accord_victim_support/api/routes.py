@@ -12,6 +12,7 @@ from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Change, Purpose, Resource
 from accord_kernel.problems import Problem, domain_problem, not_found
 from accord_kernel.runtime import CurrentSubject, Runtime
+from accord_kernel.versions import IfMatch, expected
 from fastapi import APIRouter
 
 from accord_victim_support.api.schemas import (
@@ -108,10 +109,10 @@ def read_victim(case_id: str, subject: CurrentSubject, runtime: Runtime,
 
 @router.post("/cases/{case_id}/support-notes", status_code=204, summary="Add a support note")
 def add_note(case_id: str, body: SupportNoteIn, subject: CurrentSubject,
-             runtime: Runtime) -> None:
+             runtime: Runtime, if_match: IfMatch = None) -> None:
     authorise(runtime, subject, case_id, "add_support_note")
     call(service(runtime).update_victim, case_id, "add_support_note", {"text": body.text},
-         subject.user)
+         subject.user, expected(body.expected_version, if_match))
 
 
 # --- consents ---------------------------------------------------------------------------
@@ -161,24 +162,28 @@ def withdraw(consent_id: str, body: WithdrawIn, subject: CurrentSubject,
 
 @router.post("/consents/{consent_id}/refresh", status_code=204, summary="Extend a consent")
 def refresh(consent_id: str, body: RefreshIn, subject: CurrentSubject,
-            runtime: Runtime) -> None:
+            runtime: Runtime, if_match: IfMatch = None) -> None:
     authorise(runtime, subject, consent_case(runtime, consent_id), "refresh_consent")
-    call(service(runtime).refresh_consent, consent_id, body.new_end, subject.user)
+    call(service(runtime).refresh_consent, consent_id, body.new_end, subject.user,
+         expected(body.expected_version, if_match))
 
 
 # --- safety flags and plan ----------------------------------------------------------------
 @router.post("/cases/{case_id}/safety-flags", status_code=204, summary="Raise a safety flag")
-def raise_flag(case_id: str, body: FlagIn, subject: CurrentSubject, runtime: Runtime) -> None:
+def raise_flag(case_id: str, body: FlagIn, subject: CurrentSubject, runtime: Runtime,
+               if_match: IfMatch = None) -> None:
     authorise(runtime, subject, case_id, "raise_flag")
-    call(service(runtime).raise_flag, case_id, body.code, body.severity, subject.user)
+    call(service(runtime).raise_flag, case_id, body.code, body.severity, subject.user,
+         expected(body.expected_version, if_match))
 
 
 @router.post("/cases/{case_id}/safety-flags/{code}/clearance", status_code=204,
              summary="Clear a safety flag")
 def clear_flag(case_id: str, code: str, body: ClearFlagIn, subject: CurrentSubject,
-               runtime: Runtime) -> None:
+               runtime: Runtime, if_match: IfMatch = None) -> None:
     authorise(runtime, subject, case_id, "clear_flag")
-    call(service(runtime).clear_flag, case_id, code, body.reason, subject.user)
+    call(service(runtime).clear_flag, case_id, code, body.reason, subject.user,
+         expected(body.expected_version, if_match))
 
 
 @router.get("/cases/{case_id}/safety-flags", summary="Safety flags (policy-filtered)")
@@ -190,10 +195,10 @@ def read_flags(case_id: str, subject: CurrentSubject, runtime: Runtime,
 
 @router.put("/cases/{case_id}/safety-plan", status_code=204, summary="Record the safety plan")
 def record_plan(case_id: str, body: SafetyPlanIn, subject: CurrentSubject,
-                runtime: Runtime) -> None:
+                runtime: Runtime, if_match: IfMatch = None) -> None:
     authorise(runtime, subject, case_id, "record_safety_plan")
     call(service(runtime).record_safety_plan, case_id, body.content, body.review_date,
-         subject.user)
+         subject.user, expected(body.expected_version, if_match))
 
 
 @router.get("/cases/{case_id}/safety-plan",

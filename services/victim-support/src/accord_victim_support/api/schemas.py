@@ -68,24 +68,29 @@ class WithdrawIn(Strict):
 
 class RefreshIn(Strict):
     new_end: AwareDatetime
+    expected_version: int | None = Field(default=None, ge=1)
 
 
 class FlagIn(Strict):
     code: FlagCode
     severity: Literal["low", "medium", "high"]
+    expected_version: int | None = Field(default=None, ge=1)
 
 
 class ClearFlagIn(Strict):
     reason: Text2000
+    expected_version: int | None = Field(default=None, ge=1)
 
 
 class SafetyPlanIn(Strict):
     content: Text8000
     review_date: date
+    expected_version: int | None = Field(default=None, ge=1)
 
 
 class SupportNoteIn(Strict):
     text: Text8000
+    expected_version: int | None = Field(default=None, ge=1)
 
 
 class EmergencyAccessIn(Strict):
