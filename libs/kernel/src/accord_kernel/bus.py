@@ -12,7 +12,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    RequestTimedOutError,
+    TopicAlreadyExistsError,
+)
 from eventsourcing.persistence import InterfaceError, OperationalError
 from pydantic import ValidationError
 
@@ -82,13 +89,27 @@ BROKER_SILENCE_SECONDS = 10.0
 CLIENT_LOG_SUMMARY_SECONDS = 300.0
 
 
+_CONNECTION_TROUBLE = (OSError, TimeoutError, KafkaConnectionError, KafkaTimeoutError,
+                       NodeNotReadyError, RequestTimedOutError)
+
+
+def _kind(record: logging.LogRecord) -> tuple[str, int, str]:
+    """What makes two aiokafka records "alike": the same message, except that every failure
+    to reach the broker (connect, metadata, fetch) is one kind: one cause, one line."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    if any(isinstance(arg, _CONNECTION_TROUBLE) for arg in args) or str(
+            record.msg).startswith("Unable to update metadata"):
+        return ("aiokafka", 0, "broker unreachable")
+    return (record.name, record.levelno, str(record.msg))
+
+
 class ClientLogSummary(logging.Filter):
     """Lets the first aiokafka warning or error of each kind through, then counts the ones
     like it and lets one through (with the count) per `period` while they go on.
 
     With the broker away, every aiokafka client logs each failed connection and metadata
     attempt (about 45 lines a second per service); the relay and inbox say once what is going
-    on (`KafkaLink`)."""
+    on (`KafkaLink`), and the first of these lines says why."""
 
     def __init__(self, period: float = CLIENT_LOG_SUMMARY_SECONDS) -> None:
         super().__init__()
@@ -100,7 +121,7 @@ class ClientLogSummary(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
-        kind = (record.name, record.levelno, str(record.msg))
+        kind = _kind(record)
         now = time.monotonic()
         with self._lock:
             shown = self._kinds.get(kind)
@@ -110,7 +131,7 @@ class ClientLogSummary(logging.Filter):
                 return False
             self._kinds[kind] = (now, 0)
         note = (f" [{shown[1]} more like this in the last {now - shown[0]:.0f} s]" if shown
-                else f" [repeats are counted, at most one line per {self.period:.0f} s]")
+                else f" [more like this are counted, one line per {self.period:.0f} s]")
         # %-escaped: the note is appended to a format string
         record.msg = str(record.msg) + note.replace("%", "%%")
         return True

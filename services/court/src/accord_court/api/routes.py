@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
+from accord_kernel.application import VersionConflict
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Change, Purpose, Resource
 from accord_kernel.problems import Problem, domain_problem, not_found
-from accord_kernel.application import VersionConflict
 from accord_kernel.runtime import CurrentSubject, Runtime
 from accord_kernel.versions import IfMatch
 from fastapi import APIRouter, Header, Path, Query
