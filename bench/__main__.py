@@ -13,8 +13,9 @@ from bench.servers import quiet_kafka_client_logs
 
 def main() -> None:
     parse = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parse.add_argument("names", nargs="*", metavar="name",
-                       help=f"some of {', '.join(ORDER)} (default: all)")
+    parse.add_argument(
+        "names", nargs="*", metavar="name", help=f"some of {', '.join(ORDER)} (default: all)"
+    )
     chosen = parse.parse_args().names or list(ORDER)
     unknown = sorted(set(chosen) - set(ORDER))
     if unknown:
@@ -24,8 +25,9 @@ def main() -> None:
     for name in chosen:
         console.rule(f"bench.{name}")
         importlib.import_module(f"bench.{name}").main([])
-    console.print(f"{write_document()} written; {len(chosen)} benchmark(s) in "
-                  f"{clock.elapsed() / 60:.1f} min")
+    console.print(
+        f"{write_document()} written; {len(chosen)} benchmark(s) in {clock.elapsed() / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

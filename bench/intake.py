@@ -58,7 +58,8 @@ class Observer:
         headers = {**self.police, "Idempotency-Key": uuid.uuid4().hex}
         for _ in range(SUBMIT_ATTEMPTS):
             response = await self.platform.client("referral").post(
-                "/referrals", json=body, headers=headers)
+                "/referrals", json=body, headers=headers
+            )
             if response.status_code in (200, 201):  # 200: an earlier attempt got through
                 return str(response.json()["case_id"])
             if response.status_code != 409 or response.json().get("code") != "concurrent_update":
@@ -68,14 +69,16 @@ class Observer:
 
     async def in_intake(self, case_id: str) -> bool:
         response = await self.platform.client("conference").get(
-            f"/intake/{case_id}", headers=self.coordinator)
+            f"/intake/{case_id}", headers=self.coordinator
+        )
         if response.status_code not in (200, 404):
             raise RuntimeError(f"intake answered {response.status_code}: {response.text}")
         return bool(response.status_code == 200)
 
     async def in_audit(self, case_id: str) -> bool:
         response = await self.platform.client("audit").get(
-            f"/cases/{case_id}/events", headers=self.privacy_officer)
+            f"/cases/{case_id}/events", headers=self.privacy_officer
+        )
         if response.status_code != 200:
             raise RuntimeError(f"audit answered {response.status_code}: {response.text}")
         entries: list[dict[str, Any]] = response.json()
@@ -100,10 +103,16 @@ async def one_referral(observer: Observer) -> Intake:
     case_id = await observer.submit()
     posted = clock.elapsed()
     intake, audit = await asyncio.gather(
-        seconds_until(lambda: observer.in_intake(case_id), clock, POLL_SECONDS,
-                      f"referral {case_id} in intake"),
-        seconds_until(lambda: observer.in_audit(case_id), clock, POLL_SECONDS,
-                      f"referral {case_id} in audit"))
+        seconds_until(
+            lambda: observer.in_intake(case_id),
+            clock,
+            POLL_SECONDS,
+            f"referral {case_id} in intake",
+        ),
+        seconds_until(
+            lambda: observer.in_audit(case_id), clock, POLL_SECONDS, f"referral {case_id} in audit"
+        ),
+    )
     return Intake(posted, intake, audit)
 
 
@@ -114,21 +123,28 @@ class PostgresInsert:
         self.conninfo = conninfo
 
     async def prepare(self) -> None:
-        async with await psycopg.AsyncConnection.connect(self.conninfo,
-                                                         autocommit=True) as connection:
-            await connection.execute("CREATE TABLE IF NOT EXISTS bench_referrals "
-                                     "(case_id uuid PRIMARY KEY, body jsonb NOT NULL)")
+        async with await psycopg.AsyncConnection.connect(
+            self.conninfo, autocommit=True
+        ) as connection:
+            await connection.execute(
+                "CREATE TABLE IF NOT EXISTS bench_referrals "
+                "(case_id uuid PRIMARY KEY, body jsonb NOT NULL)"
+            )
 
     @staticmethod
     async def insert(connection: psycopg.AsyncConnection[Any], body: dict[str, Any]) -> float:
         clock = Stopwatch()
-        await connection.execute("INSERT INTO bench_referrals (case_id, body) VALUES (%s, %s)",
-                                 (uuid.uuid4(), Jsonb(body)))
+        await connection.execute(
+            "INSERT INTO bench_referrals (case_id, body) VALUES (%s, %s)",
+            (uuid.uuid4(), Jsonb(body)),
+        )
         return clock.elapsed()
 
     async def burst(self, bodies: list[dict[str, Any]], concurrency: int) -> float:
-        connections = [await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
-                       for _ in range(concurrency)]
+        connections = [
+            await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+            for _ in range(concurrency)
+        ]
         try:
             clock = Stopwatch()
 
@@ -136,8 +152,12 @@ class PostgresInsert:
                 for body in share:
                     await self.insert(connection, body)
 
-            await asyncio.gather(*(worker(connection, bodies[number::concurrency])
-                                   for number, connection in enumerate(connections)))
+            await asyncio.gather(
+                *(
+                    worker(connection, bodies[number::concurrency])
+                    for number, connection in enumerate(connections)
+                )
+            )
             return clock.elapsed()
         finally:
             for connection in connections:
@@ -192,8 +212,9 @@ async def referral_burst(observer: Observer, count: int, concurrency: int) -> Bu
     with progress_bar() as bars:
         task = bars.add_task(f"burst of {count} referrals, {concurrency} clients", total=count)
         while not done_posting.is_set() or min(len(seen_intake), len(seen_audit)) < count:
-            await asyncio.gather(sweep(observer.in_intake, seen_intake),
-                                 sweep(observer.in_audit, seen_audit))
+            await asyncio.gather(
+                sweep(observer.in_intake, seen_intake), sweep(observer.in_audit, seen_audit)
+            )
             bars.update(task, completed=min(len(seen_intake), len(seen_audit)))
             if posting.done() and posting.exception() is not None:
                 await posting
@@ -202,20 +223,26 @@ async def referral_burst(observer: Observer, count: int, concurrency: int) -> Bu
             await asyncio.sleep(SWEEP_SECONDS)
     await posting
     started = dict(submitted)
-    latencies = [max(seen_intake[case_id], seen_audit[case_id]) - started[case_id]
-                 for case_id in started]
+    latencies = [
+        max(seen_intake[case_id], seen_audit[case_id]) - started[case_id] for case_id in started
+    ]
     last_in_intake, last_in_audit = max(seen_intake.values()), max(seen_audit.values())
-    return Burst(max(last_in_intake, last_in_audit), posting_seconds, last_in_intake,
-                 last_in_audit, latencies)
+    return Burst(
+        max(last_in_intake, last_in_audit),
+        posting_seconds,
+        last_in_intake,
+        last_in_audit,
+        latencies,
+    )
 
 
-async def measure(infrastructure: Infrastructure, arguments: argparse.Namespace
-                  ) -> dict[str, Any]:
-    sequential, burst, concurrency = (arguments.sequential, arguments.burst,
-                                      arguments.concurrency)
+async def measure(infrastructure: Infrastructure, arguments: argparse.Namespace) -> dict[str, Any]:
+    sequential, burst, concurrency = (arguments.sequential, arguments.burst, arguments.concurrency)
     database = new_database(infrastructure, "bench_intake")
-    async with platform_on(infrastructure, database) as platform, \
-            KafkaRoundTrip(infrastructure.kafka_bootstrap) as kafka:
+    async with (
+        platform_on(infrastructure, database) as platform,
+        KafkaRoundTrip(infrastructure.kafka_bootstrap) as kafka,
+    ):
         observer = Observer(platform)
         postgres = PostgresInsert(infrastructure.postgres.conninfo(database))
         await postgres.prepare()
@@ -228,8 +255,9 @@ async def measure(infrastructure: Infrastructure, arguments: argparse.Namespace
         intakes: list[Intake] = []
         inserts: list[float] = []
         round_trips: list[float] = []
-        async with await psycopg.AsyncConnection.connect(postgres.conninfo,
-                                                         autocommit=True) as connection:
+        async with await psycopg.AsyncConnection.connect(
+            postgres.conninfo, autocommit=True
+        ) as connection:
             for _ in range(WARM_UP):
                 await postgres.insert(connection, referral())
                 await kafka.once(payload)
@@ -249,14 +277,23 @@ async def measure(infrastructure: Infrastructure, arguments: argparse.Namespace
         audit_entries = audit_log.store.size() - entries_before
         burst_conflicts = observer.conflicts - sequential_conflicts
         baseline_burst = arguments.baseline_burst
-        insert_burst = await postgres.burst([referral() for _ in range(baseline_burst)],
-                                            concurrency)
+        insert_burst = await postgres.burst(
+            [referral() for _ in range(baseline_burst)], concurrency
+        )
         kafka_burst, kafka_burst_trips = await kafka.burst([payload] * baseline_burst)
-    return {"intakes": intakes, "inserts": inserts, "round_trips": round_trips,
-            "burst": measured_burst, "insert_burst": insert_burst,
-            "kafka_burst": kafka_burst, "kafka_burst_trips": kafka_burst_trips,
-            "payload_bytes": len(payload), "sequential_conflicts": sequential_conflicts,
-            "burst_conflicts": burst_conflicts, "audit_entries_in_burst": audit_entries}
+    return {
+        "intakes": intakes,
+        "inserts": inserts,
+        "round_trips": round_trips,
+        "burst": measured_burst,
+        "insert_burst": insert_burst,
+        "kafka_burst": kafka_burst,
+        "kafka_burst_trips": kafka_burst_trips,
+        "payload_bytes": len(payload),
+        "sequential_conflicts": sequential_conflicts,
+        "burst_conflicts": burst_conflicts,
+        "audit_entries_in_burst": audit_entries,
+    }
 
 
 def run(arguments: argparse.Namespace, argv: list[str]) -> BenchmarkResult:
@@ -290,8 +327,9 @@ def run(arguments: argparse.Namespace, argv: list[str]) -> BenchmarkResult:
     return result
 
 
-def report(result: BenchmarkResult, measured: dict[str, Any],
-           arguments: argparse.Namespace) -> None:
+def report(
+    result: BenchmarkResult, measured: dict[str, Any], arguments: argparse.Namespace
+) -> None:
     intakes: list[Intake] = measured["intakes"]
     end_to_end = Distribution.of([intake.both for intake in intakes])
     posted = Distribution.of([intake.posted for intake in intakes])
@@ -302,8 +340,7 @@ def report(result: BenchmarkResult, measured: dict[str, Any],
     burst: Burst = measured["burst"]
     under_load = Distribution.of(burst.latencies)
     rows: list[list[Any]] = [
-        [label, dist.count, dist.as_ms()["p50_ms"], dist.as_ms()["p99_ms"],
-         dist.as_ms()["mean_ms"]]
+        [label, dist.count, dist.as_ms()["p50_ms"], dist.as_ms()["p99_ms"], dist.as_ms()["mean_ms"]]
         for label, dist in (
             ("end to end: visible in intake and audit", end_to_end),
             ("  POST /referrals answered (201)", posted),
@@ -312,60 +349,116 @@ def report(result: BenchmarkResult, measured: dict[str, Any],
             (f"end to end under the burst ({arguments.concurrency} clients)", under_load),
             ("baseline (a): INSERT of the same JSON into PostgreSQL", inserts),
             ("baseline (b): Kafka produce -> consume round trip", round_trips),
-        )]
-    result.table("Latency (seconds from the start of the request)",
-                 ["operation", "n", "p50 ms", "p99 ms", "mean ms"], rows)
+        )
+    ]
+    result.table(
+        "Latency (seconds from the start of the request)",
+        ["operation", "n", "p50 ms", "p99 ms", "mean ms"],
+        rows,
+    )
     count, baseline = arguments.burst, arguments.baseline_burst
     throughput_rows: list[list[Any]] = [
-        ["referrals end to end (POST until visible in intake and audit)", count,
-         round(burst.seconds, 2), round(count / burst.seconds, 1)],
-        ["  all POSTs answered (the synchronous part)", count,
-         round(burst.posting_seconds, 2), round(count / burst.posting_seconds, 1)],
-        ["  all visible in the RJ provider's intake", count, round(burst.last_in_intake, 2),
-         round(count / burst.last_in_intake, 1)],
-        ["  all visible in audit's case events", count, round(burst.last_in_audit, 2),
-         round(count / burst.last_in_audit, 1)],
-        [f"baseline (a): INSERTs over {arguments.concurrency} connections", baseline,
-         round(measured["insert_burst"], 2), round(baseline / measured["insert_burst"], 1)],
-        ["baseline (b): Kafka messages produced at once and consumed", baseline,
-         round(measured["kafka_burst"], 2), round(baseline / measured["kafka_burst"], 1)],
+        [
+            "referrals end to end (POST until visible in intake and audit)",
+            count,
+            round(burst.seconds, 2),
+            round(count / burst.seconds, 1),
+        ],
+        [
+            "  all POSTs answered (the synchronous part)",
+            count,
+            round(burst.posting_seconds, 2),
+            round(count / burst.posting_seconds, 1),
+        ],
+        [
+            "  all visible in the RJ provider's intake",
+            count,
+            round(burst.last_in_intake, 2),
+            round(count / burst.last_in_intake, 1),
+        ],
+        [
+            "  all visible in audit's case events",
+            count,
+            round(burst.last_in_audit, 2),
+            round(count / burst.last_in_audit, 1),
+        ],
+        [
+            f"baseline (a): INSERTs over {arguments.concurrency} connections",
+            baseline,
+            round(measured["insert_burst"], 2),
+            round(baseline / measured["insert_burst"], 1),
+        ],
+        [
+            "baseline (b): Kafka messages produced at once and consumed",
+            baseline,
+            round(measured["kafka_burst"], 2),
+            round(baseline / measured["kafka_burst"], 1),
+        ],
     ]
     result.table("Throughput", ["what", "count", "seconds", "per second"], throughput_rows)
     for share, name in (("p50", "p50"), ("p99", "p99")):
         measured_value = getattr(end_to_end, share)
-        result.ratio(f"intake end to end {name}", measured_value, getattr(inserts, share),
-                     f"(a) PostgreSQL INSERT {name}", "s")
-        result.ratio(f"intake end to end {name}", measured_value, getattr(round_trips, share),
-                     f"(b) Kafka round trip {name}", "s")
+        result.ratio(
+            f"intake end to end {name}",
+            measured_value,
+            getattr(inserts, share),
+            f"(a) PostgreSQL INSERT {name}",
+            "s",
+        )
+        result.ratio(
+            f"intake end to end {name}",
+            measured_value,
+            getattr(round_trips, share),
+            f"(b) Kafka round trip {name}",
+            "s",
+        )
     per_referral = burst.seconds / count
-    result.ratio("intake throughput, time per referral", per_referral,
-                 measured["insert_burst"] / baseline, "(a) PostgreSQL INSERT burst, per row",
-                 "s")
-    result.ratio("intake throughput, time per referral", per_referral,
-                 measured["kafka_burst"] / baseline, "(b) Kafka burst, per message", "s")
-    result.note("On its way a referral is committed to the referral service's event store "
-                "(with its outbox), picked up by the outbox relay, which polls every 100 ms "
-                "(50 ms on average on its own), published once, and consumed by conference and "
-                "audit in parallel, each applying it in its own transaction with its inbox "
-                "tracking record; audit appends it to the Merkle log and indexes it.")
+    result.ratio(
+        "intake throughput, time per referral",
+        per_referral,
+        measured["insert_burst"] / baseline,
+        "(a) PostgreSQL INSERT burst, per row",
+        "s",
+    )
+    result.ratio(
+        "intake throughput, time per referral",
+        per_referral,
+        measured["kafka_burst"] / baseline,
+        "(b) Kafka burst, per message",
+        "s",
+    )
+    result.note(
+        "On its way a referral is committed to the referral service's event store "
+        "(with its outbox), picked up by the outbox relay, which polls every 100 ms "
+        "(50 ms on average on its own), published once, and consumed by conference and "
+        "audit in parallel, each applying it in its own transaction with its inbox "
+        "tracking record; audit appends it to the Merkle log and indexes it."
+    )
     entries = measured["audit_entries_in_burst"]
-    result.note(f"Audit is the last to show a referral: it consumes every topic, and its log "
-                f"grew by {entries} entries during the burst ({entries / count:.1f} per "
-                "referral: integration events and access records), each appended in a "
-                "transaction of its own with its case-index row, the consumer committing every "
-                "offset; all five services share this process and the two cores. A consumer "
-                "that batches could append through `AuditLogStore.append_many`.")
+    result.note(
+        f"Audit is the last to show a referral: it consumes every topic, and its log "
+        f"grew by {entries} entries during the burst ({entries / count:.1f} per "
+        "referral: integration events and access records), each appended in a "
+        "transaction of its own with its case-index row, the consumer committing every "
+        "offset; all five services share this process and the two cores. A consumer "
+        "that batches could append through `AuditLogStore.append_many`."
+    )
     result.note(f"The payload is the POST body: {measured['payload_bytes']} bytes of JSON.")
-    result.note("Concurrent submissions contend for the referral service's single referral "
-                "log (one `EventSourcedLog` sequence); when its five in-process retries run out "
-                "a POST answers 409 `concurrent_update`, which this client retries with the "
-                "same Idempotency-Key, inside the measured time. Retried in this run: "
-                f"{measured['sequential_conflicts']} one at a time, "
-                f"{measured['burst_conflicts']} in the burst.")
+    result.note(
+        "Concurrent submissions contend for the referral service's single referral "
+        "log (one `EventSourcedLog` sequence); when its five in-process retries run out "
+        "a POST answers 409 `concurrent_update`, which this client retries with the "
+        "same Idempotency-Key, inside the measured time. Retried in this run: "
+        f"{measured['sequential_conflicts']} one at a time, "
+        f"{measured['burst_conflicts']} in the burst."
+    )
     result.figures = {
-        "end_to_end": end_to_end.as_ms(), "posted": posted.as_ms(),
-        "to_intake": to_intake.as_ms(), "to_audit": to_audit.as_ms(),
-        "under_burst": under_load.as_ms(), "postgres_insert": inserts.as_ms(),
+        "end_to_end": end_to_end.as_ms(),
+        "posted": posted.as_ms(),
+        "to_intake": to_intake.as_ms(),
+        "to_audit": to_audit.as_ms(),
+        "under_burst": under_load.as_ms(),
+        "postgres_insert": inserts.as_ms(),
         "kafka_round_trip": round_trips.as_ms(),
         "burst_seconds": round(burst.seconds, 3),
         "burst_last_in_intake_seconds": round(burst.last_in_intake, 3),
@@ -375,22 +468,36 @@ def report(result: BenchmarkResult, measured: dict[str, Any],
         "kafka_burst_per_second": round(baseline / measured["kafka_burst"], 2),
         "kafka_burst_round_trip": Distribution.of(measured["kafka_burst_trips"]).as_ms(),
         "audit_entries_in_burst": measured["audit_entries_in_burst"],
-        "conflicts_retried": {"sequential": measured["sequential_conflicts"],
-                              "burst": measured["burst_conflicts"]},
+        "conflicts_retried": {
+            "sequential": measured["sequential_conflicts"],
+            "burst": measured["burst_conflicts"],
+        },
     }
 
 
 def parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(prog="python -m bench.intake", description=__doc__,
-                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parse.add_argument("--sequential", type=int, default=40,
-                       help="referrals measured one at a time")
-    parse.add_argument("--baseline-per-referral", type=int, default=5,
-                       help="samples of each baseline after each sequential referral")
+    parse = argparse.ArgumentParser(
+        prog="python -m bench.intake",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parse.add_argument(
+        "--sequential", type=int, default=40, help="referrals measured one at a time"
+    )
+    parse.add_argument(
+        "--baseline-per-referral",
+        type=int,
+        default=5,
+        help="samples of each baseline after each sequential referral",
+    )
     parse.add_argument("--burst", type=int, default=150, help="referrals in the burst")
     parse.add_argument("--concurrency", type=int, default=4, help="clients in the burst")
-    parse.add_argument("--baseline-burst", type=int, default=2000,
-                       help="rows and messages in each baseline's burst")
+    parse.add_argument(
+        "--baseline-burst",
+        type=int,
+        default=2000,
+        help="rows and messages in each baseline's burst",
+    )
     return parse
 
 

@@ -21,13 +21,17 @@ DELIVERY_BOUND_SECONDS = 120.0
 
 
 @contextlib.asynccontextmanager
-async def platform_on(infrastructure: Infrastructure, database: str
-                      ) -> AsyncIterator[InProcessPlatform]:
+async def platform_on(
+    infrastructure: Infrastructure, database: str
+) -> AsyncIterator[InProcessPlatform]:
     """All five services, each with its relay and consumer, on `database`."""
     work_dir = Path(tempfile.mkdtemp(prefix=f"accord-{database}-"))
     platform = InProcessPlatform(
-        kafka_bootstrap=infrastructure.kafka_bootstrap, opa_url=infrastructure.opa_url,
-        database_url=infrastructure.postgres.url(database), work_dir=work_dir)
+        kafka_bootstrap=infrastructure.kafka_bootstrap,
+        opa_url=infrastructure.opa_url,
+        database_url=infrastructure.postgres.url(database),
+        work_dir=work_dir,
+    )
     try:
         await platform.start()
         yield platform
@@ -36,8 +40,9 @@ async def platform_on(infrastructure: Infrastructure, database: str
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-async def seconds_until(check: Callable[[], Awaitable[bool]], clock: Stopwatch,
-                        interval: float, what: str) -> float:
+async def seconds_until(
+    check: Callable[[], Awaitable[bool]], clock: Stopwatch, interval: float, what: str
+) -> float:
     """Polls `check` every `interval` seconds; returns `clock`'s reading when it first held."""
     while True:
         if await check():

@@ -23,10 +23,12 @@ class KafkaRoundTrip:
         self.bootstrap = bootstrap
         self.topic = f"bench.round-trip.{uuid.uuid4().hex[:8]}"
         self.partition = TopicPartition(self.topic, 0)
-        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
-                                         acks="all")
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                         fetch_max_wait_ms=500)
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, enable_idempotence=True, acks="all"
+        )
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=500
+        )
 
     async def __aenter__(self) -> Self:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
@@ -41,8 +43,12 @@ class KafkaRoundTrip:
         await self.consumer.seek_to_end(self.partition)
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        trace: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         await self.consumer.stop()
         await self.producer.stop()
 

@@ -11,8 +11,17 @@ from typing import Any
 
 from accord_platform.infra import REPO
 
-PACKAGES = ("eventsourcing", "aiokafka", "fastapi", "sqlalchemy", "psycopg", "httpx",
-            "opa-python-client", "uvicorn", "pydantic")
+PACKAGES = (
+    "eventsourcing",
+    "aiokafka",
+    "fastapi",
+    "sqlalchemy",
+    "psycopg",
+    "httpx",
+    "opa-python-client",
+    "uvicorn",
+    "pydantic",
+)
 
 
 def _first_value(path: Path, key: str) -> str | None:

@@ -53,13 +53,24 @@ class Distribution:
 
     @classmethod
     def of(cls, samples: Sequence[float]) -> Distribution:
-        return cls(len(samples), percentile(samples, 50), percentile(samples, 99),
-                   sum(samples) / len(samples), min(samples), max(samples))
+        return cls(
+            len(samples),
+            percentile(samples, 50),
+            percentile(samples, 99),
+            sum(samples) / len(samples),
+            min(samples),
+            max(samples),
+        )
 
     def as_ms(self) -> dict[str, float | int]:
-        return {"n": self.count, "p50_ms": _ms(self.p50), "p99_ms": _ms(self.p99),
-                "mean_ms": _ms(self.mean), "min_ms": _ms(self.minimum),
-                "max_ms": _ms(self.maximum)}
+        return {
+            "n": self.count,
+            "p50_ms": _ms(self.p50),
+            "p99_ms": _ms(self.p99),
+            "mean_ms": _ms(self.mean),
+            "min_ms": _ms(self.minimum),
+            "max_ms": _ms(self.maximum),
+        }
 
 
 def _ms(seconds: float) -> float:
@@ -84,8 +95,14 @@ class Stopwatch:
 @contextmanager
 def progress_bar() -> Iterator[Progress]:
     """A rich progress display on stderr (stdout stays free for the printed ratios)."""
-    display = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                       MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                       console=console, transient=False)
+    display = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
     with display:
         yield display

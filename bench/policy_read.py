@@ -65,21 +65,35 @@ class ServiceCopy:
         self.runtime.app.close()
 
 
-def build(service: str, module: str, enforce: bool, database_url: str, opa_url: str,
-          jwks: Path, work_dir: Path) -> ServiceCopy:
+def build(
+    service: str,
+    module: str,
+    enforce: bool,
+    database_url: str,
+    opa_url: str,
+    jwks: Path,
+    work_dir: Path,
+) -> ServiceCopy:
     composition = importlib.import_module(module)
     settings = ServiceSettings.for_service(
-        service, 0, persistence="postgres", database_url=database_url, opa_url=opa_url,
-        jwks_path=jwks, data_dir=work_dir / f"{service}-{enforce}", enforce_policy=enforce)
+        service,
+        0,
+        persistence="postgres",
+        database_url=database_url,
+        opa_url=opa_url,
+        jwks_path=jwks,
+        data_dir=work_dir / f"{service}-{enforce}",
+        enforce_policy=enforce,
+    )
     runtime: ServiceRuntime = composition.make_runtime(settings)
     api = composition.make_api(runtime, False)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api),
-                               base_url=f"http://{service}")
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url=f"http://{service}")
     return ServiceCopy(runtime, client)
 
 
-async def timed_get(copy: ServiceCopy, path: str, headers: dict[str, str],
-                    params: dict[str, Any] | None = None) -> tuple[float, Any]:
+async def timed_get(
+    copy: ServiceCopy, path: str, headers: dict[str, str], params: dict[str, Any] | None = None
+) -> tuple[float, Any]:
     clock = Stopwatch()
     response = await copy.client.get(path, headers=headers, params=params)
     elapsed = clock.elapsed()
@@ -98,14 +112,16 @@ class Samples:
     decisions_per_request: float = 0.0
 
 
-async def seed(enforced: dict[str, ServiceCopy], tokens: dict[str, dict[str, str]],
-               cases: int, victims: int) -> list[str]:
+async def seed(
+    enforced: dict[str, ServiceCopy], tokens: dict[str, dict[str, str]], cases: int, victims: int
+) -> list[str]:
     case_ids: list[str] = []
     with progress_bar() as bars:
         task = bars.add_task("seeding referrals and victim records", total=cases + victims)
         for _ in range(cases):
             response = await enforced["referral"].client.post(
-                "/referrals", json=referral(), headers=tokens["police"])
+                "/referrals", json=referral(), headers=tokens["police"]
+            )
             if response.status_code != 201:
                 raise RuntimeError(f"referral refused: {response.status_code} {response.text}")
             case_ids.append(str(response.json()["case_id"]))
@@ -114,16 +130,24 @@ async def seed(enforced: dict[str, ServiceCopy], tokens: dict[str, dict[str, str
             # No Kafka here: victim services is told of the referral through its real inbox.
             tell(enforced["victim-support"].runtime, submitted(case_id))
             response = await enforced["victim-support"].client.post(
-                f"/cases/{case_id}/victim", json=victim(), headers=tokens["advocate"])
+                f"/cases/{case_id}/victim", json=victim(), headers=tokens["advocate"]
+            )
             if response.status_code != 201:
                 raise RuntimeError(f"victim refused: {response.status_code} {response.text}")
             bars.advance(task)
     return case_ids
 
 
-async def single_reads(pair: tuple[ServiceCopy, ServiceCopy], path: str, case_ids: list[str],
-                       headers: dict[str, str], rounds: int, seed_value: int,
-                       description: str, decision: Callable[[str], None]) -> Samples:
+async def single_reads(
+    pair: tuple[ServiceCopy, ServiceCopy],
+    path: str,
+    case_ids: list[str],
+    headers: dict[str, str],
+    rounds: int,
+    seed_value: int,
+    description: str,
+    decision: Callable[[str], None],
+) -> Samples:
     enforced, plain = pair
     chooser = random.Random(seed_value)
     samples = Samples()
@@ -151,13 +175,18 @@ async def single_reads(pair: tuple[ServiceCopy, ServiceCopy], path: str, case_id
     return samples
 
 
-async def list_reads(pair: tuple[ServiceCopy, ServiceCopy], headers: dict[str, str],
-                     rounds: int, decision: Callable[[int], None]) -> dict[int, Samples]:
+async def list_reads(
+    pair: tuple[ServiceCopy, ServiceCopy],
+    headers: dict[str, str],
+    rounds: int,
+    decision: Callable[[int], None],
+) -> dict[int, Samples]:
     enforced, plain = pair
     measured = {size: Samples() for size in LIST_SIZES}
     with progress_bar() as bars:
-        task = bars.add_task("GET /referrals?limit=N, enforced and not",
-                             total=rounds * len(LIST_SIZES))
+        task = bars.add_task(
+            "GET /referrals?limit=N, enforced and not", total=rounds * len(LIST_SIZES)
+        )
         for size in LIST_SIZES:
             for _ in range(3):
                 await timed_get(enforced, "/referrals", headers, {"limit": size})
@@ -178,8 +207,9 @@ async def list_reads(pair: tuple[ServiceCopy, ServiceCopy], headers: dict[str, s
     return measured
 
 
-def decision_only(copy: ServiceCopy, token: str,
-                  resources: Callable[[Any], list[Resource]]) -> Callable[[Any], None]:
+def decision_only(
+    copy: ServiceCopy, token: str, resources: Callable[[Any], list[Resource]]
+) -> Callable[[Any], None]:
     """The policy decision an endpoint takes, alone: no HTTP, no access record. Building the
     resources (store reads) happens before the clock starts."""
     subject = copy.runtime.verifier.verify(token)
@@ -193,8 +223,9 @@ def decision_only(copy: ServiceCopy, token: str,
     return decide
 
 
-async def measure(infrastructure: Infrastructure, arguments: argparse.Namespace,
-                  work_dir: Path) -> dict[str, Any]:
+async def measure(
+    infrastructure: Infrastructure, arguments: argparse.Namespace, work_dir: Path
+) -> dict[str, Any]:
     database_url = infrastructure.postgres.url(new_database(infrastructure, "bench_policy"))
     key_dir = work_dir / "dev-keys"
     _, jwks = ensure_dev_keys(key_dir)
@@ -203,11 +234,14 @@ async def measure(infrastructure: Infrastructure, arguments: argparse.Namespace,
         "advocate": mint(key_dir, agency="victim_services", role="advocate", user="idva-1"),
     }
     tokens = {name: {"Authorization": f"Bearer {token}"} for name, token in raw_tokens.items()}
-    modules = {"referral": "accord_referral.main",
-               "victim-support": "accord_victim_support.main"}
-    copies = {(service, enforce): build(service, module, enforce, database_url,
-                                        infrastructure.opa_url, jwks, work_dir)
-              for service, module in modules.items() for enforce in (True, False)}
+    modules = {"referral": "accord_referral.main", "victim-support": "accord_victim_support.main"}
+    copies = {
+        (service, enforce): build(
+            service, module, enforce, database_url, infrastructure.opa_url, jwks, work_dir
+        )
+        for service, module in modules.items()
+        for enforce in (True, False)
+    }
     try:
         enforced = {service: copies[(service, True)] for service in modules}
         case_ids = await seed(enforced, tokens, arguments.cases, arguments.victims)
@@ -216,36 +250,55 @@ async def measure(infrastructure: Infrastructure, arguments: argparse.Namespace,
 
         def referral_resource(document: dict[str, Any]) -> Resource:
             case_id = str(document["case_id"])
-            return Resource(type="referral", case_id=case_id, document=document,
-                            case=referral_app.policy_case(case_id, "police", "officer-1"))
+            return Resource(
+                type="referral",
+                case_id=case_id,
+                document=document,
+                case=referral_app.policy_case(case_id, "police", "officer-1"),
+            )
 
         def one_referral(case_id: str) -> list[Resource]:
             return [referral_resource(referral_app.referral(case_id))]
 
         def listed_referrals(size: int) -> list[Resource]:
-            return [referral_resource(document) for document in referral_app.referrals(
-                limit=size)]
+            return [referral_resource(document) for document in referral_app.referrals(limit=size)]
 
         def one_victim(case_id: str) -> list[Resource]:
-            return [Resource(type="victim_record", case_id=case_id,
-                             document=victim_app.victim_document(case_id),
-                             case=victim_app.policy_case(case_id, "victim_services", "idva-1"))]
+            return [
+                Resource(
+                    type="victim_record",
+                    case_id=case_id,
+                    document=victim_app.victim_document(case_id),
+                    case=victim_app.policy_case(case_id, "victim_services", "idva-1"),
+                )
+            ]
 
         referral_reads = await single_reads(
             (copies[("referral", True)], copies[("referral", False)]),
-            "/referrals/{case_id}", case_ids, tokens["police"], arguments.reads,
-            arguments.seed, "GET /referrals/{id} as police, enforced and not",
-            decision_only(copies[("referral", True)], raw_tokens["police"], one_referral))
+            "/referrals/{case_id}",
+            case_ids,
+            tokens["police"],
+            arguments.reads,
+            arguments.seed,
+            "GET /referrals/{id} as police, enforced and not",
+            decision_only(copies[("referral", True)], raw_tokens["police"], one_referral),
+        )
         victim_reads = await single_reads(
             (copies[("victim-support", True)], copies[("victim-support", False)]),
-            "/cases/{case_id}/victim", case_ids[:arguments.victims], tokens["advocate"],
-            arguments.reads, arguments.seed + 1,
+            "/cases/{case_id}/victim",
+            case_ids[: arguments.victims],
+            tokens["advocate"],
+            arguments.reads,
+            arguments.seed + 1,
             "GET /cases/{id}/victim as advocate, enforced and not",
-            decision_only(copies[("victim-support", True)], raw_tokens["advocate"], one_victim))
-        lists = await list_reads((copies[("referral", True)], copies[("referral", False)]),
-                                 tokens["police"], arguments.lists,
-                                 decision_only(copies[("referral", True)], raw_tokens["police"],
-                                               listed_referrals))
+            decision_only(copies[("victim-support", True)], raw_tokens["advocate"], one_victim),
+        )
+        lists = await list_reads(
+            (copies[("referral", True)], copies[("referral", False)]),
+            tokens["police"],
+            arguments.lists,
+            decision_only(copies[("referral", True)], raw_tokens["police"], listed_referrals),
+        )
     finally:
         for copy in copies.values():
             await copy.close()
@@ -254,10 +307,17 @@ async def measure(infrastructure: Infrastructure, arguments: argparse.Namespace,
 
 def run(arguments: argparse.Namespace, argv: list[str]) -> BenchmarkResult:
     if arguments.cases < max(LIST_SIZES) or not WARM_UP <= arguments.victims <= arguments.cases:
-        raise SystemExit(f"--cases must be at least {max(LIST_SIZES)}, and --victims between "
-                         f"{WARM_UP} and --cases")
-    result = BenchmarkResult(NAME, "Policy-enforced reads against the same reads without "
-                             "policy", 3, argv, vars(arguments))
+        raise SystemExit(
+            f"--cases must be at least {max(LIST_SIZES)}, and --victims between "
+            f"{WARM_UP} and --cases"
+        )
+    result = BenchmarkResult(
+        NAME,
+        "Policy-enforced reads against the same reads without policy",
+        3,
+        argv,
+        vars(arguments),
+    )
     result.method = [
         "OPA and PostgreSQL, started for the run. The referral and victim-support services "
         "are built twice from their own `make_runtime`/`make_api` on one event store: as "
@@ -288,62 +348,120 @@ def run(arguments: argparse.Namespace, argv: list[str]) -> BenchmarkResult:
 def report(result: BenchmarkResult, measured: dict[str, Any]) -> None:
     rows: list[list[Any]] = []
     figures: dict[str, Any] = {}
-    for key, label in (("referral", "GET /referrals/{id} (police)"),
-                       ("victim", "GET /cases/{id}/victim (advocate)")):
+    for key, label in (
+        ("referral", "GET /referrals/{id} (police)"),
+        ("victim", "GET /cases/{id}/victim (advocate)"),
+    ):
         samples: Samples = measured[key]
         enforced, plain = Distribution.of(samples.enforced), Distribution.of(samples.plain)
         alone = Distribution.of(samples.decision_only)
         rows += [
-            [f"{label}, enforced", enforced.count, enforced.as_ms()["p50_ms"],
-             enforced.as_ms()["p99_ms"], samples.fields_enforced,
-             _count(samples.decisions_per_request)],
-            [f"{label}, enforce_policy=False", plain.count, plain.as_ms()["p50_ms"],
-             plain.as_ms()["p99_ms"], samples.fields_plain, 0],
-            [f"{label}: the policy decision alone", alone.count, alone.as_ms()["p50_ms"],
-             alone.as_ms()["p99_ms"], None, 1],
+            [
+                f"{label}, enforced",
+                enforced.count,
+                enforced.as_ms()["p50_ms"],
+                enforced.as_ms()["p99_ms"],
+                samples.fields_enforced,
+                _count(samples.decisions_per_request),
+            ],
+            [
+                f"{label}, enforce_policy=False",
+                plain.count,
+                plain.as_ms()["p50_ms"],
+                plain.as_ms()["p99_ms"],
+                samples.fields_plain,
+                0,
+            ],
+            [
+                f"{label}: the policy decision alone",
+                alone.count,
+                alone.as_ms()["p50_ms"],
+                alone.as_ms()["p99_ms"],
+                None,
+                1,
+            ],
         ]
         result.ratio(f"{label} p50", enforced.p50, plain.p50, "same read, enforcement off", "s")
         result.ratio(f"{label} p99", enforced.p99, plain.p99, "same read, enforcement off", "s")
-        figures[key] = {"enforced": enforced.as_ms(), "plain": plain.as_ms(),
-                        "decision_only": alone.as_ms(),
-                        "fields_enforced": samples.fields_enforced,
-                        "fields_plain": samples.fields_plain}
-    result.table("Single reads", ["read", "n", "p50 ms", "p99 ms", "fields returned",
-                                  "OPA decisions per request"], rows)
+        figures[key] = {
+            "enforced": enforced.as_ms(),
+            "plain": plain.as_ms(),
+            "decision_only": alone.as_ms(),
+            "fields_enforced": samples.fields_enforced,
+            "fields_plain": samples.fields_plain,
+        }
+    result.table(
+        "Single reads",
+        ["read", "n", "p50 ms", "p99 ms", "fields returned", "OPA decisions per request"],
+        rows,
+    )
 
     lists: dict[int, Samples] = measured["lists"]
     modes = ("enforced", "plain", "decision_only")
-    distributions = {(size, mode): Distribution.of(getattr(lists[size], mode))
-                     for size in LIST_SIZES for mode in modes}
-    labels = {"enforced": "enforced", "plain": "enforce_policy=False",
-              "decision_only": "the batched policy decision alone"}
+    distributions = {
+        (size, mode): Distribution.of(getattr(lists[size], mode))
+        for size in LIST_SIZES
+        for mode in modes
+    }
+    labels = {
+        "enforced": "enforced",
+        "plain": "enforce_policy=False",
+        "decision_only": "the batched policy decision alone",
+    }
     list_rows: list[list[Any]] = [
-        [f"limit={size}, {labels[mode]}", dist.count, dist.as_ms()["p50_ms"],
-         dist.as_ms()["p99_ms"], round(dist.p50 / size * 1000, 3),
-         {"enforced": _count(lists[size].decisions_per_request), "plain": 0,
-          "decision_only": 1}[mode]]
-        for (size, mode), dist in distributions.items()]
-    result.table("List endpoint GET /referrals?limit=N (police)",
-                 ["request", "n", "p50 ms", "p99 ms", "p50 ms per row",
-                  "OPA decisions per request"], list_rows)
+        [
+            f"limit={size}, {labels[mode]}",
+            dist.count,
+            dist.as_ms()["p50_ms"],
+            dist.as_ms()["p99_ms"],
+            round(dist.p50 / size * 1000, 3),
+            {"enforced": _count(lists[size].decisions_per_request), "plain": 0, "decision_only": 1}[
+                mode
+            ],
+        ]
+        for (size, mode), dist in distributions.items()
+    ]
+    result.table(
+        "List endpoint GET /referrals?limit=N (police)",
+        ["request", "n", "p50 ms", "p99 ms", "p50 ms per row", "OPA decisions per request"],
+        list_rows,
+    )
     small, large = LIST_SIZES
-    per_row = {mode: (distributions[(large, mode)].p50 - distributions[(small, mode)].p50)
-               / (large - small) for mode in modes}
-    result.table("Marginal cost of one more row in a list (p50)", ["mode", "ms per row"],
-                 [[labels[mode], round(per_row[mode] * 1000, 3)] for mode in modes])
-    result.ratio("list, marginal cost per row", per_row["enforced"], per_row["plain"],
-                 "same list, enforcement off", "s/row")
-    result.ratio("list of 100 p50", distributions[(large, "enforced")].p50,
-                 distributions[(large, "plain")].p50, "same list, enforcement off", "s")
-    result.note(f"Every enforced list request took {lists[large].decisions_per_request:g} "
-                f"OPA round trip(s) for {large} rows: the decision is batched. What a row adds "
-                "when enforced is OPA evaluating one more item "
-                f"({per_row['decision_only'] * 1000:.2f} ms per row, from the decision alone), "
-                "its projection and its access record.")
-    figures["lists"] = {f"{size}_{mode}": dist.as_ms()
-                        for (size, mode), dist in distributions.items()}
-    figures["list_ms_per_row"] = {mode: round(value * 1000, 4)
-                                  for mode, value in per_row.items()}
+    per_row = {
+        mode: (distributions[(large, mode)].p50 - distributions[(small, mode)].p50)
+        / (large - small)
+        for mode in modes
+    }
+    result.table(
+        "Marginal cost of one more row in a list (p50)",
+        ["mode", "ms per row"],
+        [[labels[mode], round(per_row[mode] * 1000, 3)] for mode in modes],
+    )
+    result.ratio(
+        "list, marginal cost per row",
+        per_row["enforced"],
+        per_row["plain"],
+        "same list, enforcement off",
+        "s/row",
+    )
+    result.ratio(
+        "list of 100 p50",
+        distributions[(large, "enforced")].p50,
+        distributions[(large, "plain")].p50,
+        "same list, enforcement off",
+        "s",
+    )
+    result.note(
+        f"Every enforced list request took {lists[large].decisions_per_request:g} "
+        f"OPA round trip(s) for {large} rows: the decision is batched. What a row adds "
+        "when enforced is OPA evaluating one more item "
+        f"({per_row['decision_only'] * 1000:.2f} ms per row, from the decision alone), "
+        "its projection and its access record."
+    )
+    figures["lists"] = {
+        f"{size}_{mode}": dist.as_ms() for (size, mode), dist in distributions.items()
+    }
+    figures["list_ms_per_row"] = {mode: round(value * 1000, 4) for mode, value in per_row.items()}
     result.figures = figures
 
 
@@ -352,8 +470,11 @@ def _count(value: float) -> int | float:
 
 
 def parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(prog="python -m bench.policy_read", description=__doc__,
-                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parse = argparse.ArgumentParser(
+        prog="python -m bench.policy_read",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parse.add_argument("--reads", type=int, default=400, help="rounds per single-read endpoint")
     parse.add_argument("--lists", type=int, default=60, help="rounds per list size")
     parse.add_argument("--cases", type=int, default=120, help="referrals seeded")

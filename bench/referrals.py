@@ -15,8 +15,11 @@ def referral(yes: int = 3) -> dict[str, Any]:
     return {
         "jurisdiction": "england-wales",
         "initiated_by": "victim",
-        "incident": {"date": "2026-10-01", "summary": "Assault at home address",
-                     "offence_type": "assault_occasioning_abh"},
+        "incident": {
+            "date": "2026-10-01",
+            "summary": "Assault at home address",
+            "offence_type": "assault_occasioning_abh",
+        },
         "victim": {"name": "Alex Victim", "date_of_birth": "1990-01-01"},
         "offender": {"name": "Sam Offender", "date_of_birth": "1988-05-05"},
         "offender_acknowledged": True,
@@ -32,14 +35,28 @@ def referral(yes: int = 3) -> dict[str, Any]:
 
 
 def victim() -> dict[str, Any]:
-    return {"name": "Alex Victim", "address": "1 Safe Street",
-            "safe_contact_number": "+44 7700 900123", "preferred_contact_method": "phone"}
+    return {
+        "name": "Alex Victim",
+        "address": "1 Safe Street",
+        "safe_contact_number": "+44 7700 900123",
+        "preferred_contact_method": "phone",
+    }
 
 
-def consent(scope: str, agency: str, purposes: list[str],
-            data_classes: list[str]) -> dict[str, Any]:
+def consent(
+    scope: str, agency: str, purposes: list[str], data_classes: list[str]
+) -> dict[str, Any]:
     now = datetime.now(UTC)
-    return {"scope": scope, "seen_alone": True, "provisions": [{
-        "agency": agency, "purposes": purposes, "data_classes": data_classes,
-        "start": (now - timedelta(minutes=1)).isoformat(),
-        "end": (now + timedelta(days=90)).isoformat()}]}
+    return {
+        "scope": scope,
+        "seen_alone": True,
+        "provisions": [
+            {
+                "agency": agency,
+                "purposes": purposes,
+                "data_classes": data_classes,
+                "start": (now - timedelta(minutes=1)).isoformat(),
+                "end": (now + timedelta(days=90)).isoformat(),
+            }
+        ],
+    }

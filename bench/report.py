@@ -57,13 +57,16 @@ def _cell(value: Any) -> str:
 def _numeric(rows: list[list[Any]], column: int) -> bool:
     values = [row[column] for row in rows if row[column] is not None]
     # Figures with their unit ("7.53 ms", "4.15x") align like numbers too.
-    return bool(values) and all(isinstance(value, int | float) or str(value)[:1].isdigit()
-                                for value in values)
+    return bool(values) and all(
+        isinstance(value, int | float) or str(value)[:1].isdigit() for value in values
+    )
 
 
 def _table(columns: list[str], rows: list[list[Any]]) -> list[str]:
-    alignment = ["---:" if position and _numeric(rows, position) else "---"
-                 for position in range(len(columns))]
+    alignment = [
+        "---:" if position and _numeric(rows, position) else "---"
+        for position in range(len(columns))
+    ]
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join(alignment) + "|"]
     lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
     return lines
@@ -107,12 +110,21 @@ def render(results: dict[str, dict[str, Any]]) -> str:
         lines.append("")
 
     lines.append("## Summary of ratios\n")
-    summary = [[name, entry["what"], with_unit(entry["measured"], entry["unit"]),
-                f"{entry['ratio']:.2f}x", entry["baseline_name"],
-                with_unit(entry["baseline"], entry["unit"])]
-               for name in names for entry in results[name]["ratios"]]
-    lines += _table(["bench", "measured", "value", "ratio", "baseline (same run)",
-                     "baseline value"], summary)
+    summary = [
+        [
+            name,
+            entry["what"],
+            with_unit(entry["measured"], entry["unit"]),
+            f"{entry['ratio']:.2f}x",
+            entry["baseline_name"],
+            with_unit(entry["baseline"], entry["unit"]),
+        ]
+        for name in names
+        for entry in results[name]["ratios"]
+    ]
+    lines += _table(
+        ["bench", "measured", "value", "ratio", "baseline (same run)", "baseline value"], summary
+    )
     lines.append("")
 
     for name in names:
@@ -121,11 +133,15 @@ def render(results: dict[str, dict[str, Any]]) -> str:
 
 
 def _section(result: dict[str, Any]) -> list[str]:
-    lines = [f"## {result['title']} (issue {result['issue']})", "",
-             f"Command: `{result['command']}`  ",
-             f"Run: {result['started_at']}, {result['duration_seconds']:.0f} s; load average "
-             f"(1, 5, 15 min) before {result['load_average_before']}, after "
-             f"{result['load_average_after']}.", ""]
+    lines = [
+        f"## {result['title']} (issue {result['issue']})",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Run: {result['started_at']}, {result['duration_seconds']:.0f} s; load average "
+        f"(1, 5, 15 min) before {result['load_average_before']}, after "
+        f"{result['load_average_after']}.",
+        "",
+    ]
     lines += [f"- {paragraph}" for paragraph in result["method"]]
     lines.append("")
     for table in result["tables"]:
@@ -133,10 +149,19 @@ def _section(result: dict[str, Any]) -> list[str]:
         lines += _table(table["columns"], table["rows"])
         lines.append("")
     lines += ["**Ratios against the same run's baseline**", ""]
-    lines += _table(["measured", "value", "baseline", "baseline value", "ratio"], [
-        [entry["what"], with_unit(entry["measured"], entry["unit"]), entry["baseline_name"],
-         with_unit(entry["baseline"], entry["unit"]), f"{entry['ratio']:.2f}x"]
-        for entry in result["ratios"]])
+    lines += _table(
+        ["measured", "value", "baseline", "baseline value", "ratio"],
+        [
+            [
+                entry["what"],
+                with_unit(entry["measured"], entry["unit"]),
+                entry["baseline_name"],
+                with_unit(entry["baseline"], entry["unit"]),
+                f"{entry['ratio']:.2f}x",
+            ]
+            for entry in result["ratios"]
+        ],
+    )
     lines.append("")
     lines += [f"- {note}" for note in result["notes"]]
     lines.append("")

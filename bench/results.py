@@ -25,8 +25,9 @@ out = Console(width=max(Console().width, 140))
 class BenchmarkResult:
     """Figures of one run. Every ratio names its baseline, measured in the same run."""
 
-    def __init__(self, name: str, title: str, issue: int, argv: list[str],
-                 parameters: dict[str, Any]) -> None:
+    def __init__(
+        self, name: str, title: str, issue: int, argv: list[str], parameters: dict[str, Any]
+    ) -> None:
         self.name = name
         self.argv = argv
         self.title = title
@@ -50,16 +51,26 @@ class BenchmarkResult:
             shown.add_row(*(_cell(value) for value in row))
         out.print(shown)
 
-    def ratio(self, what: str, measured: float, baseline: float, baseline_name: str,
-              unit: str) -> float:
+    def ratio(
+        self, what: str, measured: float, baseline: float, baseline_name: str, unit: str
+    ) -> float:
         """`measured` / `baseline`, recorded and printed; for throughputs pass them so that
         the ratio reads "times slower" like the latencies (baseline rate / measured rate)."""
         value = ratio(measured, baseline)
-        self.ratios.append({"what": what, "ratio": value, "measured": float(f"{measured:.6g}"),
-                            "baseline": float(f"{baseline:.6g}"), "baseline_name": baseline_name,
-                            "unit": unit})
-        out.print(f"[bold]{what}[/bold]: {value:.2f}x {baseline_name} "
-                  f"({with_unit(measured, unit)} vs {with_unit(baseline, unit)})")
+        self.ratios.append(
+            {
+                "what": what,
+                "ratio": value,
+                "measured": float(f"{measured:.6g}"),
+                "baseline": float(f"{baseline:.6g}"),
+                "baseline_name": baseline_name,
+                "unit": unit,
+            }
+        )
+        out.print(
+            f"[bold]{what}[/bold]: {value:.2f}x {baseline_name} "
+            f"({with_unit(measured, unit)} vs {with_unit(baseline, unit)})"
+        )
         return value
 
     def note(self, text: str) -> None:
@@ -67,7 +78,9 @@ class BenchmarkResult:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "title": self.title, "issue": self.issue,
+            "name": self.name,
+            "title": self.title,
+            "issue": self.issue,
             "command": command_line(self.name, self.argv),
             "parameters": self.parameters,
             "started_at": self.started_at.isoformat(timespec="seconds"),
@@ -75,8 +88,11 @@ class BenchmarkResult:
             "load_average_before": self.load_before,
             "load_average_after": load_average(),
             "machine": describe(),
-            "method": self.method, "tables": self.tables, "ratios": self.ratios,
-            "notes": self.notes, "figures": self.figures,
+            "method": self.method,
+            "tables": self.tables,
+            "ratios": self.ratios,
+            "notes": self.notes,
+            "figures": self.figures,
         }
 
     def save(self) -> Path:
@@ -93,8 +109,7 @@ def command_line(name: str, argv: list[str]) -> str:
 
 
 def load_results(directory: Path = RESULTS_DIR) -> dict[str, dict[str, Any]]:
-    return {path.stem: json.loads(path.read_text())
-            for path in sorted(directory.glob("*.json"))}
+    return {path.stem: json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))}
 
 
 def _cell(value: Cell) -> str:

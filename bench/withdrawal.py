@@ -50,8 +50,9 @@ class Agencies:
         self.advocate = platform.token("victim_services", "advocate")
         self.coordinator = platform.token("rj_provider", "coordinator", user="coord-1")
 
-    async def post(self, service: str, path: str, headers: dict[str, str],
-                   body: dict[str, Any], expected: int) -> Any:
+    async def post(
+        self, service: str, path: str, headers: dict[str, str], body: dict[str, Any], expected: int
+    ) -> Any:
         response = await self.platform.client(service).post(path, json=body, headers=headers)
         if response.status_code != expected:
             raise RuntimeError(f"POST {path} answered {response.status_code}: {response.text}")
@@ -59,15 +60,18 @@ class Agencies:
 
     async def police_see_flags(self, case_id: str) -> bool:
         response = await self.platform.client("victim-support").get(
-            f"/cases/{case_id}/safety-flags", params={"purpose": "safeguarding"},
-            headers=self.police)
+            f"/cases/{case_id}/safety-flags",
+            params={"purpose": "safeguarding"},
+            headers=self.police,
+        )
         if response.status_code not in (200, 403):
             raise RuntimeError(f"police flags answered {response.status_code}: {response.text}")
         return response.status_code == 200 and bool(response.json().get("flags"))
 
     async def case_status(self, case_id: str) -> dict[str, Any] | None:
         response = await self.platform.client("conference").get(
-            f"/cases/{case_id}", headers=self.coordinator)
+            f"/cases/{case_id}", headers=self.coordinator
+        )
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -76,9 +80,9 @@ class Agencies:
 
     async def eligible_in_intake(self, case_id: str) -> bool:
         response = await self.platform.client("conference").get(
-            f"/intake/{case_id}", headers=self.coordinator)
-        return response.status_code == 200 and str(response.json()["status"]).startswith(
-            "eligible")
+            f"/intake/{case_id}", headers=self.coordinator
+        )
+        return response.status_code == 200 and str(response.json()["status"]).startswith("eligible")
 
 
 @dataclass
@@ -97,25 +101,47 @@ async def prepare(agencies: Agencies) -> Case:
     async def registered() -> bool:
         # Victim services learns of the case from the referral's event first.
         response = await agencies.platform.client("victim-support").post(
-            f"/cases/{case_id}/victim", json=victim(), headers=agencies.advocate)
+            f"/cases/{case_id}/victim", json=victim(), headers=agencies.advocate
+        )
         if response.status_code not in (201, 404):
             raise RuntimeError(f"victim answered {response.status_code}: {response.text}")
         return response.status_code == 201
 
     await seconds_until(registered, clock, SETUP_POLL_SECONDS, f"victim of {case_id}")
-    await agencies.post("victim-support", f"/cases/{case_id}/safety-flags", agencies.advocate,
-                        {"code": "stalking", "severity": "high"}, 204)
+    await agencies.post(
+        "victim-support",
+        f"/cases/{case_id}/safety-flags",
+        agencies.advocate,
+        {"code": "stalking", "severity": "high"},
+        204,
+    )
     share = await agencies.post(
-        "victim-support", f"/cases/{case_id}/consents", agencies.advocate,
-        consent("share", "police", ["safeguarding"], ["safety.flags"]), 201)
+        "victim-support",
+        f"/cases/{case_id}/consents",
+        agencies.advocate,
+        consent("share", "police", ["safeguarding"], ["safety.flags"]),
+        201,
+    )
     participate = await agencies.post(
-        "victim-support", f"/cases/{case_id}/consents", agencies.advocate,
-        consent("participate", "rj_provider", ["case_management"], []), 201)
-    await seconds_until(lambda: agencies.eligible_in_intake(case_id), clock,
-                        SETUP_POLL_SECONDS, f"case {case_id} eligible in intake")
+        "victim-support",
+        f"/cases/{case_id}/consents",
+        agencies.advocate,
+        consent("participate", "rj_provider", ["case_management"], []),
+        201,
+    )
+    await seconds_until(
+        lambda: agencies.eligible_in_intake(case_id),
+        clock,
+        SETUP_POLL_SECONDS,
+        f"case {case_id} eligible in intake",
+    )
     await agencies.post("conference", f"/intake/{case_id}/accept", agencies.coordinator, {}, 201)
-    await seconds_until(lambda: agencies.police_see_flags(case_id), clock,
-                        SETUP_POLL_SECONDS, f"police seeing the flags of {case_id}")
+    await seconds_until(
+        lambda: agencies.police_see_flags(case_id),
+        clock,
+        SETUP_POLL_SECONDS,
+        f"police seeing the flags of {case_id}",
+    )
 
     async def case_open() -> bool:
         case = await agencies.case_status(case_id)
@@ -146,16 +172,24 @@ async def withdraw(agencies: Agencies, case: Case) -> Withdrawal:
         return status is not None and status["status"] == "stopped"
 
     first = Stopwatch()
-    await agencies.post("victim-support", f"/consents/{case.share_consent}/withdrawal",
-                        agencies.advocate, {}, 204)
-    police = asyncio.create_task(seconds_until(flags_gone, first, POLL_SECONDS,
-                                               f"police losing the flags of {case_id}"))
+    await agencies.post(
+        "victim-support", f"/consents/{case.share_consent}/withdrawal", agencies.advocate, {}, 204
+    )
+    police = asyncio.create_task(
+        seconds_until(flags_gone, first, POLL_SECONDS, f"police losing the flags of {case_id}")
+    )
     second = Stopwatch()
-    await agencies.post("victim-support", f"/consents/{case.participate_consent}/withdrawal",
-                        agencies.advocate, {}, 204)
+    await agencies.post(
+        "victim-support",
+        f"/consents/{case.participate_consent}/withdrawal",
+        agencies.advocate,
+        {},
+        204,
+    )
     offset = first.elapsed() - second.elapsed()
-    rj = asyncio.create_task(seconds_until(stopped, second, POLL_SECONDS,
-                                           f"RJ case {case_id} stopping"))
+    rj = asyncio.create_task(
+        seconds_until(stopped, second, POLL_SECONDS, f"RJ case {case_id} stopping")
+    )
     police_seconds, rj_seconds = await asyncio.gather(police, rj)
     final = await agencies.case_status(case_id)
     if final is None or final.get("stop_reason") != "victim_withdrew":
@@ -163,11 +197,12 @@ async def withdraw(agencies: Agencies, case: Case) -> Withdrawal:
     return Withdrawal(police_seconds, rj_seconds, max(police_seconds, rj_seconds + offset))
 
 
-async def measure(infrastructure: Infrastructure, arguments: argparse.Namespace
-                  ) -> dict[str, Any]:
+async def measure(infrastructure: Infrastructure, arguments: argparse.Namespace) -> dict[str, Any]:
     database = new_database(infrastructure, "bench_withdrawal")
-    async with platform_on(infrastructure, database) as platform, \
-            KafkaRoundTrip(infrastructure.kafka_bootstrap) as kafka:
+    async with (
+        platform_on(infrastructure, database) as platform,
+        KafkaRoundTrip(infrastructure.kafka_bootstrap) as kafka,
+    ):
         agencies = Agencies(platform)
         payload = json.dumps({"consent_id": str(uuid.uuid4()), "status": "withdrawn"}).encode()
         for _ in range(WARM_UP):
@@ -176,8 +211,9 @@ async def measure(infrastructure: Infrastructure, arguments: argparse.Namespace
         withdrawals: list[Withdrawal] = []
         round_trips: list[float] = []
         with progress_bar() as bars:
-            task = bars.add_task("withdrawals (setup untimed) + Kafka round trips",
-                                 total=arguments.runs)
+            task = bars.add_task(
+                "withdrawals (setup untimed) + Kafka round trips", total=arguments.runs
+            )
             for _ in range(arguments.runs):
                 case = await prepare(agencies)
                 withdrawals.append(await withdraw(agencies, case))
@@ -188,8 +224,9 @@ async def measure(infrastructure: Infrastructure, arguments: argparse.Namespace
 
 
 def run(arguments: argparse.Namespace, argv: list[str]) -> BenchmarkResult:
-    result = BenchmarkResult(NAME, "Consent withdrawal until every service enforces it", 9,
-                             argv, vars(arguments))
+    result = BenchmarkResult(
+        NAME, "Consent withdrawal until every service enforces it", 9, argv, vars(arguments)
+    )
     result.method = [
         "Kafka, OPA and PostgreSQL, started for the run; all five services in this process "
         "(`InProcessPlatform`), each with its outbox relay and inbox consumer.",
@@ -219,37 +256,72 @@ def report(result: BenchmarkResult, measured: dict[str, Any]) -> None:
     rj = Distribution.of([w.rj_case_stopped for w in withdrawals])
     everywhere = Distribution.of([w.everywhere for w in withdrawals])
     kafka = Distribution.of(measured["round_trips"])
-    result.table("Withdrawal until enforced (from the start of the withdrawal call)", [
-        "effect", "n", "p50 ms", "p99 ms", "mean ms", "max ms"], [
-        [label, dist.count, dist.as_ms()["p50_ms"], dist.as_ms()["p99_ms"],
-         dist.as_ms()["mean_ms"], dist.as_ms()["max_ms"]]
-        for label, dist in (
-            ("police's safety-flags read at the source returns none (share consent)", police),
-            ("RJ case stopped, victim_withdrew (participate consent)", rj),
-            ("both, from the first withdrawal call", everywhere),
-            ("baseline: Kafka produce -> consume round trip", kafka),
-        )])
+    result.table(
+        "Withdrawal until enforced (from the start of the withdrawal call)",
+        ["effect", "n", "p50 ms", "p99 ms", "mean ms", "max ms"],
+        [
+            [
+                label,
+                dist.count,
+                dist.as_ms()["p50_ms"],
+                dist.as_ms()["p99_ms"],
+                dist.as_ms()["mean_ms"],
+                dist.as_ms()["max_ms"],
+            ]
+            for label, dist in (
+                ("police's safety-flags read at the source returns none (share consent)", police),
+                ("RJ case stopped, victim_withdrew (participate consent)", rj),
+                ("both, from the first withdrawal call", everywhere),
+                ("baseline: Kafka produce -> consume round trip", kafka),
+            )
+        ],
+    )
     for share in ("p50", "p99"):
-        result.ratio(f"withdrawal enforced everywhere {share}", getattr(everywhere, share),
-                     getattr(kafka, share), f"Kafka round trip {share}", "s")
-        result.ratio(f"police flags gone {share}", getattr(police, share),
-                     getattr(kafka, share), f"Kafka round trip {share}", "s")
-        result.ratio(f"RJ case stopped {share}", getattr(rj, share), getattr(kafka, share),
-                     f"Kafka round trip {share}", "s")
-    result.note(f"With {police.count} runs the p99 is the slowest run. The police effect is one "
-                "withdrawal commit plus one policy-enforced read; stopping the RJ case needs "
-                "the commit, the outbox relay's next poll, one Kafka hop and the recipient's "
-                "inbox transaction.")
-    result.figures = {"police_flags_gone": police.as_ms(), "rj_case_stopped": rj.as_ms(),
-                      "everywhere": everywhere.as_ms(), "kafka_round_trip": kafka.as_ms()}
+        result.ratio(
+            f"withdrawal enforced everywhere {share}",
+            getattr(everywhere, share),
+            getattr(kafka, share),
+            f"Kafka round trip {share}",
+            "s",
+        )
+        result.ratio(
+            f"police flags gone {share}",
+            getattr(police, share),
+            getattr(kafka, share),
+            f"Kafka round trip {share}",
+            "s",
+        )
+        result.ratio(
+            f"RJ case stopped {share}",
+            getattr(rj, share),
+            getattr(kafka, share),
+            f"Kafka round trip {share}",
+            "s",
+        )
+    result.note(
+        f"With {police.count} runs the p99 is the slowest run. The police effect is one "
+        "withdrawal commit plus one policy-enforced read; stopping the RJ case needs "
+        "the commit, the outbox relay's next poll, one Kafka hop and the recipient's "
+        "inbox transaction."
+    )
+    result.figures = {
+        "police_flags_gone": police.as_ms(),
+        "rj_case_stopped": rj.as_ms(),
+        "everywhere": everywhere.as_ms(),
+        "kafka_round_trip": kafka.as_ms(),
+    }
 
 
 def parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(prog="python -m bench.withdrawal", description=__doc__,
-                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parse = argparse.ArgumentParser(
+        prog="python -m bench.withdrawal",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parse.add_argument("--runs", type=int, default=20, help="withdrawals measured")
-    parse.add_argument("--baseline-per-run", type=int, default=10,
-                       help="Kafka round trips sampled after each run")
+    parse.add_argument(
+        "--baseline-per-run", type=int, default=10, help="Kafka round trips sampled after each run"
+    )
     return parse
 
 

@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-NEVER_FOR_OFFENDER_COMMUNICATION = {"victim.location", "safety.plan", "safety.flags",
-                                    "support.notes"}
+NEVER_FOR_OFFENDER_COMMUNICATION = {
+    "victim.location",
+    "safety.plan",
+    "safety.flags",
+    "support.notes",
+}
 NEVER_FOR_COURT = {"victim.location", "support.notes", "conference.notes"}
 
 
@@ -30,13 +34,16 @@ def _consented(s: Situation, data_class: str) -> bool:
     def matches(p: dict[str, Any]) -> bool:
         start = datetime.fromisoformat(p["start"].replace("Z", "+00:00"))
         end = datetime.fromisoformat(p["end"].replace("Z", "+00:00"))
-        return (p["status"] == "active" and p["agency"] == s.agency
-                and s.purpose in p["purposes"] and data_class in p["data_classes"]
-                and start <= s.now < end)
+        return (
+            p["status"] == "active"
+            and p["agency"] == s.agency
+            and s.purpose in p["purposes"]
+            and data_class in p["data_classes"]
+            and start <= s.now < end
+        )
 
     live = [p for p in s.provisions if matches(p)]
-    return any(p["type"] == "permit" for p in live) and not any(
-        p["type"] == "deny" for p in live)
+    return any(p["type"] == "permit" for p in live) and not any(p["type"] == "deny" for p in live)
 
 
 def _emergency(s: Situation, data_class: str) -> bool:
@@ -46,8 +53,11 @@ def _emergency(s: Situation, data_class: str) -> bool:
     if s.agency in ("victim_services", "court") or g["agency"] != s.agency:
         return False
     expires = datetime.fromisoformat(g["expires_at"].replace("Z", "+00:00"))
-    return s.now < expires and data_class in g["data_classes"] and data_class in (
-        "victim.location", "safety.flags")
+    return (
+        s.now < expires
+        and data_class in g["data_classes"]
+        and data_class in ("victim.location", "safety.flags")
+    )
 
 
 def may_see(s: Situation, data_class: str) -> bool:
@@ -61,8 +71,13 @@ def may_see(s: Situation, data_class: str) -> bool:
         return data_class == "case.core"
     if a not in ("police", "victim_services", "rj_provider", "court"):
         return False
-    if data_class in ("case.core", "consent.summary", "compliance.status", "risk.band",
-                      "safety.plan.summary"):
+    if data_class in (
+        "case.core",
+        "consent.summary",
+        "compliance.status",
+        "risk.band",
+        "safety.plan.summary",
+    ):
         return True
     if data_class in ("party.identity", "offence.details"):
         return a in ("police", "victim_services", "court") or (a == "rj_provider" and s.assigned)
@@ -78,8 +93,11 @@ def may_see(s: Situation, data_class: str) -> bool:
         if a == "victim_services":
             return True
         if a == "police":
-            return (_consented(s, data_class) or _emergency(s, data_class)
-                    or (s.risk_band == "high" and s.purpose == "safeguarding"))
+            return (
+                _consented(s, data_class)
+                or _emergency(s, data_class)
+                or (s.risk_band == "high" and s.purpose == "safeguarding")
+            )
         return a == "rj_provider" and _consented(s, data_class)
     if data_class == "safety.plan":
         return a == "victim_services" or (a == "rj_provider" and _consented(s, data_class))
@@ -89,5 +107,6 @@ def may_see(s: Situation, data_class: str) -> bool:
         return a == "rj_provider"
     if data_class == "agreement.items":
         return a in ("police", "victim_services", "rj_provider") or (
-            a == "court" and s.outcome_all_parties)
+            a == "court" and s.outcome_all_parties
+        )
     return False  # unknown class: deny by default

@@ -40,14 +40,23 @@ def running_services(infrastructure: Any, tmp_path: Path) -> Iterator[dict[str, 
 
     def start(name: str) -> None:
         spec = next(s for s in SERVICES if s.name == name)
-        env = {**os.environ, "ACCORD_PORT": str(spec.port), "ACCORD_DATA_DIR": str(tmp_path),
-               "ACCORD_DATABASE_URL": pg.url(database),
-               "ACCORD_KAFKA_BOOTSTRAP": infrastructure.kafka_bootstrap,
-               "ACCORD_OPA_URL": infrastructure.opa_url, "ACCORD_JWKS_PATH": str(jwks),
-               "ACCORD_CONSUMER_GROUP": f"{spec.name}-{database}"}
+        env = {
+            **os.environ,
+            "ACCORD_PORT": str(spec.port),
+            "ACCORD_DATA_DIR": str(tmp_path),
+            "ACCORD_DATABASE_URL": pg.url(database),
+            "ACCORD_KAFKA_BOOTSTRAP": infrastructure.kafka_bootstrap,
+            "ACCORD_OPA_URL": infrastructure.opa_url,
+            "ACCORD_JWKS_PATH": str(jwks),
+            "ACCORD_CONSUMER_GROUP": f"{spec.name}-{database}",
+        }
         log = open(tmp_path / f"{spec.name}.log", "a")  # noqa: SIM115 - closed below
-        processes[name] = (subprocess.Popen([str(bin_dir / spec.command), "all"], env=env,
-                                            stdout=log, stderr=subprocess.STDOUT), log)
+        processes[name] = (
+            subprocess.Popen(
+                [str(bin_dir / spec.command), "all"], env=env, stdout=log, stderr=subprocess.STDOUT
+            ),
+            log,
+        )
         deadline = time.monotonic() + 120
         with httpx.Client(timeout=2) as client:
             while True:
@@ -68,8 +77,13 @@ def running_services(infrastructure: Any, tmp_path: Path) -> Iterator[dict[str, 
     try:
         for s in SERVICES:
             start(s.name)
-        yield {"keys": tmp_path / "dev-keys", "db_url": pg.url(database), "dir": tmp_path,
-               "start": start, "kill": kill}
+        yield {
+            "keys": tmp_path / "dev-keys",
+            "db_url": pg.url(database),
+            "dir": tmp_path,
+            "start": start,
+            "kill": kill,
+        }
     finally:
         for process, _ in processes.values():
             process.send_signal(signal.SIGTERM)
@@ -100,15 +114,26 @@ def test_the_whole_journey_on_separate_processes(running_services: dict[str, Any
     saved = running_services["dir"] / "checkpoint.txt"
     saved.write_text(checkpoint.text)
     verify = subprocess.run(
-        [str(Path(sys.executable).parent / "accord-audit-verify"),
-         "--db-url", running_services["db_url"], "--public-key", vkey,
-         "--checkpoint", str(saved)],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            str(Path(sys.executable).parent / "accord-audit-verify"),
+            "--db-url",
+            running_services["db_url"],
+            "--public-key",
+            vkey,
+            "--checkpoint",
+            str(saved),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
 def test_a_service_killed_mid_processing_loses_and_duplicates_nothing(
-        running_services: dict[str, Any]) -> None:
+    running_services: dict[str, Any],
+) -> None:
     """Checked: referrals submitted while the RJ provider's process is SIGKILLed mid-stream
     all appear in its intake exactly once after it is started again; nobody does anything
     but start it."""
@@ -116,8 +141,9 @@ def test_a_service_killed_mid_processing_loses_and_duplicates_nothing(
 
     keys = running_services["keys"]
     police = {"Authorization": "Bearer " + mint(keys, agency="police", role="officer")}
-    coordinator = {"Authorization": "Bearer " + mint(keys, agency="rj_provider",
-                                                     role="coordinator")}
+    coordinator = {
+        "Authorization": "Bearer " + mint(keys, agency="rj_provider", role="coordinator")
+    }
     referral_url = next(s for s in SERVICES if s.name == "referral").url
     conference_url = next(s for s in SERVICES if s.name == "conference").url
     case_ids = []
@@ -131,9 +157,12 @@ def test_a_service_killed_mid_processing_loses_and_duplicates_nothing(
         running_services["start"]("conference")
         deadline = time.monotonic() + 60
         while True:
-            listed = [row["case_id"] for row in client.get(
-                conference_url + "/intake", params={"limit": 500},
-                headers=coordinator).json()]
+            listed = [
+                row["case_id"]
+                for row in client.get(
+                    conference_url + "/intake", params={"limit": 500}, headers=coordinator
+                ).json()
+            ]
             if all(c in listed for c in case_ids) or time.monotonic() > deadline:
                 break
             time.sleep(0.3)

@@ -19,21 +19,24 @@ pytestmark = pytest.mark.integration
 
 
 async def _submit(platform: InProcessPlatform) -> str:
-    r = await platform.client("referral").post("/referrals", json=referral(),
-                                               headers=platform.token("police", "officer"))
+    r = await platform.client("referral").post(
+        "/referrals", json=referral(), headers=platform.token("police", "officer")
+    )
     assert r.status_code == 201, r.text
     return str(r.json()["case_id"])
 
 
 async def _intake_ids(platform: InProcessPlatform) -> list[str]:
     r = await platform.client("conference").get(
-        "/intake", params={"limit": 500}, headers=platform.token("rj_provider", "coordinator"))
+        "/intake", params={"limit": 500}, headers=platform.token("rj_provider", "coordinator")
+    )
     assert r.status_code == 200, r.text
     return [row["case_id"] for row in r.json()]
 
 
-async def test_kafka_stopped_during_intake_loses_nothing(platform: InProcessPlatform,
-                                                        infrastructure: object) -> None:
+async def test_kafka_stopped_during_intake_loses_nothing(
+    platform: InProcessPlatform, infrastructure: object
+) -> None:
     """Checked: referrals accepted while Kafka is down are stored (the outbox), and all of
     them reach the RJ provider exactly once after Kafka returns, with no manual step."""
     kafka = infrastructure.kafka  # type: ignore[attr-defined]
@@ -55,8 +58,9 @@ async def test_kafka_stopped_during_intake_loses_nothing(platform: InProcessPlat
     assert all(ids.count(c) == 1 for c in case_ids)
 
 
-async def test_opa_down_reads_fail_closed_and_recover(platform: InProcessPlatform,
-                                                     infrastructure: object) -> None:
+async def test_opa_down_reads_fail_closed_and_recover(
+    platform: InProcessPlatform, infrastructure: object
+) -> None:
     """Checked: with OPA stopped every read answers 503 with no case data; once OPA is back
     the same read succeeds without restarting any service."""
     case_id = await _submit(platform)
@@ -65,7 +69,8 @@ async def test_opa_down_reads_fail_closed_and_recover(platform: InProcessPlatfor
     await asyncio.to_thread(opa.stop)
     try:
         reads = [
-            ("referral", f"/referrals/{case_id}"), ("referral", "/referrals"),
+            ("referral", f"/referrals/{case_id}"),
+            ("referral", "/referrals"),
             ("victim-support", f"/cases/{case_id}/victim"),
             ("victim-support", f"/cases/{case_id}/safety-flags"),
             ("referral", f"/cases/{case_id}/safety-flags"),
@@ -80,8 +85,7 @@ async def test_opa_down_reads_fail_closed_and_recover(platform: InProcessPlatfor
                 assert set(body) <= {"type", "title", "status", "detail", "instance", "code"}
         # a new referral cannot be screened without policy: refused, nothing stored
         before = len(platform.services["referral"].runtime.app.referrals(limit=10_000))
-        r = await platform.client("referral").post("/referrals", json=referral(),
-                                                   headers=police)
+        r = await platform.client("referral").post("/referrals", json=referral(), headers=police)
         assert r.status_code == 503
         after = len(platform.services["referral"].runtime.app.referrals(limit=10_000))
         assert after == before
@@ -92,8 +96,9 @@ async def test_opa_down_reads_fail_closed_and_recover(platform: InProcessPlatfor
     assert r.status_code == 200 and r.json()["case_id"] == case_id
 
 
-async def test_postgres_restart_recovers_by_itself(platform: InProcessPlatform,
-                                                  infrastructure: object) -> None:
+async def test_postgres_restart_recovers_by_itself(
+    platform: InProcessPlatform, infrastructure: object
+) -> None:
     """Checked: after PostgreSQL restarts, writes and event delivery resume by themselves
     (connection pools reconnect; the relay and consumers retry)."""
     postgres = infrastructure.postgres  # type: ignore[attr-defined]
@@ -101,7 +106,8 @@ async def test_postgres_restart_recovers_by_itself(platform: InProcessPlatform,
 
     async def accepted_again() -> str | None:
         r = await platform.client("referral").post(
-            "/referrals", json=referral(), headers=platform.token("police", "officer"))
+            "/referrals", json=referral(), headers=platform.token("police", "officer")
+        )
         return str(r.json()["case_id"]) if r.status_code == 201 else None
 
     case_id = await eventually(accepted_again, timeout=60, interval=0.5)
@@ -113,7 +119,8 @@ async def test_postgres_restart_recovers_by_itself(platform: InProcessPlatform,
 
 
 async def test_duplicate_and_out_of_order_deliveries_have_one_effect(
-        platform: InProcessPlatform, infrastructure: object) -> None:
+    platform: InProcessPlatform, infrastructure: object
+) -> None:
     """Checked: the same CloudEvent delivered twice, and a later event delivered before an
     earlier one, leave the RJ provider's intake with one entry in the final state."""
     case_id = await _submit(platform)
@@ -137,8 +144,10 @@ async def test_duplicate_and_out_of_order_deliveries_have_one_effect(
     relay.batch_size = 100_000
     events = [e for _, batch in relay.pending(after=0) for e in batch if e.case_id == case_id]
     assert len(events) >= 3
-    producer = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap,  # type: ignore[attr-defined]
-                                enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=infrastructure.kafka_bootstrap,  # type: ignore[attr-defined]
+        enable_idempotence=True,
+    )
     await producer.start()
     try:
         for event in [*reversed(events), *events]:  # out of order, then again in order
@@ -168,7 +177,8 @@ async def _at_least(consumer: object, n: int) -> bool:
 
 
 async def test_poison_message_goes_to_dead_letter_and_consumption_goes_on(
-        platform: InProcessPlatform, infrastructure: object) -> None:
+    platform: InProcessPlatform, infrastructure: object
+) -> None:
     """Checked: a malformed message and a contract-violating event land on the dead-letter
     topic with the reason, and the next good event is still processed."""
     bootstrap = infrastructure.kafka_bootstrap  # type: ignore[attr-defined]
@@ -176,11 +186,17 @@ async def test_poison_message_goes_to_dead_letter_and_consumption_goes_on(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
     try:
-        await producer.send_and_wait(REFERRAL_TOPIC, value=b"{not json " + marker.encode(),
-                                     key=b"poison")
-        bad = IntegrationEvent(type=ReferralSubmitted.type, topic=REFERRAL_TOPIC,
-                               case_id="poison-" + marker, data={"case_id": "x"},
-                               id="poison-" + marker, source="/test")
+        await producer.send_and_wait(
+            REFERRAL_TOPIC, value=b"{not json " + marker.encode(), key=b"poison"
+        )
+        bad = IntegrationEvent(
+            type=ReferralSubmitted.type,
+            topic=REFERRAL_TOPIC,
+            case_id="poison-" + marker,
+            data={"case_id": "x"},
+            id="poison-" + marker,
+            source="/test",
+        )
         m = encode(bad)
         await producer.send_and_wait(REFERRAL_TOPIC, value=m.value, key=m.key)
     finally:
@@ -191,19 +207,22 @@ async def test_poison_message_goes_to_dead_letter_and_consumption_goes_on(
         return good in await _intake_ids(platform)
 
     await eventually(arrived)
-    consumer = AIOKafkaConsumer(DEAD_LETTER_TOPIC, bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", group_id=None)
+    consumer = AIOKafkaConsumer(
+        DEAD_LETTER_TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
     await consumer.start()
     reasons: list[str] = []
     try:
+
         async def dead_lettered() -> bool:
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for record in records:
                     if marker.encode() in (record.value or b""):
                         reasons.append(dict(record.headers)["accord-dlq-reason"].decode())
-            return (any("not a CloudEvent" in r for r in reasons)
-                    and any("contract" in r for r in reasons))
+            return any("not a CloudEvent" in r for r in reasons) and any(
+                "contract" in r for r in reasons
+            )
 
         await eventually(dead_lettered)
     finally:

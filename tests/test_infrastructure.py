@@ -47,17 +47,22 @@ async def produce(bootstrap: str, topic: str, key: str, value: dict[str, str]) -
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:
-        return await producer.send_and_wait(topic, key=key.encode(),
-                                             value=json.dumps(value).encode())
+        return await producer.send_and_wait(
+            topic, key=key.encode(), value=json.dumps(value).encode()
+        )
     finally:
         await producer.stop()
 
 
 async def consume_all(bootstrap: str, topic: str, expected: int) -> list[ConsumerRecord]:
     """Reads `topic` from the beginning until `expected` records have arrived."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
-                                group_id=f"infra-probe-{uuid.uuid4().hex}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"infra-probe-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     records: list[ConsumerRecord] = []
     try:
@@ -74,8 +79,7 @@ def timed(infrastructure: Infrastructure, name: str, started: float) -> None:
     infrastructure.timings[name] = time.monotonic() - started
 
 
-async def test_kafka_round_trip_with_an_idempotent_producer(
-        infrastructure: Infrastructure) -> None:
+async def test_kafka_round_trip_with_an_idempotent_producer(infrastructure: Infrastructure) -> None:
     topic = f"accord.infra-probe.{uuid.uuid4().hex}"
     case_id = str(uuid.uuid4())
     first = await produce(infrastructure.kafka_bootstrap, topic, case_id, {"n": "1"})
@@ -87,16 +91,20 @@ async def test_kafka_round_trip_with_an_idempotent_producer(
     assert first.partition == second.partition
     assert second.offset == first.offset + 1
     assert [(r.key, json.loads(r.value)["n"]) for r in records] == [
-        (case_id.encode(), "1"), (case_id.encode(), "2")]
+        (case_id.encode(), "1"),
+        (case_id.encode(), "2"),
+    ]
 
 
 def test_opa_serves_the_repository_policies_and_answers_queries(
-        infrastructure: Infrastructure) -> None:
+    infrastructure: Infrastructure,
+) -> None:
     client = OpaClient(host=infrastructure.opa_host, port=infrastructure.opa_port)
     # OPA names a policy loaded from disk by its path without the leading slash.
     root = str(infrastructure.opa.policy_dir).strip("/")
-    assert any(p.strip("/").startswith(root) and p.endswith(".rego")
-               for p in client.get_policies_list())
+    assert any(
+        p.strip("/").startswith(root) and p.endswith(".rego") for p in client.get_policies_list()
+    )
 
     # A policy of the test's own, so this test does not depend on how the domain policies
     # evolve; uploaded over OPA's REST API, as an operator would.
@@ -117,7 +125,8 @@ def test_opa_serves_the_repository_policies_and_answers_queries(
 
 
 def test_postgres_creates_a_role_and_a_database_that_it_can_use(
-        infrastructure: Infrastructure) -> None:
+    infrastructure: Infrastructure,
+) -> None:
     postgres = infrastructure.postgres
     role = f"probe_{uuid.uuid4().hex[:8]}"
     password = "p@ss w:rd/'quoted'"
@@ -132,7 +141,9 @@ def test_postgres_creates_a_role_and_a_database_that_it_can_use(
         connection.execute("INSERT INTO referral_probe VALUES (%s, %s)", (case_id, "kept"))
         row = connection.execute(
             "SELECT note, current_user, current_database(), host(inet_server_addr()) "
-            "FROM referral_probe WHERE id = %s", (case_id,)).fetchone()
+            "FROM referral_probe WHERE id = %s",
+            (case_id,),
+        ).fetchone()
     assert row == ("kept", role, database, "127.0.0.1")
 
     url = urlsplit(postgres.url(database, role))
@@ -142,8 +153,12 @@ def test_postgres_creates_a_role_and_a_database_that_it_can_use(
 
 
 def test_every_server_listens_on_loopback_only(infrastructure: Infrastructure) -> None:
-    ports = {infrastructure.kafka.port, infrastructure.kafka.controller_port,
-             infrastructure.opa_port, infrastructure.postgres.port}
+    ports = {
+        infrastructure.kafka.port,
+        infrastructure.kafka.controller_port,
+        infrastructure.opa_port,
+        infrastructure.postgres.port,
+    }
     listening = _listening_addresses()
     for port in ports:
         assert listening.get(port), f"nothing listens on port {port}"
@@ -161,7 +176,7 @@ def _listening_addresses() -> dict[int, set[str]]:
             address, port = local.split(":")
             raw = bytes.fromhex(address)
             # /proc prints each 32-bit word in host (little-endian) order.
-            words = [raw[i:i + 4][::-1] for i in range(0, len(raw), 4)]
+            words = [raw[i : i + 4][::-1] for i in range(0, len(raw), 4)]
             octets = b"".join(words)
             if len(octets) == 16 and octets[:12] == b"\0" * 10 + b"\xff\xff":
                 octets = octets[12:]
@@ -176,10 +191,13 @@ def own_servers(infrastructure: Infrastructure) -> Iterator[tuple[KafkaNode, Pos
     paths = provisioned()
     base = Path(tempfile.mkdtemp(prefix="accord-test-restart-"))
     base.chmod(0o711)
-    kafka = KafkaNode(Path(paths["ACCORD_KAFKA_HOME"]), base / "kafka", port=free_port(),
-                      controller_port=free_port())
-    postgres = PostgresCluster(Path(paths["ACCORD_PG_BIN"]), base / "postgres",
-                               port=free_port())
+    kafka = KafkaNode(
+        Path(paths["ACCORD_KAFKA_HOME"]),
+        base / "kafka",
+        port=free_port(),
+        controller_port=free_port(),
+    )
+    postgres = PostgresCluster(Path(paths["ACCORD_PG_BIN"]), base / "postgres", port=free_port())
     try:
         started = time.monotonic()
         kafka.start()
@@ -195,7 +213,8 @@ def own_servers(infrastructure: Infrastructure) -> Iterator[tuple[KafkaNode, Pos
 
 
 async def test_kafka_keeps_produced_messages_across_a_restart_and_a_crash(
-        own_servers: tuple[KafkaNode, PostgresCluster], infrastructure: Infrastructure) -> None:
+    own_servers: tuple[KafkaNode, PostgresCluster], infrastructure: Infrastructure
+) -> None:
     kafka, _ = own_servers
     topic = f"accord.infra-restart.{uuid.uuid4().hex}"
     await produce(kafka.bootstrap, topic, "case-1", {"n": "before stop"})
@@ -221,7 +240,8 @@ async def test_kafka_keeps_produced_messages_across_a_restart_and_a_crash(
 
 
 def test_postgres_keeps_committed_data_across_a_restart_and_a_crash(
-        own_servers: tuple[KafkaNode, PostgresCluster], infrastructure: Infrastructure) -> None:
+    own_servers: tuple[KafkaNode, PostgresCluster], infrastructure: Infrastructure
+) -> None:
     _, postgres = own_servers
     postgres.create_database("accord_restart")
     with postgres.connect("accord_restart") as connection:

@@ -23,13 +23,17 @@ def police_api(infrastructure: Any, tmp_path_factory: pytest.TempPathFactory) ->
 
     work: Path = tmp_path_factory.mktemp("referral-api")
     _, jwks = ensure_dev_keys(work / "keys")
-    settings = ServiceSettings.for_service("referral", 0, persistence="memory",
-                                           opa_url=infrastructure.opa_url, jwks_path=jwks,
-                                           data_dir=work)
+    settings = ServiceSettings.for_service(
+        "referral",
+        0,
+        persistence="memory",
+        opa_url=infrastructure.opa_url,
+        jwks_path=jwks,
+        data_dir=work,
+    )
     runtime = referral_service.make_runtime(settings)
     client = TestClient(referral_service.make_api(runtime))
-    headers = {"Authorization": "Bearer " + mint(work / "keys", agency="police",
-                                                 role="officer")}
+    headers = {"Authorization": "Bearer " + mint(work / "keys", agency="police", role="officer")}
     return client, headers, runtime.app
 
 
@@ -50,8 +54,10 @@ def test_scotland_refuses_a_police_initiated_referral(police_api: Any) -> None:
     body = submit(police_api, jurisdiction="scotland", initiated_by="police")
     assert body["eligibility"] == "ineligible"
     assert "initiator_not_permitted" in body["eligibility_reasons"]
-    assert submit(police_api, jurisdiction="scotland", initiated_by="victim",
-                  yes=2)["eligibility"] == "eligible_direct"
+    assert (
+        submit(police_api, jurisdiction="scotland", initiated_by="victim", yes=2)["eligibility"]
+        == "eligible_direct"
+    )
 
 
 def test_high_risk_in_england_and_wales_is_indirect_only(police_api: Any) -> None:
@@ -61,8 +67,9 @@ def test_high_risk_in_england_and_wales_is_indirect_only(police_api: Any) -> Non
     assert body["eligibility_reasons"] == ["risk_too_high_for_direct"]
 
 
-@pytest.mark.parametrize("jurisdiction", ["england-wales", "scotland", "new-zealand",
-                                          "nova-scotia"])
+@pytest.mark.parametrize(
+    "jurisdiction", ["england-wales", "scotland", "new-zealand", "nova-scotia"]
+)
 def test_offender_initiated_is_refused_everywhere(police_api: Any, jurisdiction: str) -> None:
     body = submit(police_api, jurisdiction=jurisdiction, initiated_by="offender")
     assert body["eligibility"] == "ineligible"
@@ -108,15 +115,28 @@ def _bad(**changes: Any) -> dict[str, Any]:
 
 BAD_INPUT = {
     "unknown jurisdiction": (_bad(jurisdiction="atlantis"), "jurisdiction"),
-    "25 DASH answers": (_bad(risk_assessment__answers={
-        **referral()["risk_assessment"]["answers"], "extra_question": True}),
-        "risk_assessment.answers"),
-    "23 DASH answers": (_bad(risk_assessment__answers=dict(list(
-        referral()["risk_assessment"]["answers"].items())[:23])), "risk_assessment.answers"),
-    "incident in the future": (_bad(incident__date=(date.today() + timedelta(days=3))
-                                    .isoformat()), "incident.date"),
-    "birth in the future": (_bad(victim__date_of_birth="2999-01-01"),
-                            "victim.date_of_birth"),
+    "25 DASH answers": (
+        _bad(
+            risk_assessment__answers={
+                **referral()["risk_assessment"]["answers"],
+                "extra_question": True,
+            }
+        ),
+        "risk_assessment.answers",
+    ),
+    "23 DASH answers": (
+        _bad(
+            risk_assessment__answers=dict(
+                list(referral()["risk_assessment"]["answers"].items())[:23]
+            )
+        ),
+        "risk_assessment.answers",
+    ),
+    "incident in the future": (
+        _bad(incident__date=(date.today() + timedelta(days=3)).isoformat()),
+        "incident.date",
+    ),
+    "birth in the future": (_bad(victim__date_of_birth="2999-01-01"), "victim.date_of_birth"),
     "missing victim": (_bad(victim=...), "victim"),
     "missing offender": (_bad(offender=...), "offender"),
     "oversized summary": (_bad(incident__summary="x" * 5000), "incident.summary"),
@@ -126,8 +146,7 @@ BAD_INPUT = {
 
 
 @pytest.mark.parametrize("case", BAD_INPUT, ids=list(BAD_INPUT))
-def test_bad_input_is_a_422_naming_the_field_and_stores_nothing(police_api: Any,
-                                                                case: str) -> None:
+def test_bad_input_is_a_422_naming_the_field_and_stores_nothing(police_api: Any, case: str) -> None:
     client, headers, app = police_api
     body, field = BAD_INPUT[case]
     before = len(app.referrals(limit=100_000))

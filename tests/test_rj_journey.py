@@ -31,8 +31,11 @@ async def test_agreement_monitoring_reaches_court_and_victim(platform: InProcess
 
     view = await eventually(statuses_seen)
     texts = await eventually(lambda: _court_text(j))
-    assert {t["what"] for t in texts} == {"AGREEMENT-TEXT-1", "AGREEMENT-TEXT-2",
-                                          "AGREEMENT-TEXT-3"}
+    assert {t["what"] for t in texts} == {
+        "AGREEMENT-TEXT-1",
+        "AGREEMENT-TEXT-2",
+        "AGREEMENT-TEXT-3",
+    }
     assert view["case_id"] == j.case_id
     assert (await j.rj_case())["status"] == "returned"
 
@@ -44,8 +47,10 @@ async def test_agreement_monitoring_reaches_court_and_victim(platform: InProcess
 
     # One party withdraws consent to share the outcome: statuses stay, the text goes.
     r = await platform.client("conference").post(
-        f"/cases/{j.case_id}/agreement/outcome-sharing-withdrawal", headers=j.facilitator,
-        json={"party": "offender"})
+        f"/cases/{j.case_id}/agreement/outcome-sharing-withdrawal",
+        headers=j.facilitator,
+        json={"party": "offender"},
+    )
     assert r.status_code == 204, r.text
 
     async def text_gone() -> dict | None:
@@ -57,8 +62,10 @@ async def test_agreement_monitoring_reaches_court_and_victim(platform: InProcess
 
     # The court records its review decision; victim services hears of it.
     r = await platform.client("court").post(
-        f"/court-cases/{j.court_reference}/decisions", headers=j.clerk,
-        json={"decision": "returned_for_sentencing", "notes": "Breach of item 3"})
+        f"/court-cases/{j.court_reference}/decisions",
+        headers=j.clerk,
+        json={"decision": "returned_for_sentencing", "notes": "Breach of item 3"},
+    )
     assert r.status_code in (201, 204), r.text
 
     async def decision_told() -> bool:
@@ -83,27 +90,34 @@ async def test_court_never_reads_notes_or_location(platform: InProcessPlatform) 
         assert hidden not in as_court
     assert "CONFERENCE-NOTES-PRIVATE" not in str(as_court)
     victim = await platform.client("victim-support").get(
-        f"/cases/{j.case_id}/victim", headers=j.clerk)
+        f"/cases/{j.case_id}/victim", headers=j.clerk
+    )
     assert victim.status_code in (200, 403)
     body = victim.json()
-    for hidden in ("address", "safe_contact_number", "refuge", "safe_contact_method",
-                   "support_notes"):
+    for hidden in (
+        "address",
+        "safe_contact_number",
+        "refuge",
+        "safe_contact_method",
+        "support_notes",
+    ):
         assert hidden not in body
     # Even a (bogus) consent for the court cannot open location: SPEC says never.
     for purpose in ("compliance_review", "emergency", "case_management"):
         r = await platform.client("victim-support").get(
-            f"/cases/{j.case_id}/victim", params={"purpose": purpose}, headers=j.clerk)
+            f"/cases/{j.case_id}/victim", params={"purpose": purpose}, headers=j.clerk
+        )
         assert "address" not in r.json()
 
 
-async def test_victim_withdrawal_stops_the_case_without_a_call(
-        platform: InProcessPlatform) -> None:
+async def test_victim_withdrawal_stops_the_case_without_a_call(platform: InProcessPlatform) -> None:
     j = Journey(platform)
     await j.refer()
     await j.victim_consents()
     await j.accept_and_prepare()
     r = await platform.client("victim-support").post(
-        f"/consents/{j.consents['participate']}/withdrawal", headers=j.advocate, json={})
+        f"/consents/{j.consents['participate']}/withdrawal", headers=j.advocate, json={}
+    )
     assert r.status_code == 204
 
     async def stopped() -> dict | None:
@@ -114,8 +128,7 @@ async def test_victim_withdrawal_stops_the_case_without_a_call(
     assert case["stop_reason"] == "victim_withdrew"
 
 
-async def test_expired_endorsement_and_high_risk_are_refused(
-        platform: InProcessPlatform) -> None:
+async def test_expired_endorsement_and_high_risk_are_refused(platform: InProcessPlatform) -> None:
     from datetime import date, timedelta
 
     j = Journey(platform)
@@ -123,20 +136,31 @@ async def test_expired_endorsement_and_high_risk_are_refused(
     await j.victim_consents()
     await j.accept_and_prepare()
     conf = platform.client("conference")
-    r = await conf.post("/facilitators", headers=j.coordinator, json={
-        "facilitator_id": j.facilitator_id + "-x", "name": "Lapsed", "accreditation_id": "A",
-        "accredited_until": "2030-01-01",
-        "endorsement_expires": (date.today() - timedelta(days=1)).isoformat()})
+    r = await conf.post(
+        "/facilitators",
+        headers=j.coordinator,
+        json={
+            "facilitator_id": j.facilitator_id + "-x",
+            "name": "Lapsed",
+            "accreditation_id": "A",
+            "accredited_until": "2030-01-01",
+            "endorsement_expires": (date.today() - timedelta(days=1)).isoformat(),
+        },
+    )
     assert r.status_code == 201
-    r = await conf.post(f"/cases/{j.case_id}/facilitators", headers=j.coordinator,
-                        json={"facilitator_id": j.facilitator_id + "-x", "role": "co"})
+    r = await conf.post(
+        f"/cases/{j.case_id}/facilitators",
+        headers=j.coordinator,
+        json={"facilitator_id": j.facilitator_id + "-x", "role": "co"},
+    )
     assert r.status_code == 409
     assert r.json()["code"] == "endorsement_invalid"
     # Police reassess: high risk is over England & Wales' direct limit.
     from tests.referral_examples import dash
 
     r = await platform.client("referral").post(
-        f"/referrals/{j.case_id}/risk-assessments", headers=j.police, json=dash(16))
+        f"/referrals/{j.case_id}/risk-assessments", headers=j.police, json=dash(16)
+    )
     assert r.status_code == 204, r.text
 
     async def refused() -> dict | None:
@@ -146,8 +170,14 @@ async def test_expired_endorsement_and_high_risk_are_refused(
     await eventually(refused)
     from datetime import UTC, datetime
 
-    r = await conf.post(f"/cases/{j.case_id}/conference", headers=j.facilitator, json={
-        "modality": "direct", "at_time": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
-        "expected_version": (await j.rj_case())["version"]})
+    r = await conf.post(
+        f"/cases/{j.case_id}/conference",
+        headers=j.facilitator,
+        json={
+            "modality": "direct",
+            "at_time": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
+            "expected_version": (await j.rj_case())["version"],
+        },
+    )
     assert r.status_code == 409
     assert "risk_band_above_direct_limit" in r.json()["failed"]

@@ -25,15 +25,23 @@ def vs(infrastructure: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
 
     work: Path = tmp_path_factory.mktemp("victim-support-api")
     _, jwks = ensure_dev_keys(work / "keys")
-    settings = ServiceSettings.for_service("victim-support", 0, persistence="memory",
-                                           opa_url=infrastructure.opa_url, jwks_path=jwks,
-                                           data_dir=work)
+    settings = ServiceSettings.for_service(
+        "victim-support",
+        0,
+        persistence="memory",
+        opa_url=infrastructure.opa_url,
+        jwks_path=jwks,
+        data_dir=work,
+    )
     runtime = victim_support.make_runtime(settings)
 
-    def token(agency: str, role: str, user: str | None = None,
-              org: str | None = None) -> dict[str, str]:
-        return {"Authorization": "Bearer " + mint(work / "keys", agency=agency, role=role,
-                                                  user=user, org=org)}
+    def token(
+        agency: str, role: str, user: str | None = None, org: str | None = None
+    ) -> dict[str, str]:
+        return {
+            "Authorization": "Bearer "
+            + mint(work / "keys", agency=agency, role=role, user=user, org=org)
+        }
 
     return TestClient(victim_support.make_api(runtime)), token, runtime
 
@@ -42,17 +50,24 @@ def new_case(vs: Any) -> str:
     client, token, runtime = vs
     case = str(uuid.uuid4())
     tell(runtime, submitted(case))  # victim services learns of the referral first
-    r = client.post(f"/cases/{case}/victim", headers=token("victim_services", "advocate"),
-                    json={"name": "Alex", "address": "1 Safe Street",
-                          "preferred_contact_method": "phone"})
+    r = client.post(
+        f"/cases/{case}/victim",
+        headers=token("victim_services", "advocate"),
+        json={"name": "Alex", "address": "1 Safe Street", "preferred_contact_method": "phone"},
+    )
     assert r.status_code == 201, r.text
     return case
 
 
 def provision(**overrides: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
-    body = {"agency": "police", "purposes": ["safeguarding"], "data_classes": ["safety.flags"],
-            "start": now.isoformat(), "end": (now + timedelta(days=30)).isoformat()}
+    body = {
+        "agency": "police",
+        "purposes": ["safeguarding"],
+        "data_classes": ["safety.flags"],
+        "start": now.isoformat(),
+        "end": (now + timedelta(days=30)).isoformat(),
+    }
     body.update(overrides)
     return body
 
@@ -70,9 +85,11 @@ BAD_CONSENTS = {
 def test_bad_consent_is_422_and_stores_nothing(vs: Any, case: str) -> None:
     client, token, runtime = vs
     case_id = new_case(vs)
-    r = client.post(f"/cases/{case_id}/consents", headers=token("victim_services", "advocate"),
-                    json={"scope": "share", "seen_alone": True,
-                          "provisions": [BAD_CONSENTS[case]]})
+    r = client.post(
+        f"/cases/{case_id}/consents",
+        headers=token("victim_services", "advocate"),
+        json={"scope": "share", "seen_alone": True, "provisions": [BAD_CONSENTS[case]]},
+    )
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert runtime.app.consents(case_id) == []
@@ -81,9 +98,11 @@ def test_bad_consent_is_422_and_stores_nothing(vs: Any, case: str) -> None:
 def test_consent_not_seen_alone_is_refused(vs: Any) -> None:
     client, token, runtime = vs
     case_id = new_case(vs)
-    r = client.post(f"/cases/{case_id}/consents", headers=token("victim_services", "advocate"),
-                    json={"scope": "share", "seen_alone": False,
-                          "provisions": [provision()]})
+    r = client.post(
+        f"/cases/{case_id}/consents",
+        headers=token("victim_services", "advocate"),
+        json={"scope": "share", "seen_alone": False, "provisions": [provision()]},
+    )
     assert r.status_code == 422 and r.json()["code"] == "not_seen_alone"
     assert runtime.app.consents(case_id) == []
 
@@ -92,52 +111,80 @@ def test_break_glass_needs_a_reason_and_is_audited_and_reviewed(vs: Any) -> None
     client, token, runtime = vs
     case_id = new_case(vs)
     supervisor = token("police", "supervisor", "sup-7")
-    no_reason = client.post(f"/cases/{case_id}/emergency-access", headers=supervisor,
-                            json={"data_classes": ["victim.location"]})
+    no_reason = client.post(
+        f"/cases/{case_id}/emergency-access",
+        headers=supervisor,
+        json={"data_classes": ["victim.location"]},
+    )
     assert no_reason.status_code == 422 and no_reason.json()["code"] == "reason_required"
-    officer = client.post(f"/cases/{case_id}/emergency-access",
-                          headers=token("police", "officer", "pc-7"),
-                          json={"reason_code": "imminent_risk_to_life",
-                                "justification": "Credible threat to life reported tonight",
-                                "data_classes": ["victim.location"]})
+    officer = client.post(
+        f"/cases/{case_id}/emergency-access",
+        headers=token("police", "officer", "pc-7"),
+        json={
+            "reason_code": "imminent_risk_to_life",
+            "justification": "Credible threat to life reported tonight",
+            "data_classes": ["victim.location"],
+        },
+    )
     assert officer.status_code == 403
-    before = client.get(f"/cases/{case_id}/victim", params={"purpose": "emergency"},
-                        headers=supervisor)
+    before = client.get(
+        f"/cases/{case_id}/victim", params={"purpose": "emergency"}, headers=supervisor
+    )
     assert "address" not in before.json()
-    granted = client.post(f"/cases/{case_id}/emergency-access", headers=supervisor, json={
-        "reason_code": "imminent_risk_to_life",
-        "justification": "Credible threat to life reported tonight by a neighbour",
-        "data_classes": ["victim.location"], "duration_minutes": 30})
+    granted = client.post(
+        f"/cases/{case_id}/emergency-access",
+        headers=supervisor,
+        json={
+            "reason_code": "imminent_risk_to_life",
+            "justification": "Credible threat to life reported tonight by a neighbour",
+            "data_classes": ["victim.location"],
+            "duration_minutes": 30,
+        },
+    )
     assert granted.status_code == 201, granted.text
     expires = datetime.fromisoformat(granted.json()["expires_at"].replace("Z", "+00:00"))
     assert timedelta(minutes=29) < expires - datetime.now(UTC) <= timedelta(minutes=30)
-    read = client.get(f"/cases/{case_id}/victim", params={"purpose": "emergency"},
-                      headers=supervisor)
+    read = client.get(
+        f"/cases/{case_id}/victim", params={"purpose": "emergency"}, headers=supervisor
+    )
     assert read.json()["address"] == "1 Safe Street"
     # another police supervisor holds no grant
-    other = client.get(f"/cases/{case_id}/victim", params={"purpose": "emergency"},
-                       headers=token("police", "supervisor", "sup-8"))
+    other = client.get(
+        f"/cases/{case_id}/victim",
+        params={"purpose": "emergency"},
+        headers=token("police", "supervisor", "sup-8"),
+    )
     assert "address" not in other.json()
 
     relay = runtime.relay()
     relay.batch_size = 1_000_000
-    records = [e for _, batch in relay.pending(after=0) for e in batch
-               if e.type == AccessRecorded.type and e.case_id == case_id
-               and e.data["user"] == "sup-7" and "address" in e.data["fields_returned"]]
+    records = [
+        e
+        for _, batch in relay.pending(after=0)
+        for e in batch
+        if e.type == AccessRecorded.type
+        and e.case_id == case_id
+        and e.data["user"] == "sup-7"
+        and "address" in e.data["fields_returned"]
+    ]
     assert records and records[-1].data["break_glass"] is True
     assert records[-1].data["justification_ref"] == granted.json()["grant_id"]
     assert records[-1].data["lawful_basis"].get("victim.location") == "emergency"
 
-    tasks = client.get("/emergency-access/reviews", headers=token("audit", "privacy_officer",
-                                                                  "po-1")).json()
+    tasks = client.get(
+        "/emergency-access/reviews", headers=token("audit", "privacy_officer", "po-1")
+    ).json()
     task = next(t for t in tasks if t["grant_id"] == granted.json()["grant_id"])
     assert task["reason_code"] == "imminent_risk_to_life"
-    done = client.post(f"/emergency-access/{task['grant_id']}/review",
-                       headers=token("audit", "privacy_officer", "po-1"),
-                       json={"outcome": "justified", "notes": "Threat confirmed"})
+    done = client.post(
+        f"/emergency-access/{task['grant_id']}/review",
+        headers=token("audit", "privacy_officer", "po-1"),
+        json={"outcome": "justified", "notes": "Threat confirmed"},
+    )
     assert done.status_code == 204, done.text
-    pending = client.get("/emergency-access/reviews",
-                         headers=token("audit", "privacy_officer", "po-1")).json()
+    pending = client.get(
+        "/emergency-access/reviews", headers=token("audit", "privacy_officer", "po-1")
+    ).json()
     assert task["grant_id"] not in {t["grant_id"] for t in pending}
 
 
@@ -145,43 +192,59 @@ def test_break_glass_is_the_one_way_across_forces(vs: Any) -> None:
     client, token, _ = vs
     case_id = new_case(vs)
     stranger = token("police", "supervisor", "sup-south", org="south-police")
-    assert client.get(f"/cases/{case_id}/victim", params={"purpose": "emergency"},
-                      headers=stranger).status_code == 404
-    granted = client.post(f"/cases/{case_id}/emergency-access", headers=stranger, json={
-        "reason_code": "missing_person",
-        "justification": "Victim reported missing in our area tonight; last seen at a station",
-        "data_classes": ["victim.location"]})
+    assert (
+        client.get(
+            f"/cases/{case_id}/victim", params={"purpose": "emergency"}, headers=stranger
+        ).status_code
+        == 404
+    )
+    granted = client.post(
+        f"/cases/{case_id}/emergency-access",
+        headers=stranger,
+        json={
+            "reason_code": "missing_person",
+            "justification": "Victim reported missing in our area tonight; last seen at a station",
+            "data_classes": ["victim.location"],
+        },
+    )
     assert granted.status_code == 201, granted.text
-    read = client.get(f"/cases/{case_id}/victim", params={"purpose": "emergency"},
-                      headers=stranger)
+    read = client.get(f"/cases/{case_id}/victim", params={"purpose": "emergency"}, headers=stranger)
     assert read.status_code == 200, read.text
     # Location only: break-glass opens nothing else of another force's case.
-    assert set(read.json()) == {"address", "refuge", "safe_contact_method",
-                                "safe_contact_number"}
+    assert set(read.json()) == {"address", "refuge", "safe_contact_method", "safe_contact_number"}
     assert client.get(f"/cases/{case_id}/victim", headers=stranger).status_code == 404
 
 
 def test_while_opa_is_down_reads_fail_closed_and_withdrawal_still_works(
-        vs: Any, infrastructure: Any) -> None:
+    vs: Any, infrastructure: Any
+) -> None:
     """Deny by default: reads answer 503 with no case data and changes are refused, except a
     consent withdrawal by the case's own organisation, which only ever takes access away."""
     client, token, runtime = vs
     advocate = token("victim_services", "advocate")
     case_id = new_case(vs)
-    r = client.post(f"/cases/{case_id}/consents", headers=advocate, json={
-        "scope": "share", "seen_alone": True, "provisions": [provision()]})
+    r = client.post(
+        f"/cases/{case_id}/consents",
+        headers=advocate,
+        json={"scope": "share", "seen_alone": True, "provisions": [provision()]},
+    )
     assert r.status_code == 201, r.text
     consent_id = r.json()["consent_id"]
     infrastructure.opa.stop()
     try:
         read = client.get(f"/cases/{case_id}/victim", headers=advocate)
         assert read.status_code == 503 and "address" not in read.text
-        flag = client.post(f"/cases/{case_id}/safety-flags", headers=advocate,
-                           json={"code": "weapon_access", "severity": "high"})
+        flag = client.post(
+            f"/cases/{case_id}/safety-flags",
+            headers=advocate,
+            json={"code": "weapon_access", "severity": "high"},
+        )
         assert flag.status_code == 503
-        stranger = client.post(f"/consents/{consent_id}/withdrawal", json={},
-                               headers=token("victim_services", "advocate",
-                                             org="south-advocacy"))
+        stranger = client.post(
+            f"/consents/{consent_id}/withdrawal",
+            json={},
+            headers=token("victim_services", "advocate", org="south-advocacy"),
+        )
         assert stranger.status_code == 503
         assert runtime.app.consent(consent_id).status == "active"
         withdrawn = client.post(f"/consents/{consent_id}/withdrawal", headers=advocate, json={})

@@ -13,15 +13,16 @@ pytestmark = pytest.mark.integration
 
 async def submit(platform: InProcessPlatform, **kwargs: object) -> str:
     response = await platform.client("referral").post(
-        "/referrals", json=referral(**kwargs), headers=platform.token("police", "officer"))
+        "/referrals", json=referral(**kwargs), headers=platform.token("police", "officer")
+    )
     assert response.status_code == 201, response.text
     return str(response.json()["case_id"])
 
 
 async def in_intake(platform: InProcessPlatform, case_id: str) -> dict | None:
     response = await platform.client("conference").get(
-        "/intake", params={"limit": 500},
-        headers=platform.token("rj_provider", "coordinator"))
+        "/intake", params={"limit": 500}, headers=platform.token("rj_provider", "coordinator")
+    )
     assert response.status_code == 200, response.text
     return next((r for r in response.json() if r["case_id"] == case_id), None)
 
@@ -33,7 +34,8 @@ async def screened_intake(platform: InProcessPlatform, case_id: str) -> dict | N
 
 async def audit_entries_for(platform: InProcessPlatform, case_id: str) -> list[dict]:
     response = await platform.client("audit").get(
-        f"/cases/{case_id}/events", headers=platform.token("audit", "privacy_officer"))
+        f"/cases/{case_id}/events", headers=platform.token("audit", "privacy_officer")
+    )
     assert response.status_code == 200, response.text
     return list(response.json())
 
@@ -50,16 +52,23 @@ async def test_referral_crosses_every_service(platform: InProcessPlatform) -> No
 async def test_court_reads_only_what_section_4_allows(platform: InProcessPlatform) -> None:
     case_id = await submit(platform)
     police = await platform.client("referral").get(
-        f"/referrals/{case_id}", headers=platform.token("police", "officer"))
+        f"/referrals/{case_id}", headers=platform.token("police", "officer")
+    )
     assert police.status_code == 200
     assert {"dash_answers", "risk_score", "victim_name"} <= set(police.json())
     court = await platform.client("referral").get(
-        f"/referrals/{case_id}", headers=platform.token("court", "clerk"))
+        f"/referrals/{case_id}", headers=platform.token("court", "clerk")
+    )
     assert court.status_code == 200
     body = court.json()
     assert body["risk_band"] == "standard"
-    for hidden in ("dash_answers", "risk_score", "red_flags", "professional_judgement",
-                   "risk_history"):
+    for hidden in (
+        "dash_answers",
+        "risk_score",
+        "red_flags",
+        "professional_judgement",
+        "risk_history",
+    ):
         assert hidden not in body
     assert body["case_id"] == case_id
 
@@ -67,15 +76,17 @@ async def test_court_reads_only_what_section_4_allows(platform: InProcessPlatfor
 async def test_no_token_is_401_and_other_agency_is_403(platform: InProcessPlatform) -> None:
     client = platform.client("referral")
     assert (await client.post("/referrals", json=referral())).status_code == 401
-    refused = await client.post("/referrals", json=referral(),
-                                headers=platform.token("court", "clerk"))
+    refused = await client.post(
+        "/referrals", json=referral(), headers=platform.token("court", "clerk")
+    )
     assert refused.status_code == 403
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert (await client.get("/referrals")).status_code == 401
 
 
 async def test_killed_relay_and_consumer_neither_lose_nor_duplicate(
-        platform: InProcessPlatform) -> None:
+    platform: InProcessPlatform,
+) -> None:
     referral_service = platform.services["referral"]
     await referral_service.stop_relay(crash=True)
     case_ids = [await submit(platform) for _ in range(3)]
@@ -103,8 +114,8 @@ async def test_killed_relay_and_consumer_neither_lose_nor_duplicate(
 
 async def _intake(platform: InProcessPlatform) -> list[dict]:
     response = await platform.client("conference").get(
-        "/intake", params={"limit": 500},
-        headers=platform.token("rj_provider", "coordinator"))
+        "/intake", params={"limit": 500}, headers=platform.token("rj_provider", "coordinator")
+    )
     return list(response.json())
 
 
@@ -136,15 +147,18 @@ async def _republish_all(platform: InProcessPlatform, types: set[str]) -> int:
 
 
 async def test_court_read_is_audited_with_decision_id_and_masked_log(
-        platform: InProcessPlatform, infrastructure: object) -> None:
+    platform: InProcessPlatform, infrastructure: object
+) -> None:
     case_id = await submit(platform)
-    r = await platform.client("referral").get(f"/referrals/{case_id}",
-                                              headers=platform.token("court", "clerk"))
+    r = await platform.client("referral").get(
+        f"/referrals/{case_id}", headers=platform.token("court", "clerk")
+    )
     assert r.status_code == 200
 
     async def court_record() -> dict | None:
         response = await platform.client("audit").get(
-            f"/cases/{case_id}/access", headers=platform.token("audit", "privacy_officer"))
+            f"/cases/{case_id}/access", headers=platform.token("audit", "privacy_officer")
+        )
         return next((rec for rec in response.json() if rec["agency"] == "court"), None)
 
     record = await eventually(court_record)

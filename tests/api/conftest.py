@@ -32,15 +32,21 @@ def dev_keys(tmp_path_factory: pytest.TempPathFactory) -> DevKeys:
 
 
 @pytest.fixture
-def build_service(opa_url: str, dev_keys: DevKeys,
-                  tmp_path_factory: pytest.TempPathFactory) -> ServiceFactory:
+def build_service(
+    opa_url: str, dev_keys: DevKeys, tmp_path_factory: pytest.TempPathFactory
+) -> ServiceFactory:
     """Returns a function that builds a fresh app (own in-memory store) for a service name."""
 
     def build(service: str) -> FastAPI:
         module = service_module(service)
         settings = ServiceSettings.for_service(
-            service, 0, persistence="memory", opa_url=opa_url, jwks_path=dev_keys.jwks_path,
-            data_dir=tmp_path_factory.mktemp(service))
+            service,
+            0,
+            persistence="memory",
+            opa_url=opa_url,
+            jwks_path=dev_keys.jwks_path,
+            data_dir=tmp_path_factory.mktemp(service),
+        )
         api: FastAPI = module.make_api(module.make_runtime(settings), with_workers=False)
         return api
 

@@ -23,7 +23,8 @@ SERVICE_MODULES: dict[str, str] = {
 }
 SERVICES: tuple[str, ...] = tuple(SERVICE_MODULES)
 AGENCY_ROLE_PAIRS: tuple[tuple[str, str], ...] = tuple(
-    (agency, role) for agency in sorted(AGENCY_ROLES) for role in sorted(AGENCY_ROLES[agency]))
+    (agency, role) for agency in sorted(AGENCY_ROLES) for role in sorted(AGENCY_ROLES[agency])
+)
 PUBLIC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 ServiceFactory = Callable[[str], FastAPI]
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "/')
@@ -66,8 +67,12 @@ def response_defects(status: int, content_type: str, text: str) -> list[str]:
             doc = json.loads(text)
         except ValueError:
             return [*defects, "body is not JSON"]
-        is_problem = (isinstance(doc, dict) and isinstance(doc.get("type"), str)
-                      and isinstance(doc.get("title"), str) and doc.get("status") == status)
+        is_problem = (
+            isinstance(doc, dict)
+            and isinstance(doc.get("type"), str)
+            and isinstance(doc.get("title"), str)
+            and doc.get("status") == status
+        )
         if not is_problem:
             defects.append("not a problem document with type, title and status")
     return defects

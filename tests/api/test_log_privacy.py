@@ -27,8 +27,7 @@ NOTE = "ZZMARKER-NOTE"
 PLAN = "ZZMARKER-PLAN"
 CHILD = "ZZMARKER-CHILD"
 SUPPORT_PERSON = "ZZMARKER-SUPPORT"
-MARKERS = (NAME, OFFENDER, ADDRESS, PHONE, SUMMARY, NOTE, PLAN, CHILD, SUPPORT_PERSON,
-           "ZZMARKER")
+MARKERS = (NAME, OFFENDER, ADDRESS, PHONE, SUMMARY, NOTE, PLAN, CHILD, SUPPORT_PERSON, "ZZMARKER")
 STANDARD_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -50,8 +49,11 @@ def log_records(caplog: pytest.LogCaptureFixture) -> Iterator[LogRecords]:
     DEBUG on each logger that set its own level, so no logger is out of earshot."""
     caplog.set_level(logging.DEBUG)
     isolated_records = EveryRecord()
-    loggers = [logger for logger in logging.root.manager.loggerDict.values()
-               if isinstance(logger, logging.Logger)]
+    loggers = [
+        logger
+        for logger in logging.root.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
     levels = {logger: logger.level for logger in loggers}
     isolated = [logger for logger in loggers if not logger.propagate]
     for logger in loggers:
@@ -78,8 +80,9 @@ def rendered(record: logging.LogRecord) -> str:
         parts.append(record.exc_text)
     if record.stack_info:
         parts.append(record.stack_info)
-    parts.extend(f"{k}={v!r}" for k, v in vars(record).items()
-                 if k not in STANDARD_RECORD_ATTRIBUTES)
+    parts.extend(
+        f"{k}={v!r}" for k, v in vars(record).items() if k not in STANDARD_RECORD_ATTRIBUTES
+    )
     return "\n".join(parts)
 
 
@@ -101,9 +104,14 @@ def assert_no_leaks(records: list[logging.LogRecord]) -> None:
 
 def victim_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "name": NAME, "date_of_birth": "1990-01-01", "address": ADDRESS,
-        "safe_contact_number": PHONE, "refuge": True, "preferred_contact_method": "phone",
-        "children": [{"age": 7, "needs": CHILD}]}
+        "name": NAME,
+        "date_of_birth": "1990-01-01",
+        "address": ADDRESS,
+        "safe_contact_number": PHONE,
+        "refuge": True,
+        "preferred_contact_method": "phone",
+        "children": [{"age": 7, "needs": CHILD}],
+    }
     body.update(overrides)
     return body
 
@@ -124,8 +132,8 @@ def expect(status: int | tuple[int, ...], response: Any) -> Any:
 
 
 def test_referral_data_never_reaches_the_logs(
-        log_records: LogRecords, open_client: Callable[[str], TestClient],
-        dev_keys: DevKeys) -> None:
+    log_records: LogRecords, open_client: Callable[[str], TestClient], dev_keys: DevKeys
+) -> None:
     client = open_client("referral")
     police = dev_keys.bearer("police", "officer")
     created = expect(201, client.post("/referrals", json=marked_referral(), headers=police))
@@ -133,10 +141,17 @@ def test_referral_data_never_reaches_the_logs(
     assert created.json()["victim_name"] == NAME  # the markers really went in
     expect(200, client.get(f"/referrals/{case_id}", headers=police))
     expect(200, client.get("/referrals", headers=police))
-    expect(204, client.post(f"/referrals/{case_id}/incidents", headers=police,
-                            json={"date": "2026-02-01", "summary": SUMMARY}))
-    expect(204, client.post(f"/referrals/{case_id}/withdrawal", headers=police,
-                            json={"reason": NAME}))
+    expect(
+        204,
+        client.post(
+            f"/referrals/{case_id}/incidents",
+            headers=police,
+            json={"date": "2026-02-01", "summary": SUMMARY},
+        ),
+    )
+    expect(
+        204, client.post(f"/referrals/{case_id}/withdrawal", headers=police, json={"reason": NAME})
+    )
 
     future_birth = marked_referral(victim={"name": NAME, "date_of_birth": "2999-01-01"})
     unknown_field = marked_referral(victim_address=ADDRESS)
@@ -145,23 +160,41 @@ def test_referral_data_never_reaches_the_logs(
     wrong_type = marked_referral(offender_acknowledged=NAME)
     for invalid in (future_birth, unknown_field, too_long, bad_reference, wrong_type):
         expect(422, client.post("/referrals", json=invalid, headers=police))
-    expect(422, client.post("/referrals", headers={**police, "Content-Type": "application/json"},
-                            content=json.dumps(marked_referral())[:-40]))
+    expect(
+        422,
+        client.post(
+            "/referrals",
+            headers={**police, "Content-Type": "application/json"},
+            content=json.dumps(marked_referral())[:-40],
+        ),
+    )
     # Recorded and screened out with a reason, so the refusal path runs on the markers too.
-    expect(201, client.post("/referrals", json=marked_referral(initiated_by="offender"),
-                            headers=police))
-    expect(403, client.post("/referrals", json=marked_referral(),
-                            headers=dev_keys.bearer("court", "clerk")))
+    expect(
+        201,
+        client.post("/referrals", json=marked_referral(initiated_by="offender"), headers=police),
+    )
+    expect(
+        403,
+        client.post(
+            "/referrals", json=marked_referral(), headers=dev_keys.bearer("court", "clerk")
+        ),
+    )
     expect(401, client.post("/referrals", json=marked_referral()))
-    expect(422, client.post(f"/referrals/{case_id}/incidents", headers=police,
-                            json={"date": "2999-01-01", "summary": SUMMARY}))
+    expect(
+        422,
+        client.post(
+            f"/referrals/{case_id}/incidents",
+            headers=police,
+            json={"date": "2999-01-01", "summary": SUMMARY},
+        ),
+    )
 
     assert_no_leaks(log_records())
 
 
 def test_victim_record_never_reaches_the_logs(
-        log_records: LogRecords, open_client: Callable[[str], TestClient],
-        dev_keys: DevKeys) -> None:
+    log_records: LogRecords, open_client: Callable[[str], TestClient], dev_keys: DevKeys
+) -> None:
     client = open_client("victim-support")
     advocate = dev_keys.bearer("victim_services", "advocate")
     case_id = str(uuid.uuid4())
@@ -169,10 +202,17 @@ def test_victim_record_never_reaches_the_logs(
     expect(201, client.post(f"/cases/{case_id}/victim", json=victim_body(), headers=advocate))
     record = expect(200, client.get(f"/cases/{case_id}/victim", headers=advocate)).json()
     assert record["address"] == ADDRESS  # the markers really went in
-    expect(204, client.post(f"/cases/{case_id}/support-notes", json={"text": NOTE},
-                            headers=advocate))
-    expect(204, client.put(f"/cases/{case_id}/safety-plan", headers=advocate,
-                           json={"content": PLAN, "review_date": "2027-01-01"}))
+    expect(
+        204, client.post(f"/cases/{case_id}/support-notes", json={"text": NOTE}, headers=advocate)
+    )
+    expect(
+        204,
+        client.put(
+            f"/cases/{case_id}/safety-plan",
+            headers=advocate,
+            json={"content": PLAN, "review_date": "2027-01-01"},
+        ),
+    )
     expect(200, client.get(f"/cases/{case_id}/safety-plan", headers=advocate))
     expect(200, client.get(f"/cases/{case_id}/victim", headers=dev_keys.bearer("court", "clerk")))
     expect(409, client.post(f"/cases/{case_id}/victim", json=victim_body(), headers=advocate))
@@ -190,43 +230,87 @@ def test_victim_record_never_reaches_the_logs(
     ]
     for invalid in invalid_bodies:
         expect(422, client.post(f"/cases/{other}/victim", json=invalid, headers=advocate))
-    expect(422, client.post(f"/cases/{other}/victim",
-                            headers={**advocate, "Content-Type": "application/json"},
-                            content=json.dumps(victim_body())[:-25]))
-    expect(422, client.put(f"/cases/{case_id}/safety-plan", headers=advocate,
-                           json={"content": PLAN, "review_date": NAME}))
-    expect(422, client.post(f"/cases/{case_id}/support-notes", json={"text": NOTE * 700},
-                            headers=advocate))
-    expect(403, client.post(f"/cases/{other}/victim", json=victim_body(),
-                            headers=dev_keys.bearer("police", "officer")))
+    expect(
+        422,
+        client.post(
+            f"/cases/{other}/victim",
+            headers={**advocate, "Content-Type": "application/json"},
+            content=json.dumps(victim_body())[:-25],
+        ),
+    )
+    expect(
+        422,
+        client.put(
+            f"/cases/{case_id}/safety-plan",
+            headers=advocate,
+            json={"content": PLAN, "review_date": NAME},
+        ),
+    )
+    expect(
+        422,
+        client.post(f"/cases/{case_id}/support-notes", json={"text": NOTE * 700}, headers=advocate),
+    )
+    expect(
+        403,
+        client.post(
+            f"/cases/{other}/victim",
+            json=victim_body(),
+            headers=dev_keys.bearer("police", "officer"),
+        ),
+    )
     expect(401, client.post(f"/cases/{other}/victim", json=victim_body()))
 
     assert_no_leaks(log_records())
 
 
 def test_preparation_details_never_reach_the_logs(
-        log_records: LogRecords, open_client: Callable[[str], TestClient],
-        dev_keys: DevKeys) -> None:
+    log_records: LogRecords, open_client: Callable[[str], TestClient], dev_keys: DevKeys
+) -> None:
     client = open_client("conference")
     coordinator = dev_keys.bearer("rj_provider", "coordinator")
     case_id = str(uuid.uuid4())
-    preparation = {"participant": "victim", "seen_alone": True, "coercion_screen": "passed",
-                   "support_persons": [SUPPORT_PERSON], "childrens_needs": CHILD, "notes": NOTE}
-    expect(404, client.post(f"/cases/{case_id}/preparations", json=preparation,
-                            headers=coordinator))
-    expect(422, client.post(f"/cases/{case_id}/preparations", headers=coordinator,
-                            json={**preparation, "support_persons": [SUPPORT_PERSON] * 11}))
-    expect(422, client.post(f"/cases/{case_id}/preparations", headers=coordinator,
-                            json={**preparation, "participant": NAME}))
-    expect(403, client.post(f"/cases/{case_id}/preparations", json=preparation,
-                            headers=dev_keys.bearer("police", "officer")))
+    preparation = {
+        "participant": "victim",
+        "seen_alone": True,
+        "coercion_screen": "passed",
+        "support_persons": [SUPPORT_PERSON],
+        "childrens_needs": CHILD,
+        "notes": NOTE,
+    }
+    expect(
+        404, client.post(f"/cases/{case_id}/preparations", json=preparation, headers=coordinator)
+    )
+    expect(
+        422,
+        client.post(
+            f"/cases/{case_id}/preparations",
+            headers=coordinator,
+            json={**preparation, "support_persons": [SUPPORT_PERSON] * 11},
+        ),
+    )
+    expect(
+        422,
+        client.post(
+            f"/cases/{case_id}/preparations",
+            headers=coordinator,
+            json={**preparation, "participant": NAME},
+        ),
+    )
+    expect(
+        403,
+        client.post(
+            f"/cases/{case_id}/preparations",
+            json=preparation,
+            headers=dev_keys.bearer("police", "officer"),
+        ),
+    )
 
     assert_no_leaks(log_records())
 
 
 def test_court_data_never_reaches_the_logs(
-        log_records: LogRecords, open_client: Callable[[str], TestClient],
-        dev_keys: DevKeys) -> None:
+    log_records: LogRecords, open_client: Callable[[str], TestClient], dev_keys: DevKeys
+) -> None:
     from datetime import UTC, datetime
 
     from accord_kernel.contracts import AgreementItemsShared, AgreementMade
@@ -237,33 +321,73 @@ def test_court_data_never_reaches_the_logs(
     introduce(client, case_id, court_reference=reference)
     now = datetime.now(UTC)
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    tell(runtime,
-         AgreementMade(case_id=case_id, court_reference=reference, at=now,
-                       outcome_consent_all_parties=True,
-                       items_status=[{"item_id": "i1", "status": "open",
-                                      "due_date": "2027-01-01", "completed_at": None}]),
-         AgreementItemsShared(case_id=case_id, recipient="court", court_reference=reference,
-                              items_text=[{"item_id": "i1", "what": SUMMARY}], at=now))
+    tell(
+        runtime,
+        AgreementMade(
+            case_id=case_id,
+            court_reference=reference,
+            at=now,
+            outcome_consent_all_parties=True,
+            items_status=[
+                {"item_id": "i1", "status": "open", "due_date": "2027-01-01", "completed_at": None}
+            ],
+        ),
+        AgreementItemsShared(
+            case_id=case_id,
+            recipient="court",
+            court_reference=reference,
+            items_text=[{"item_id": "i1", "what": SUMMARY}],
+            at=now,
+        ),
+    )
     judge = dev_keys.bearer("court", "judge")
     expect(200, client.get(f"/court-cases/{reference}", headers=judge))
     expect(200, client.get("/court-cases", headers=judge))
-    expect(204, client.post(f"/court-cases/{reference}/decisions", headers=judge,
-                            json={"decision": "review_adjourned", "notes": NOTE}))
-    expect(422, client.post(f"/court-cases/{reference}/decisions", headers=judge,
-                            json={"decision": NAME, "notes": NOTE}))
-    expect(422, client.post(f"/court-cases/{reference}/decisions", headers=judge,
-                            json={"decision": "review_adjourned", "notes": NOTE * 300}))
-    expect(404, client.get(f"/court-cases/{reference}",
-                           headers=dev_keys.bearer("court", "clerk", org="south-court")))
-    expect(403, client.post(f"/court-cases/{reference}/decisions", json={"notes": NOTE,
-                            "decision": "review_adjourned"},
-                            headers=dev_keys.bearer("police", "officer")))
+    expect(
+        204,
+        client.post(
+            f"/court-cases/{reference}/decisions",
+            headers=judge,
+            json={"decision": "review_adjourned", "notes": NOTE},
+        ),
+    )
+    expect(
+        422,
+        client.post(
+            f"/court-cases/{reference}/decisions",
+            headers=judge,
+            json={"decision": NAME, "notes": NOTE},
+        ),
+    )
+    expect(
+        422,
+        client.post(
+            f"/court-cases/{reference}/decisions",
+            headers=judge,
+            json={"decision": "review_adjourned", "notes": NOTE * 300},
+        ),
+    )
+    expect(
+        404,
+        client.get(
+            f"/court-cases/{reference}",
+            headers=dev_keys.bearer("court", "clerk", org="south-court"),
+        ),
+    )
+    expect(
+        403,
+        client.post(
+            f"/court-cases/{reference}/decisions",
+            json={"notes": NOTE, "decision": "review_adjourned"},
+            headers=dev_keys.bearer("police", "officer"),
+        ),
+    )
     assert_no_leaks(log_records())
 
 
 def test_audit_requests_never_put_victim_data_in_the_logs(
-        log_records: LogRecords, open_client: Callable[[str], TestClient],
-        dev_keys: DevKeys) -> None:
+    log_records: LogRecords, open_client: Callable[[str], TestClient], dev_keys: DevKeys
+) -> None:
     client = open_client("audit")
     privacy = dev_keys.bearer("audit", "privacy_officer")
     case_id = str(uuid.uuid4())
@@ -271,10 +395,17 @@ def test_audit_requests_never_put_victim_data_in_the_logs(
     expect(200, client.get(f"/cases/{case_id}/events", headers=privacy))
     for junk in (NAME, ADDRESS.replace("-", "_") + "/x"):
         expect((200, 404, 422), client.get(f"/cases/{junk}/access", headers=privacy))
-    expect(422, client.get("/proofs/inclusion", params={"index": NAME, "tree_size": 1},
-                           headers=privacy))
-    expect(404, client.get(f"/victims/{case_id}/access-log",
-                           headers=dev_keys.bearer("victim_services", "advocate")))
-    expect(403, client.get(f"/cases/{case_id}/access",
-                           headers=dev_keys.bearer("police", "officer")))
+    expect(
+        422,
+        client.get("/proofs/inclusion", params={"index": NAME, "tree_size": 1}, headers=privacy),
+    )
+    expect(
+        404,
+        client.get(
+            f"/victims/{case_id}/access-log", headers=dev_keys.bearer("victim_services", "advocate")
+        ),
+    )
+    expect(
+        403, client.get(f"/cases/{case_id}/access", headers=dev_keys.bearer("police", "officer"))
+    )
     assert_no_leaks(log_records())

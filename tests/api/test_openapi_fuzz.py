@@ -40,10 +40,15 @@ TARGETS = [(service, caller) for service, own, other in FUZZ_RUNS for caller in 
 def exercise(operation: APIOperation[Any, Any, Any, Any], headers: dict[str, str]) -> None:
     """Valid and invalid requests for one operation, each answer checked."""
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(case=st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
-                          operation.as_strategy(GenerationMode.NEGATIVE)))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(
+        case=st.one_of(
+            operation.as_strategy(GenerationMode.POSITIVE),
+            operation.as_strategy(GenerationMode.NEGATIVE),
+        )
+    )
     def answers(case: Case[Any]) -> None:
         response = case.call(headers=headers)
         content_type = (response.headers.get("content-type") or [""])[0]
@@ -51,7 +56,8 @@ def exercise(operation: APIOperation[Any, Any, Any, Any], headers: dict[str, str
         assert not defects, (
             f"{case.method} {case.formatted_path} -> {response.status_code}: "
             f"{'; '.join(defects)}\n{response.text[:500]}\n"
-            f"Reproduce: {case.as_curl_command(headers=headers)}")
+            f"Reproduce: {case.as_curl_command(headers=headers)}"
+        )
 
     answers()
 
@@ -59,22 +65,27 @@ def exercise(operation: APIOperation[Any, Any, Any, Any], headers: dict[str, str
 @pytest.mark.integration
 @pytest.mark.parametrize("target", TARGETS, ids=[f"{s}-as-{a}-{r}" for s, (a, r) in TARGETS])
 def test_every_answer_is_a_problem_document_or_success(
-        target: tuple[str, tuple[str, str]], build_service: ServiceFactory, dev_keys: DevKeys,
-        subtests: pytest.Subtests) -> None:
+    target: tuple[str, tuple[str, str]],
+    build_service: ServiceFactory,
+    dev_keys: DevKeys,
+    subtests: pytest.Subtests,
+) -> None:
     service, (agency, role) = target
     app = build_service(service)
     # No lifespan here: schemathesis starts the app's lifespan itself and keeps it running.
     document = TestClient(app, raise_server_exceptions=False).get("/openapi.json")
     assert document.status_code == 200, (
         f"{service} cannot describe itself: GET /openapi.json -> {document.status_code} "
-        f"{document.text[:300]}")
+        f"{document.text[:300]}"
+    )
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     headers = dev_keys.bearer(agency, role)
     operations = 0
     for result in schema.get_all_operations():
         if not isinstance(result, Ok):
-            pytest.fail(f"{service} documents an operation schemathesis cannot read: "
-                        f"{result.err()}")
+            pytest.fail(
+                f"{service} documents an operation schemathesis cannot read: {result.err()}"
+            )
         operation = result.ok()
         operations += 1
         with subtests.test(msg=operation.label):
@@ -103,8 +114,9 @@ def integer_edge_requests(document: dict[str, Any]) -> Iterator[tuple[str, str, 
     other parameters set to ordinary values."""
     for template, operations in document["paths"].items():
         for method, operation in operations.items():
-            parameters = [p for p in operation.get("parameters", [])
-                          if p.get("in") in ("path", "query")]
+            parameters = [
+                p for p in operation.get("parameters", []) if p.get("in") in ("path", "query")
+            ]
             for edge_parameter in parameters:
                 if not _is_integer(edge_parameter.get("schema", {})):
                     continue
@@ -120,11 +132,12 @@ def integer_edge_requests(document: dict[str, Any]) -> Iterator[tuple[str, str, 
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("service", "caller"), [(s, own) for s, own, _ in FUZZ_RUNS],
-                         ids=[s for s, _, _ in FUZZ_RUNS])
-def test_integer_parameters_at_their_limits(service: str, caller: tuple[str, str],
-                                            build_service: ServiceFactory,
-                                            dev_keys: DevKeys) -> None:
+@pytest.mark.parametrize(
+    ("service", "caller"), [(s, own) for s, own, _ in FUZZ_RUNS], ids=[s for s, _, _ in FUZZ_RUNS]
+)
+def test_integer_parameters_at_their_limits(
+    service: str, caller: tuple[str, str], build_service: ServiceFactory, dev_keys: DevKeys
+) -> None:
     client = TestClient(build_service(service), raise_server_exceptions=False)
     document = client.get("/openapi.json")
     assert document.status_code == 200, document.text[:300]
@@ -132,9 +145,12 @@ def test_integer_parameters_at_their_limits(service: str, caller: tuple[str, str
     failures = []
     for method, path, query in integer_edge_requests(document.json()):
         response = client.request(method, path, params=query, headers=headers)
-        defects = response_defects(response.status_code,
-                                   response.headers.get("content-type", ""), response.text)
+        defects = response_defects(
+            response.status_code, response.headers.get("content-type", ""), response.text
+        )
         if defects:
-            failures.append(f"{method} {path} {query} -> {response.status_code}: "
-                            f"{'; '.join(defects)} {response.text[:200]}")
+            failures.append(
+                f"{method} {path} {query} -> {response.status_code}: "
+                f"{'; '.join(defects)} {response.text[:200]}"
+            )
     assert not failures, "\n".join(failures)

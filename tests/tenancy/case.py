@@ -13,13 +13,27 @@ from accord_platform.harness import InProcessPlatform, eventually
 from tests.referral_examples import referral
 from tests.tenancy.oracle import Reader
 
-HOME = {"police": "north-police", "victim_services": "north-advocacy",
-        "rj_provider": "north-rj", "court": "north-court", "audit": "privacy-office"}
-AWAY = {"police": "south-police", "victim_services": "south-advocacy",
-        "rj_provider": "south-rj", "court": "south-court", "audit": "privacy-office"}
-ROLES = {"police": ("officer", "supervisor"), "victim_services": ("advocate", "supervisor"),
-         "rj_provider": ("coordinator", "facilitator", "supervisor"),
-         "court": ("clerk", "judge"), "audit": ("privacy_officer",)}
+HOME = {
+    "police": "north-police",
+    "victim_services": "north-advocacy",
+    "rj_provider": "north-rj",
+    "court": "north-court",
+    "audit": "privacy-office",
+}
+AWAY = {
+    "police": "south-police",
+    "victim_services": "south-advocacy",
+    "rj_provider": "south-rj",
+    "court": "south-court",
+    "audit": "privacy-office",
+}
+ROLES = {
+    "police": ("officer", "supervisor"),
+    "victim_services": ("advocate", "supervisor"),
+    "rj_provider": ("coordinator", "facilitator", "supervisor"),
+    "court": ("clerk", "judge"),
+    "audit": ("privacy_officer",),
+}
 
 
 def readers() -> list[Reader]:
@@ -44,8 +58,11 @@ class CaseOnPlatform:
 
     def user(self, reader: Reader) -> str:
         if reader.role == "facilitator":
-            return {"own": self.facilitator_id, "other": self.away_facilitator_id,
-                    "unassigned": "fac-unassigned-" + self.case_id[:8]}[reader.relation]
+            return {
+                "own": self.facilitator_id,
+                "other": self.away_facilitator_id,
+                "unassigned": "fac-unassigned-" + self.case_id[:8],
+            }[reader.relation]
         return f"{reader.agency}-{reader.role}-{reader.relation}"
 
     def headers(self, reader: Reader) -> dict[str, str]:
@@ -61,35 +78,64 @@ class CaseOnPlatform:
         coordinator = self.own("rj_provider", "coordinator")
         facilitator = self.own("rj_provider", "facilitator")
         r = await p.client("referral").post(
-            "/referrals", json=referral(court_reference=self.court_reference), headers=police)
+            "/referrals", json=referral(court_reference=self.court_reference), headers=police
+        )
         assert r.status_code == 201, r.text
         self.case_id = c = r.json()["case_id"]
         vs, conf = p.client("victim-support"), p.client("conference")
 
         async def registered() -> bool:
-            r = await vs.post(f"/cases/{c}/victim", headers=advocate, json={
-                "name": "Alex", "address": "1 Safe Street", "refuge": True,
-                "safe_contact_number": "+44 7700 900123", "preferred_contact_method": "phone"})
+            r = await vs.post(
+                f"/cases/{c}/victim",
+                headers=advocate,
+                json={
+                    "name": "Alex",
+                    "address": "1 Safe Street",
+                    "refuge": True,
+                    "safe_contact_number": "+44 7700 900123",
+                    "preferred_contact_method": "phone",
+                },
+            )
             assert r.status_code in (201, 404), r.text
             return r.status_code == 201
 
         await eventually(registered)
         now = datetime.now(UTC)
-        window = {"start": (now - timedelta(minutes=1)).isoformat(),
-                  "end": (now + timedelta(days=180)).isoformat()}
+        window = {
+            "start": (now - timedelta(minutes=1)).isoformat(),
+            "end": (now + timedelta(days=180)).isoformat(),
+        }
         for path, body, status in (
             (f"/cases/{c}/support-notes", {"text": "Counselling booked"}, 204),
             (f"/cases/{c}/safety-flags", {"code": "stalking", "severity": "high"}, 204),
-            (f"/cases/{c}/consents", {"scope": "participate", "seen_alone": True, "provisions": [
-                {"agency": "rj_provider", "purposes": ["case_management"], "data_classes": [],
-                 **window}]}, 201),
+            (
+                f"/cases/{c}/consents",
+                {
+                    "scope": "participate",
+                    "seen_alone": True,
+                    "provisions": [
+                        {
+                            "agency": "rj_provider",
+                            "purposes": ["case_management"],
+                            "data_classes": [],
+                            **window,
+                        }
+                    ],
+                },
+                201,
+            ),
         ):
             r = await vs.post(path, headers=advocate, json=body)
             assert r.status_code == status, r.text
         self.consent_id = r.json()["consent_id"]
-        r = await vs.put(f"/cases/{c}/safety-plan", headers=advocate, json={
-            "content": "Plan held by advocate",
-            "review_date": (date.today() + timedelta(days=60)).isoformat()})
+        r = await vs.put(
+            f"/cases/{c}/safety-plan",
+            headers=advocate,
+            json={
+                "content": "Plan held by advocate",
+                "review_date": (date.today() + timedelta(days=60)).isoformat(),
+            },
+        )
         assert r.status_code == 204, r.text
 
         async def eligible() -> bool:
@@ -97,26 +143,40 @@ class CaseOnPlatform:
             return r.status_code == 200 and r.json()["status"].startswith("eligible")
 
         await eventually(eligible)
-        endorsed = {"name": "Facilitator", "accreditation_id": "ACC-1",
-                    "accredited_until": "2030-01-01",
-                    "endorsement_expires": (date.today() + timedelta(days=365)).isoformat()}
-        r = await conf.post("/facilitators", headers=coordinator,
-                            json={"facilitator_id": self.facilitator_id, **endorsed})
+        endorsed = {
+            "name": "Facilitator",
+            "accreditation_id": "ACC-1",
+            "accredited_until": "2030-01-01",
+            "endorsement_expires": (date.today() + timedelta(days=365)).isoformat(),
+        }
+        r = await conf.post(
+            "/facilitators",
+            headers=coordinator,
+            json={"facilitator_id": self.facilitator_id, **endorsed},
+        )
         assert r.status_code == 201, r.text
-        r = await conf.post("/facilitators", headers=self.headers(
-            Reader("rj_provider", "coordinator", "other")),
-            json={"facilitator_id": self.away_facilitator_id, **endorsed})
+        r = await conf.post(
+            "/facilitators",
+            headers=self.headers(Reader("rj_provider", "coordinator", "other")),
+            json={"facilitator_id": self.away_facilitator_id, **endorsed},
+        )
         assert r.status_code == 201, r.text
         r = await conf.post(f"/intake/{c}/accept", headers=coordinator)
         assert r.status_code == 201, r.text
-        r = await conf.post(f"/cases/{c}/facilitators", headers=coordinator,
-                            json={"facilitator_id": self.facilitator_id})
+        r = await conf.post(
+            f"/cases/{c}/facilitators",
+            headers=coordinator,
+            json={"facilitator_id": self.facilitator_id},
+        )
         assert r.status_code == 204, r.text
-        for path, body in ((f"/cases/{c}/offender-consent", {"given": True}),
-                           (f"/cases/{c}/preparations", {"participant": "victim",
-                                                         "seen_alone": True,
-                                                         "coercion_screen": "passed"}),
-                           (f"/cases/{c}/preparations", {"participant": "offender"})):
+        for path, body in (
+            (f"/cases/{c}/offender-consent", {"given": True}),
+            (
+                f"/cases/{c}/preparations",
+                {"participant": "victim", "seen_alone": True, "coercion_screen": "passed"},
+            ),
+            (f"/cases/{c}/preparations", {"participant": "offender"}),
+        ):
             r = await conf.post(path, headers=facilitator, json=body)
             assert r.status_code == 204, r.text
 
@@ -127,20 +187,34 @@ class CaseOnPlatform:
         await eventually(gate_open)
         when = (datetime.now(UTC) + timedelta(days=7)).isoformat()
         version = (await conf.get(f"/cases/{c}", headers=coordinator)).json()["version"]
-        for path, body in ((f"/cases/{c}/conference", {"modality": "direct", "at_time": when,
-                                                       "expected_version": version}),
-                           (f"/cases/{c}/conference/held", {"notes": "Private notes"})):
+        for path, body in (
+            (
+                f"/cases/{c}/conference",
+                {"modality": "direct", "at_time": when, "expected_version": version},
+            ),
+            (f"/cases/{c}/conference/held", {"notes": "Private notes"}),
+        ):
             r = await conf.post(path, headers=facilitator, json=body)
             assert r.status_code == 204, r.text
         due = (date.today() + timedelta(days=30)).isoformat()
-        items = [{"item_id": f"item-{agency}", "what": f"Agreed step for {agency}",
-                  "owner": "offender", "due_date": due, "monitoring_agency": agency}
-                 for agency in ("rj_provider", "police", "victim_services", "court")]
+        items = [
+            {
+                "item_id": f"item-{agency}",
+                "what": f"Agreed step for {agency}",
+                "owner": "offender",
+                "due_date": due,
+                "monitoring_agency": agency,
+            }
+            for agency in ("rj_provider", "police", "victim_services", "court")
+        ]
         r = await conf.put(f"/cases/{c}/agreement", headers=facilitator, json={"items": items})
         assert r.status_code == 204, r.text
         for party in ("victim", "offender"):
-            r = await conf.post(f"/cases/{c}/agreement/consents", headers=facilitator,
-                                json={"party": party, "agrees": True, "share_with_court": False})
+            r = await conf.post(
+                f"/cases/{c}/agreement/consents",
+                headers=facilitator,
+                json={"party": party, "agrees": True, "share_with_court": False},
+            )
             assert r.status_code == 204, r.text
         await self.settled()
         return self
@@ -151,11 +225,14 @@ class CaseOnPlatform:
 
         async def known() -> bool:
             vs = await p.client("victim-support").get(
-                f"/cases/{c}/consent-summary", headers=self.own("rj_provider", "coordinator"))
-            court = await p.client("court").get(f"/court-cases/{self.court_reference}",
-                                                headers=self.own("court", "clerk"))
+                f"/cases/{c}/consent-summary", headers=self.own("rj_provider", "coordinator")
+            )
+            court = await p.client("court").get(
+                f"/court-cases/{self.court_reference}", headers=self.own("court", "clerk")
+            )
             police = await p.client("referral").get(
-                f"/referrals/{c}", headers=self.own("rj_provider", "coordinator"))
+                f"/referrals/{c}", headers=self.own("rj_provider", "coordinator")
+            )
             return vs.status_code == court.status_code == police.status_code == 200
 
         await eventually(known, timeout=60)
@@ -165,14 +242,26 @@ class CaseOnPlatform:
         p, c = self.platform, self.case_id
         reads = {
             "referral": ("referral", f"/referrals/{c}", self.own("police", "officer")),
-            "victim": ("victim-support", f"/cases/{c}/victim",
-                       self.own("victim_services", "advocate")),
-            "flags": ("victim-support", f"/cases/{c}/safety-flags",
-                      self.own("victim_services", "advocate")),
-            "plan": ("victim-support", f"/cases/{c}/safety-plan",
-                     self.own("victim_services", "advocate")),
-            "consents": ("victim-support", f"/cases/{c}/consents",
-                         self.own("victim_services", "advocate")),
+            "victim": (
+                "victim-support",
+                f"/cases/{c}/victim",
+                self.own("victim_services", "advocate"),
+            ),
+            "flags": (
+                "victim-support",
+                f"/cases/{c}/safety-flags",
+                self.own("victim_services", "advocate"),
+            ),
+            "plan": (
+                "victim-support",
+                f"/cases/{c}/safety-plan",
+                self.own("victim_services", "advocate"),
+            ),
+            "consents": (
+                "victim-support",
+                f"/cases/{c}/consents",
+                self.own("victim_services", "advocate"),
+            ),
             "rj_case": ("conference", f"/cases/{c}", self.own("rj_provider", "coordinator")),
             "facilitators": ("conference", "/facilitators", self.own("rj_provider", "coordinator")),
             "court": ("court", f"/court-cases/{self.court_reference}", self.own("court", "clerk")),

@@ -18,14 +18,17 @@ AGENCIES = ("police", "victim_services", "rj_provider", "court")
 SECTION_4: dict[str, dict[str, str]] = {
     "case.core": {"police": Y, "victim_services": Y, "rj_provider": Y, "court": Y},
     "party.identity": {"police": Y, "victim_services": Y, "rj_provider": ASSIGNED, "court": Y},
-    "victim.location": {"police": CONSENT, "victim_services": Y, "rj_provider": CONSENT,
-                        "court": NO},
+    "victim.location": {
+        "police": CONSENT,
+        "victim_services": Y,
+        "rj_provider": CONSENT,
+        "court": NO,
+    },
     "offence.details": {"police": Y, "victim_services": Y, "rj_provider": ASSIGNED, "court": Y},
     "risk.assessment": {"police": Y, "victim_services": Y, "rj_provider": ASSIGNED, "court": NO},
     # "court: band only": the band is shareable with every agency of the case.
     "risk.band": {"police": Y, "victim_services": Y, "rj_provider": Y, "court": Y},
-    "safety.flags": {"police": CONSENT, "victim_services": Y, "rj_provider": CONSENT,
-                     "court": NO},
+    "safety.flags": {"police": CONSENT, "victim_services": Y, "rj_provider": CONSENT, "court": NO},
     "safety.plan": {"police": NO, "victim_services": Y, "rj_provider": CONSENT, "court": NO},
     # SPEC section 3: a safety plan's existence and review date are shareable facts.
     "safety.plan.summary": {"police": Y, "victim_services": Y, "rj_provider": Y, "court": Y},
@@ -36,8 +39,12 @@ SECTION_4: dict[str, dict[str, str]] = {
     "compliance.status": {"police": Y, "victim_services": Y, "rj_provider": Y, "court": Y},
 }
 
-CORE, IDENTITY, LOCATION, OFFENCE = "case.core", "party.identity", "victim.location", \
-    "offence.details"
+CORE, IDENTITY, LOCATION, OFFENCE = (
+    "case.core",
+    "party.identity",
+    "victim.location",
+    "offence.details",
+)
 RISK, BAND, FLAGS, PLAN = "risk.assessment", "risk.band", "safety.flags", "safety.plan"
 PLAN_SUMMARY, NOTES, CONSENTS = "safety.plan.summary", "support.notes", "consent.summary"
 CONFERENCE, ITEMS, COMPLIANCE = "conference.notes", "agreement.items", "compliance.status"
@@ -45,47 +52,121 @@ CONFERENCE, ITEMS, COMPLIANCE = "conference.notes", "agreement.items", "complian
 # What each response field is, in the words of SPEC section 4's examples.
 FIELDS: dict[str, dict[str, str]] = {
     "referral": {
-        "case_id": CORE, "status": CORE, "jurisdiction": CORE, "initiated_by": CORE,
-        "submitted_at": CORE, "court_reference": CORE, "eligibility": CORE,
-        "eligibility_reasons": CORE, "deadlines": CORE, "overdue": CORE, "decided_by": CORE,
-        "decline_reason": CORE, "withdrawn_reason": CORE, "version": CORE,
+        "case_id": CORE,
+        "status": CORE,
+        "jurisdiction": CORE,
+        "initiated_by": CORE,
+        "submitted_at": CORE,
+        "court_reference": CORE,
+        "eligibility": CORE,
+        "eligibility_reasons": CORE,
+        "deadlines": CORE,
+        "overdue": CORE,
+        "decided_by": CORE,
+        "decline_reason": CORE,
+        "withdrawn_reason": CORE,
+        "version": CORE,
         "reassessment_required": CORE,
-        "victim_name": IDENTITY, "victim_date_of_birth": IDENTITY, "offender_name": IDENTITY,
+        "victim_name": IDENTITY,
+        "victim_date_of_birth": IDENTITY,
+        "offender_name": IDENTITY,
         "offender_date_of_birth": IDENTITY,
-        "incident_date": OFFENCE, "incident_summary": OFFENCE, "offence_type": OFFENCE,
-        "offender_acknowledged": OFFENCE, "guilty_plea": OFFENCE, "incidents": OFFENCE,
-        "risk_band": BAND, "risk_score": RISK, "dash_answers": RISK, "red_flags": RISK,
-        "professional_judgement": RISK, "risk_history": RISK,
+        "incident_date": OFFENCE,
+        "incident_summary": OFFENCE,
+        "offence_type": OFFENCE,
+        "offender_acknowledged": OFFENCE,
+        "guilty_plea": OFFENCE,
+        "incidents": OFFENCE,
+        "risk_band": BAND,
+        "risk_score": RISK,
+        "dash_answers": RISK,
+        "red_flags": RISK,
+        "professional_judgement": RISK,
+        "risk_history": RISK,
     },
     "victim_record": {
-        "case_id": CORE, "victim_id": CORE, "version": CORE,
-        "name": IDENTITY, "date_of_birth": IDENTITY, "preferred_contact_method": IDENTITY,
-        "language": IDENTITY, "interpreter_needed": IDENTITY, "children": IDENTITY,
-        "address": LOCATION, "safe_contact_number": LOCATION, "refuge": LOCATION,
-        "safe_contact_method": LOCATION, "support_notes": NOTES,
+        "case_id": CORE,
+        "victim_id": CORE,
+        "version": CORE,
+        "name": IDENTITY,
+        "date_of_birth": IDENTITY,
+        "preferred_contact_method": IDENTITY,
+        "language": IDENTITY,
+        "interpreter_needed": IDENTITY,
+        "children": IDENTITY,
+        "address": LOCATION,
+        "safe_contact_number": LOCATION,
+        "refuge": LOCATION,
+        "safe_contact_method": LOCATION,
+        "support_notes": NOTES,
     },
     "safety_flags": {"case_id": CORE, "lawful_basis": CORE, "flags": FLAGS},
-    "safety_plan": {"case_id": CORE, "exists": PLAN_SUMMARY, "review_date": PLAN_SUMMARY,
-                    "content": PLAN},
-    "consent_summary": {"case_id": CORE, "participate_active": CONSENTS,
-                        "outcome_active": CONSENTS, "share_grants": CONSENTS},
-    "consent": {"case_id": CORE, "version": CORE, "consent_id": CONSENTS, "scope": CONSENTS,
-                "status": CONSENTS, "grantor": CONSENTS, "verified_by": CONSENTS,
-                "seen_alone": CONSENTS, "provisions": CONSENTS, "lawful_basis": CONSENTS,
-                "history": CONSENTS},
-    "rj_case": {
-        "case_id": CORE, "status": CORE, "stage": CORE, "modality": CORE, "jurisdiction": CORE,
-        "opened_at": CORE, "stop_reason": CORE, "suspended": CORE, "facilitator_id": CORE,
-        "co_facilitator_id": CORE, "gate": CORE, "conference_at": CORE, "version": CORE,
-        "reassessment_required": CORE, "risk_band": BAND,
-        "participate_consent_active": CONSENTS, "offender_consent": CONSENTS,
-        "agreement_consents": CONSENTS, "preparation": CONFERENCE,
-        "conference_notes": CONFERENCE, "agreement_items": ITEMS, "compliance": COMPLIANCE,
+    "safety_plan": {
+        "case_id": CORE,
+        "exists": PLAN_SUMMARY,
+        "review_date": PLAN_SUMMARY,
+        "content": PLAN,
     },
-    "intake": {"case_id": CORE, "status": CORE, "jurisdiction": CORE, "eligibility": CORE,
-               "received_at": CORE, "reassessment_required": CORE, "risk_band": BAND},
-    "court_case": {"case_id": CORE, "court_reference": CORE, "decisions": CORE, "version": CORE,
-                   "items_status": COMPLIANCE, "items_text": ITEMS},
+    "consent_summary": {
+        "case_id": CORE,
+        "participate_active": CONSENTS,
+        "outcome_active": CONSENTS,
+        "share_grants": CONSENTS,
+    },
+    "consent": {
+        "case_id": CORE,
+        "version": CORE,
+        "consent_id": CONSENTS,
+        "scope": CONSENTS,
+        "status": CONSENTS,
+        "grantor": CONSENTS,
+        "verified_by": CONSENTS,
+        "seen_alone": CONSENTS,
+        "provisions": CONSENTS,
+        "lawful_basis": CONSENTS,
+        "history": CONSENTS,
+    },
+    "rj_case": {
+        "case_id": CORE,
+        "status": CORE,
+        "stage": CORE,
+        "modality": CORE,
+        "jurisdiction": CORE,
+        "opened_at": CORE,
+        "stop_reason": CORE,
+        "suspended": CORE,
+        "facilitator_id": CORE,
+        "co_facilitator_id": CORE,
+        "gate": CORE,
+        "conference_at": CORE,
+        "version": CORE,
+        "reassessment_required": CORE,
+        "risk_band": BAND,
+        "participate_consent_active": CONSENTS,
+        "offender_consent": CONSENTS,
+        "agreement_consents": CONSENTS,
+        "preparation": CONFERENCE,
+        "conference_notes": CONFERENCE,
+        "agreement_items": ITEMS,
+        "compliance": COMPLIANCE,
+    },
+    "intake": {
+        "case_id": CORE,
+        "status": CORE,
+        "jurisdiction": CORE,
+        "eligibility": CORE,
+        "received_at": CORE,
+        "reassessment_required": CORE,
+        "risk_band": BAND,
+    },
+    "court_case": {
+        "case_id": CORE,
+        "court_reference": CORE,
+        "decisions": CORE,
+        "version": CORE,
+        "items_status": COMPLIANCE,
+        "items_text": ITEMS,
+    },
 }
 
 
@@ -108,15 +189,21 @@ def allowed_classes(reader: Reader, outcome_consent: bool = False) -> set[str]:
     found = set()
     for data_class, column in SECTION_4.items():
         cell = column.get(reader.agency, NO)
-        if cell == Y or (cell == ASSIGNED and reader.relation == "own"
-                         and reader.role == "facilitator") \
-                or (cell == OUTCOME and outcome_consent):
+        if (
+            cell == Y
+            or (cell == ASSIGNED and reader.relation == "own" and reader.role == "facilitator")
+            or (cell == OUTCOME and outcome_consent)
+        ):
             found.add(data_class)
     return found
 
 
-def expected_read(reader: Reader, resource_type: str, route_agencies: frozenset[str] | None,
-                  outcome_consent: bool = False) -> tuple[int, set[str]]:
+def expected_read(
+    reader: Reader,
+    resource_type: str,
+    route_agencies: frozenset[str] | None,
+    outcome_consent: bool = False,
+) -> tuple[int, set[str]]:
     """(status, fields) for a single read. Route agencies None means every agency may ask."""
     if route_agencies is not None and reader.agency not in route_agencies:
         return 403, set()

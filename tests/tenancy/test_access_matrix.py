@@ -59,28 +59,40 @@ async def test_every_single_read_answers_what_the_spec_says(case: CaseOnPlatform
     for service, path, resource_type, agencies in SINGLE_READS:
         for reader in READERS:
             status, fields = expected_read(reader, resource_type, agencies)
-            r = await case.platform.client(service).get(fill(path, case),
-                                                        headers=case.headers(reader))
+            r = await case.platform.client(service).get(
+                fill(path, case), headers=case.headers(reader)
+            )
             checked += 1
             if r.status_code != status:
-                wrong.append(f"{describe(reader, path)}: {r.status_code}, want {status}: "
-                             f"{r.text[:160]}")
+                wrong.append(
+                    f"{describe(reader, path)}: {r.status_code}, want {status}: {r.text[:160]}"
+                )
             elif status == 200 and set(r.json()) != fields:
                 body = set(r.json())
-                wrong.append(f"{describe(reader, path)}: extra {sorted(body - fields)}, "
-                             f"missing {sorted(fields - body)}")
+                wrong.append(
+                    f"{describe(reader, path)}: extra {sorted(body - fields)}, "
+                    f"missing {sorted(fields - body)}"
+                )
             elif status != 200:
                 problem = r.json()
                 assert r.headers["content-type"].startswith("application/problem+json")
                 # A refusal never carries case data, whatever it says.
-                assert set(problem) <= {"type", "title", "status", "code", "detail",
-                                        "instance", "reasons"}, problem
+                assert set(problem) <= {
+                    "type",
+                    "title",
+                    "status",
+                    "code",
+                    "detail",
+                    "instance",
+                    "reasons",
+                }, problem
     print(f"single reads checked: {checked}")
     assert not wrong, "\n".join(wrong)
 
 
 async def test_every_list_shows_a_row_exactly_where_the_single_read_would(
-        case: CaseOnPlatform) -> None:
+    case: CaseOnPlatform,
+) -> None:
     wrong: list[str] = []
     checked = 0
     for service, path, resource_type, agencies, key in LIST_READS:
@@ -88,7 +100,8 @@ async def test_every_list_shows_a_row_exactly_where_the_single_read_would(
         for reader in READERS:
             status, fields = expected_read(reader, resource_type, agencies)
             r = await case.platform.client(service).get(
-                fill(path, case), headers=case.headers(reader), params={"limit": 500})
+                fill(path, case), headers=case.headers(reader), params={"limit": 500}
+            )
             checked += 1
             if agencies is not None and reader.agency not in agencies:
                 if r.status_code != 403:
@@ -99,20 +112,22 @@ async def test_every_list_shows_a_row_exactly_where_the_single_read_would(
                 continue
             rows = [row for row in r.json() if row.get(key) == want_key]
             if status != 200 and rows:
-                wrong.append(f"{describe(reader, path)}: row shown, want none: "
-                             f"{sorted(rows[0])}")
+                wrong.append(f"{describe(reader, path)}: row shown, want none: {sorted(rows[0])}")
             elif status == 200 and not rows:
                 wrong.append(f"{describe(reader, path)}: row missing")
             elif status == 200 and any(set(row) != fields for row in rows):
                 body = set(rows[0])
-                wrong.append(f"{describe(reader, path)}: extra {sorted(body - fields)}, "
-                             f"missing {sorted(fields - body)}")
+                wrong.append(
+                    f"{describe(reader, path)}: extra {sorted(body - fields)}, "
+                    f"missing {sorted(fields - body)}"
+                )
     print(f"list reads checked: {checked}")
     assert not wrong, "\n".join(wrong)
 
 
 async def test_the_gate_facilitators_and_audit_logs_follow_organisations(
-        case: CaseOnPlatform) -> None:
+    case: CaseOnPlatform,
+) -> None:
     wrong: list[str] = []
     c = case.case_id
 
@@ -122,8 +137,7 @@ async def test_the_gate_facilitators_and_audit_logs_follow_organisations(
     for reader in READERS:
         # The gate is part of the RJ case: its provider's practitioners read it, others not.
         r = await get("conference", f"/cases/{c}/gate", reader)
-        want = (403 if reader.agency != "rj_provider"
-                else 404 if reader.relation == "other" else 200)
+        want = 403 if reader.agency != "rj_provider" else 404 if reader.relation == "other" else 200
         if r.status_code != want:
             wrong.append(f"{reader.label} gate: {r.status_code}, want {want}")
         # A provider sees its own facilitators only.
@@ -133,10 +147,8 @@ async def test_the_gate_facilitators_and_audit_logs_follow_organisations(
                 wrong.append(f"{reader.label} facilitators: {r.status_code}, want 403")
         else:
             ids = {f["facilitator_id"] for f in r.json()}
-            mine = case.away_facilitator_id if reader.relation == "other" else \
-                case.facilitator_id
-            theirs = case.facilitator_id if reader.relation == "other" else \
-                case.away_facilitator_id
+            mine = case.away_facilitator_id if reader.relation == "other" else case.facilitator_id
+            theirs = case.facilitator_id if reader.relation == "other" else case.away_facilitator_id
             if mine not in ids or theirs in ids:
                 wrong.append(f"{reader.label} facilitators: {sorted(ids)}")
         # Who accessed the case: privacy officers only, deployment-wide.
@@ -147,8 +159,13 @@ async def test_the_gate_facilitators_and_audit_logs_follow_organisations(
                 wrong.append(f"{reader.label} {path}: {r.status_code}, want {want}")
         # Who accessed the victim's data: the victim's own victim-services organisation.
         r = await get("audit", f"/victims/{c}/access-log", reader)
-        want = (403 if reader.agency != "victim_services"
-                else 404 if reader.relation == "other" else 200)
+        want = (
+            403
+            if reader.agency != "victim_services"
+            else 404
+            if reader.relation == "other"
+            else 200
+        )
         if r.status_code != want:
             wrong.append(f"{reader.label} victim access log: {r.status_code}, want {want}")
     assert not wrong, "\n".join(wrong)

@@ -40,75 +40,204 @@ def writes(case: CaseOnPlatform) -> list[Write]:
     c, ref, fac = case.case_id, case.court_reference, case.facilitator_id
     soon = (datetime.now(UTC) + timedelta(days=10)).isoformat()
     due = (date.today() + timedelta(days=20)).isoformat()
-    item = {"item_id": "x", "what": "Not stored", "owner": "offender", "due_date": due,
-            "monitoring_agency": "rj_provider"}
+    item = {
+        "item_id": "x",
+        "what": "Not stored",
+        "owner": "offender",
+        "due_date": due,
+        "monitoring_agency": "rj_provider",
+    }
     police, vs = frozenset({POLICE}), frozenset({VS})
     rj, court = frozenset({RJ}), frozenset({COURT})
     found = [
-        Write("referral", "POST", f"/referrals/{c}/risk-assessments",
-              {**dash(20), "expected_version": None}, police),
-        Write("referral", "POST", f"/referrals/{c}/incidents",
-              {"date": "2026-01-02", "summary": "Not stored"}, police),
-        Write("referral", "POST", f"/referrals/{c}/withdrawal", {"reason": "Not stored"},
-              police),
-        Write("victim-support", "POST", f"/cases/{c}/victim",
-              {"name": "Not stored", "address": "Not stored", "preferred_contact_method": "phone"},
-              vs),
+        Write(
+            "referral",
+            "POST",
+            f"/referrals/{c}/risk-assessments",
+            {**dash(20), "expected_version": None},
+            police,
+        ),
+        Write(
+            "referral",
+            "POST",
+            f"/referrals/{c}/incidents",
+            {"date": "2026-01-02", "summary": "Not stored"},
+            police,
+        ),
+        Write("referral", "POST", f"/referrals/{c}/withdrawal", {"reason": "Not stored"}, police),
+        Write(
+            "victim-support",
+            "POST",
+            f"/cases/{c}/victim",
+            {"name": "Not stored", "address": "Not stored", "preferred_contact_method": "phone"},
+            vs,
+        ),
         Write("victim-support", "POST", f"/cases/{c}/support-notes", {"text": "Not stored"}, vs),
-        Write("victim-support", "POST", f"/cases/{c}/consents", {
-            "scope": "share", "seen_alone": True, "provisions": [{
-                "agency": "police", "purposes": ["case_management"],
-                "data_classes": ["victim.location"],
-                "start": datetime.now(UTC).isoformat(), "end": soon}]}, vs),
+        Write(
+            "victim-support",
+            "POST",
+            f"/cases/{c}/consents",
+            {
+                "scope": "share",
+                "seen_alone": True,
+                "provisions": [
+                    {
+                        "agency": "police",
+                        "purposes": ["case_management"],
+                        "data_classes": ["victim.location"],
+                        "start": datetime.now(UTC).isoformat(),
+                        "end": soon,
+                    }
+                ],
+            },
+            vs,
+        ),
         Write("victim-support", "POST", f"/consents/{case.consent_id}/withdrawal", {}, vs),
-        Write("victim-support", "POST", f"/consents/{case.consent_id}/refresh",
-              {"new_end": soon}, vs),
-        Write("victim-support", "POST", f"/cases/{c}/safety-flags",
-              {"code": "weapon_access", "severity": "high"}, vs),
-        Write("victim-support", "POST", f"/cases/{c}/safety-flags/stalking/clearance",
-              {"reason": "Not stored"}, vs),
-        Write("victim-support", "PUT", f"/cases/{c}/safety-plan",
-              {"content": "Not stored", "review_date": due}, vs),
-        Write("victim-support", "POST", f"/cases/{c}/transfer", {"to_org": "south-advocacy"},
-              vs),
+        Write(
+            "victim-support", "POST", f"/consents/{case.consent_id}/refresh", {"new_end": soon}, vs
+        ),
+        Write(
+            "victim-support",
+            "POST",
+            f"/cases/{c}/safety-flags",
+            {"code": "weapon_access", "severity": "high"},
+            vs,
+        ),
+        Write(
+            "victim-support",
+            "POST",
+            f"/cases/{c}/safety-flags/stalking/clearance",
+            {"reason": "Not stored"},
+            vs,
+        ),
+        Write(
+            "victim-support",
+            "PUT",
+            f"/cases/{c}/safety-plan",
+            {"content": "Not stored", "review_date": due},
+            vs,
+        ),
+        Write("victim-support", "POST", f"/cases/{c}/transfer", {"to_org": "south-advocacy"}, vs),
         Write("conference", "POST", f"/intake/{c}/accept", None, rj, MANAGERS),
-        Write("conference", "POST", f"/intake/{c}/decline", {"reason": "Not stored"}, rj,
-              MANAGERS),
-        Write("conference", "POST", f"/cases/{c}/facilitators",
-              {"facilitator_id": case.away_facilitator_id, "role": "co"}, rj, MANAGERS,
-              rj_case=True),
-        Write("conference", "POST", f"/cases/{c}/offender-consent", {"given": False}, rj,
-              PRACTITIONERS, rj_case=True),
-        Write("conference", "POST", f"/cases/{c}/preparations",
-              {"participant": "victim", "seen_alone": False, "coercion_screen": "failed"}, rj,
-              PRACTITIONERS, rj_case=True),
-        Write("conference", "POST", f"/cases/{c}/conference",
-              {"modality": "letter", "at_time": soon}, rj, PRACTITIONERS, rj_case=True),
-        Write("conference", "POST", f"/cases/{c}/conference/held", {"notes": "Not stored"}, rj,
-              PRACTITIONERS, rj_case=True),
-        Write("conference", "POST", f"/cases/{c}/stop", {"reason": "facilitator_judgement"},
-              rj, PRACTITIONERS, rj_case=True),
-        Write("conference", "PUT", f"/cases/{c}/agreement", {"items": [item]}, rj,
-              PRACTITIONERS, rj_case=True),
-        Write("conference", "POST", f"/cases/{c}/agreement/consents",
-              {"party": "victim", "agrees": False, "share_with_court": True}, rj,
-              PRACTITIONERS, rj_case=True),
-        Write("conference", "POST", f"/cases/{c}/agreement/outcome-sharing-withdrawal",
-              {"party": "offender"}, rj, PRACTITIONERS, rj_case=True),
-        Write("conference", "POST", f"/facilitators/{fac}/endorsement",
-              {"endorsement_expires": "2020-01-01"}, rj, MANAGERS),
-        Write("conference", "POST", f"/facilitators/{fac}/supervision",
-              {"notes_ref": "not-stored"}, rj, MANAGERS),
-        Write("court", "POST", f"/court-cases/{ref}/decisions",
-              {"decision": "returned_for_sentencing", "notes": "Not stored"}, court,
-              frozenset({"clerk", "judge"})),
+        Write("conference", "POST", f"/intake/{c}/decline", {"reason": "Not stored"}, rj, MANAGERS),
+        Write(
+            "conference",
+            "POST",
+            f"/cases/{c}/facilitators",
+            {"facilitator_id": case.away_facilitator_id, "role": "co"},
+            rj,
+            MANAGERS,
+            rj_case=True,
+        ),
+        Write(
+            "conference",
+            "POST",
+            f"/cases/{c}/offender-consent",
+            {"given": False},
+            rj,
+            PRACTITIONERS,
+            rj_case=True,
+        ),
+        Write(
+            "conference",
+            "POST",
+            f"/cases/{c}/preparations",
+            {"participant": "victim", "seen_alone": False, "coercion_screen": "failed"},
+            rj,
+            PRACTITIONERS,
+            rj_case=True,
+        ),
+        Write(
+            "conference",
+            "POST",
+            f"/cases/{c}/conference",
+            {"modality": "letter", "at_time": soon},
+            rj,
+            PRACTITIONERS,
+            rj_case=True,
+        ),
+        Write(
+            "conference",
+            "POST",
+            f"/cases/{c}/conference/held",
+            {"notes": "Not stored"},
+            rj,
+            PRACTITIONERS,
+            rj_case=True,
+        ),
+        Write(
+            "conference",
+            "POST",
+            f"/cases/{c}/stop",
+            {"reason": "facilitator_judgement"},
+            rj,
+            PRACTITIONERS,
+            rj_case=True,
+        ),
+        Write(
+            "conference",
+            "PUT",
+            f"/cases/{c}/agreement",
+            {"items": [item]},
+            rj,
+            PRACTITIONERS,
+            rj_case=True,
+        ),
+        Write(
+            "conference",
+            "POST",
+            f"/cases/{c}/agreement/consents",
+            {"party": "victim", "agrees": False, "share_with_court": True},
+            rj,
+            PRACTITIONERS,
+            rj_case=True,
+        ),
+        Write(
+            "conference",
+            "POST",
+            f"/cases/{c}/agreement/outcome-sharing-withdrawal",
+            {"party": "offender"},
+            rj,
+            PRACTITIONERS,
+            rj_case=True,
+        ),
+        Write(
+            "conference",
+            "POST",
+            f"/facilitators/{fac}/endorsement",
+            {"endorsement_expires": "2020-01-01"},
+            rj,
+            MANAGERS,
+        ),
+        Write(
+            "conference",
+            "POST",
+            f"/facilitators/{fac}/supervision",
+            {"notes_ref": "not-stored"},
+            rj,
+            MANAGERS,
+        ),
+        Write(
+            "court",
+            "POST",
+            f"/court-cases/{ref}/decisions",
+            {"decision": "returned_for_sentencing", "notes": "Not stored"},
+            court,
+            frozenset({"clerk", "judge"}),
+        ),
     ]
     reporters = frozenset({RJ, POLICE, VS, COURT})
     for agency in (RJ, POLICE, VS, COURT):
-        found.append(Write("conference", "POST",
-                           f"/cases/{c}/agreement/items/item-{agency}/report",
-                           {"status": "breached", "evidence": "Not stored"}, reporters,
-                           monitoring_agency=agency))
+        found.append(
+            Write(
+                "conference",
+                "POST",
+                f"/cases/{c}/agreement/items/item-{agency}/report",
+                {"status": "breached", "evidence": "Not stored"},
+                reporters,
+                monitoring_agency=agency,
+            )
+        )
     return found
 
 
@@ -127,7 +256,7 @@ def expected(write: Write, reader: Reader) -> int | None:
         if reader.agency == RJ and reader.role == "facilitator" and reader.relation != "own":
             return 403
         return None
-    if (write.rj_case and reader.role == "facilitator" and reader.relation == "unassigned"):
+    if write.rj_case and reader.role == "facilitator" and reader.relation == "unassigned":
         return 403
     return None
 
@@ -147,11 +276,14 @@ async def test_every_refused_change_is_refused_and_stores_nothing(case: CaseOnPl
             if want is None:
                 continue
             r = await case.platform.client(write.service).request(
-                write.method, write.path, json=write.body, headers=case.headers(reader))
+                write.method, write.path, json=write.body, headers=case.headers(reader)
+            )
             sent += 1
             if r.status_code != want:
-                wrong.append(f"{reader.label} {write.method} {write.path}: {r.status_code}, "
-                             f"want {want}: {r.text[:160]}")
+                wrong.append(
+                    f"{reader.label} {write.method} {write.path}: {r.status_code}, "
+                    f"want {want}: {r.text[:160]}"
+                )
             elif not r.headers["content-type"].startswith("application/problem+json"):
                 wrong.append(f"{reader.label} {write.method} {write.path}: not a problem")
     print(f"refused changes sent: {sent}")
@@ -163,32 +295,45 @@ async def test_every_refused_change_is_refused_and_stores_nothing(case: CaseOnPl
 
 
 async def test_the_responsible_organisations_can_still_make_their_changes(
-        case: CaseOnPlatform) -> None:
+    case: CaseOnPlatform,
+) -> None:
     """The other half of the matrix, so the refusals above cannot come from a broken service:
     the users SPEC 4a names make one change each and it is stored."""
     p, c = case.platform, case.case_id
     r = await p.client("referral").post(
-        f"/referrals/{c}/incidents", json={"date": "2026-01-03", "summary": "New incident"},
-        headers=case.own("police", "supervisor"))
+        f"/referrals/{c}/incidents",
+        json={"date": "2026-01-03", "summary": "New incident"},
+        headers=case.own("police", "supervisor"),
+    )
     assert r.status_code == 204, r.text
     r = await p.client("victim-support").post(
-        f"/cases/{c}/support-notes", json={"text": "Call back Tuesday"},
-        headers=case.own("victim_services", "supervisor"))
+        f"/cases/{c}/support-notes",
+        json={"text": "Call back Tuesday"},
+        headers=case.own("victim_services", "supervisor"),
+    )
     assert r.status_code == 204, r.text
     r = await p.client("conference").post(
         f"/cases/{c}/agreement/items/item-police/report",
         json={"status": "completed", "evidence": "Seen by PC"},
-        headers=case.own("police", "officer"))
+        headers=case.own("police", "officer"),
+    )
     assert r.status_code == 204, r.text
     r = await p.client("conference").post(
         f"/cases/{c}/agreement/items/item-rj_provider/report",
         json={"status": "completed", "evidence": "Letter received"},
-        headers=case.own("rj_provider", "facilitator"))
+        headers=case.own("rj_provider", "facilitator"),
+    )
     assert r.status_code == 204, r.text
-    rj = (await p.client("conference").get(f"/cases/{c}",
-                                           headers=case.own("rj_provider", "coordinator"))).json()
+    rj = (
+        await p.client("conference").get(
+            f"/cases/{c}", headers=case.own("rj_provider", "coordinator")
+        )
+    ).json()
     statuses = {i["item_id"]: i["status"] for i in rj["compliance"]["items"]}
     assert statuses["item-police"] == statuses["item-rj_provider"] == "completed"
-    notes = (await p.client("victim-support").get(
-        f"/cases/{c}/victim", headers=case.own("victim_services", "advocate"))).json()
+    notes = (
+        await p.client("victim-support").get(
+            f"/cases/{c}/victim", headers=case.own("victim_services", "advocate")
+        )
+    ).json()
     assert any("Call back Tuesday" in str(n) for n in notes["support_notes"])

@@ -23,7 +23,11 @@ def test_minted_token_verifies_to_subject(keys: Path) -> None:
     token = mint(keys, agency="police", role="officer", user="pc-1", org="met")
     subject = verifier(keys).verify(token)
     assert (subject.user, subject.agency, subject.role, subject.org) == (
-        "pc-1", "police", "officer", "met")
+        "pc-1",
+        "police",
+        "officer",
+        "met",
+    )
 
 
 def test_expired_token_refused(keys: Path) -> None:
@@ -36,17 +40,29 @@ def test_expired_token_refused(keys: Path) -> None:
 def test_forged_token_refused(keys: Path) -> None:
     other = Ed25519PrivateKey.generate()
     kid = jwt.get_unverified_header(mint(keys, agency="police", role="officer"))["kid"]
-    forged = jwt.encode({"sub": "x", "agency": "police", "role": "officer", "iss": "accord-dev",
-                         "aud": "accord", "iat": int(time.time()), "exp": int(time.time()) + 60},
-                        other, algorithm="EdDSA", headers={"kid": kid})
+    forged = jwt.encode(
+        {
+            "sub": "x",
+            "agency": "police",
+            "role": "officer",
+            "iss": "accord-dev",
+            "aud": "accord",
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+        },
+        other,
+        algorithm="EdDSA",
+        headers={"kid": kid},
+    )
     with pytest.raises(Problem) as err:
         verifier(keys).verify(forged)
     assert err.value.status == 401
 
 
 def test_unsigned_and_garbage_tokens_refused(keys: Path) -> None:
-    unsigned = jwt.encode({"sub": "x", "agency": "police", "role": "officer"}, None,
-                          algorithm="none")
+    unsigned = jwt.encode(
+        {"sub": "x", "agency": "police", "role": "officer"}, None, algorithm="none"
+    )
     for token in (unsigned, "not-a-jwt", ""):
         with pytest.raises(Problem) as err:
             verifier(keys).verify(token)

@@ -48,17 +48,25 @@ from rich.console import Console
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 TODAY = NOW.date()
-FIELDS = {"case_id": "case.core", "name": "party.identity", "address": "victim.location",
-          "safe_contact_number": "victim.location", "support_notes": "support.notes"}
+FIELDS = {
+    "case_id": "case.core",
+    "name": "party.identity",
+    "address": "victim.location",
+    "safe_contact_number": "victim.location",
+    "support_notes": "support.notes",
+}
 
 
 # --- what an agency could and could not see -----------------------------------------------------
 
+
 def test_visibility_groups_withheld_fields_by_data_class() -> None:
     seen = visibility(FIELDS, 200, {"case_id": "c1", "name": "A"})
     assert seen.returned == ("case_id", "name")
-    assert seen.withheld == {"support.notes": ("support_notes",),
-                             "victim.location": ("address", "safe_contact_number")}
+    assert seen.withheld == {
+        "support.notes": ("support_notes",),
+        "victim.location": ("address", "safe_contact_number"),
+    }
     assert seen.uncatalogued == ()
     assert seen.saw_anything
 
@@ -85,6 +93,7 @@ def test_catalogue_is_the_policy_data_file() -> None:
 
 # --- the journey's request bodies are what the real APIs accept ---------------------------------
 
+
 def test_referral_body_is_a_valid_victim_initiated_referral() -> None:
     body = ReferralIn.model_validate(referral_body("T2026000123", TODAY))
     assert body.initiated_by == "victim"
@@ -108,10 +117,10 @@ def test_provider_bodies_validate() -> None:
     assert facilitator.endorsement_expires > TODAY
     agreement = AgreementIn.model_validate(agreement_body(TODAY))
     assert {i.item_id for i in agreement.items} == {item for item, _, _ in ITEM_REPORTS}
-    PreparationIn.model_validate({"participant": "victim", "seen_alone": True,
-                                  "coercion_screen": "passed"})
-    AgreementConsentIn.model_validate({"party": "victim", "agrees": True,
-                                       "share_with_court": True})
+    PreparationIn.model_validate(
+        {"participant": "victim", "seen_alone": True, "coercion_screen": "passed"}
+    )
+    AgreementConsentIn.model_validate({"party": "victim", "agrees": True, "share_with_court": True})
     for _, status, evidence in ITEM_REPORTS:
         ItemReportIn.model_validate({"status": status, "evidence": evidence})
     # The breach comes last: it returns the case to court, after which nothing is reportable.
@@ -120,11 +129,13 @@ def test_provider_bodies_validate() -> None:
 
 # --- routes of services still being written -----------------------------------------------------
 
-OPENAPI = {"paths": {
-    "/court-cases/{reference}": {"get": {}},
-    "/court-cases/{reference}/review-decisions": {"post": {}},
-    "/health/ready": {"get": {}},
-}}
+OPENAPI = {
+    "paths": {
+        "/court-cases/{reference}": {"get": {}},
+        "/court-cases/{reference}/review-decisions": {"post": {}},
+        "/health/ready": {"get": {}},
+    }
+}
 
 
 def test_routes_are_matched_whatever_their_parameters_are_called() -> None:
@@ -138,21 +149,40 @@ def test_routes_are_matched_whatever_their_parameters_are_called() -> None:
 
 # --- audit answers --------------------------------------------------------------------------------
 
+
 def test_access_records_are_grouped_by_reader_resource_and_decision() -> None:
     records = [
-        {"agency": "police", "role": "officer", "resource_type": "victim_record",
-         "purpose": "case_management", "decision": "permit",
-         "fields_withheld": {"address": "consent_missing"}},
-        {"agency": "police", "role": "officer", "resource_type": "victim_record",
-         "purpose": "case_management", "decision": "permit",
-         "fields_withheld": {"safe_contact_number": "consent_missing"}},
-        {"agency": "court", "role": "clerk", "resource_type": "safety_flags",
-         "purpose": "case_management", "decision": "deny", "break_glass": False,
-         "fields_withheld": {"flags": "never"}},
+        {
+            "agency": "police",
+            "role": "officer",
+            "resource_type": "victim_record",
+            "purpose": "case_management",
+            "decision": "permit",
+            "fields_withheld": {"address": "consent_missing"},
+        },
+        {
+            "agency": "police",
+            "role": "officer",
+            "resource_type": "victim_record",
+            "purpose": "case_management",
+            "decision": "permit",
+            "fields_withheld": {"safe_contact_number": "consent_missing"},
+        },
+        {
+            "agency": "court",
+            "role": "clerk",
+            "resource_type": "safety_flags",
+            "purpose": "case_management",
+            "decision": "deny",
+            "break_glass": False,
+            "fields_withheld": {"flags": "never"},
+        },
     ]
     summary = access_summary(records)
-    assert [(r["reader"], r["reads"]) for r in summary] == [("court/clerk", 1),
-                                                           ("police/officer", 2)]
+    assert [(r["reader"], r["reads"]) for r in summary] == [
+        ("court/clerk", 1),
+        ("police/officer", 2),
+    ]
     assert summary[1]["withheld"] == ["address", "safe_contact_number"]
     assert audit_records({"records": records}) == records
     assert audit_records(records[:1]) == records[:1]
@@ -160,8 +190,10 @@ def test_access_records_are_grouped_by_reader_resource_and_decision() -> None:
 
 
 def test_a_signed_note_checkpoint_is_described() -> None:
-    note = ("accord.example/audit\n42\nq1VtnHUJ0jy1aUNkyzgVe2Ho7kUdLXxIBPKWcq/Jk64=\n\n"
-            "\u2014 accord.example/audit AAAAAbase64signature==\n")
+    note = (
+        "accord.example/audit\n42\nq1VtnHUJ0jy1aUNkyzgVe2Ho7kUdLXxIBPKWcq/Jk64=\n\n"
+        "\u2014 accord.example/audit AAAAAbase64signature==\n"
+    )
     line = describe_checkpoint(note)
     assert line.startswith("accord.example/audit: size 42, root q1VtnHUJ0jy1aUNk")
     assert line.endswith("signed by accord.example/audit")
@@ -171,6 +203,7 @@ def test_a_signed_note_checkpoint_is_described() -> None:
 
 
 # --- waiting ------------------------------------------------------------------------------------
+
 
 class FakeClock:
     """Time that moves only when the code under test sleeps."""
@@ -188,8 +221,9 @@ class FakeClock:
 def test_poll_returns_the_first_truthy_answer_and_the_wait() -> None:
     clock = FakeClock()
     answers = iter([None, [], {"status": "eligible_direct"}])
-    found, waited = poll(lambda: next(answers), timeout=30, interval=0.5, clock=clock,
-                         sleep=clock.sleep)
+    found, waited = poll(
+        lambda: next(answers), timeout=30, interval=0.5, clock=clock, sleep=clock.sleep
+    )
     assert found == {"status": "eligible_direct"}
     assert waited == 1.0
 
@@ -197,8 +231,9 @@ def test_poll_returns_the_first_truthy_answer_and_the_wait() -> None:
 def test_poll_gives_up_at_the_bound() -> None:
     clock = FakeClock()
     calls: list[int] = []
-    found, waited = poll(lambda: calls.append(1), timeout=3, interval=0.5, clock=clock,
-                         sleep=clock.sleep)
+    found, waited = poll(
+        lambda: calls.append(1), timeout=3, interval=0.5, clock=clock, sleep=clock.sleep
+    )
     assert found is None
     assert waited == 3.0
     assert len(calls) == 7
@@ -213,15 +248,27 @@ def journey_on(handler: Handler, tmp_path: Path) -> Journey:
     ensure_dev_keys(tmp_path)
     client = httpx.Client(transport=httpx.MockTransport(handler))
     clock = FakeClock()
-    return Journey(Platform("http://127.0.0.1", tmp_path, client),
-                   Console(file=io.StringIO(), width=200),
-                   Catalogue.load(), wait_seconds=2, clock=clock, sleep=clock.sleep)
+    return Journey(
+        Platform("http://127.0.0.1", tmp_path, client),
+        Console(file=io.StringIO(), width=200),
+        Catalogue.load(),
+        wait_seconds=2,
+        clock=clock,
+        sleep=clock.sleep,
+    )
 
 
 def problem(status: int, code: str) -> httpx.Response:
-    return httpx.Response(status, json={"type": f"https://accord.example/problems/{code}",
-                                        "code": code, "status": status, "detail": code},
-                          headers={"content-type": "application/problem+json"})
+    return httpx.Response(
+        status,
+        json={
+            "type": f"https://accord.example/problems/{code}",
+            "code": code,
+            "status": status,
+            "detail": code,
+        },
+        headers={"content-type": "application/problem+json"},
+    )
 
 
 def test_a_court_service_that_is_not_running_is_skipped_not_failed(tmp_path: Path) -> None:
@@ -239,8 +286,7 @@ def test_a_court_service_that_is_not_running_is_skipped_not_failed(tmp_path: Pat
 def test_a_missing_court_route_is_skipped_but_a_missing_case_fails(tmp_path: Path) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/openapi.json":
-            return httpx.Response(200, json=OPENAPI if request.url.port == 8104
-                                  else {"paths": {}})
+            return httpx.Response(200, json=OPENAPI if request.url.port == 8104 else {"paths": {}})
         return problem(404, "not_found")
 
     journey = journey_on(handler, tmp_path)
@@ -255,8 +301,7 @@ def test_a_missing_court_route_is_skipped_but_a_missing_case_fails(tmp_path: Pat
     assert "has no GET /cases/{}/access yet" in journey.steps[-2].note
 
 
-def test_views_count_a_policy_refusal_as_an_answer_and_a_500_as_a_failure(
-        tmp_path: Path) -> None:
+def test_views_count_a_policy_refusal_as_an_answer_and_a_500_as_a_failure(tmp_path: Path) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         token = request.headers["authorization"].removeprefix("Bearer ")
         payload = json.loads(_b64(token.split(".")[1]))
@@ -269,11 +314,19 @@ def test_views_count_a_policy_refusal_as_an_answer_and_a_500_as_a_failure(
     from accord_platform.demo import CLERK, COORDINATOR, POLICE
 
     journey = journey_on(handler, tmp_path)
-    journey.views("Flags", "safety_flags", "victim-support", "/cases/c1/safety-flags",
-                  [POLICE, CLERK, COORDINATOR])
+    journey.views(
+        "Flags",
+        "safety_flags",
+        "victim-support",
+        "/cases/c1/safety-flags",
+        [POLICE, CLERK, COORDINATOR],
+    )
     outcomes = {s.actor: (s.outcome, s.status) for s in journey.steps}
-    assert outcomes == {"police/officer": ("ok", 200), "court/clerk": ("ok", 403),
-                        "rj_provider/coordinator": ("failed", 500)}
+    assert outcomes == {
+        "police/officer": ("ok", 200),
+        "court/clerk": ("ok", 403),
+        "rj_provider/coordinator": ("failed", 500),
+    }
 
 
 def test_an_essential_command_that_fails_halts_the_journey(tmp_path: Path) -> None:

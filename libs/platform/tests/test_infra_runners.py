@@ -70,14 +70,14 @@ def test_provisioning_output_is_parsed_into_paths() -> None:
 
 
 def test_provisioning_output_without_a_server_path_is_refused() -> None:
-    without_opa = "\n".join(line for line in PROVISION_OUTPUT.splitlines()
-                            if "ACCORD_OPA=" not in line)
+    without_opa = "\n".join(
+        line for line in PROVISION_OUTPUT.splitlines() if "ACCORD_OPA=" not in line
+    )
     with pytest.raises(InfrastructureError, match="ACCORD_OPA"):
         parse_exports(without_opa)
 
 
-def test_exported_paths_are_used_without_running_the_provisioning_script(
-        tmp_path: Path) -> None:
+def test_exported_paths_are_used_without_running_the_provisioning_script(tmp_path: Path) -> None:
     environ = parse_exports(PROVISION_OUTPUT) | {"HOME": "/root"}
     # A repository without deploy/provision.sh: running it would fail.
     assert provisioned(environ, repo=tmp_path)["ACCORD_OPA"] == "/cache/opa-v1.10.1/opa"
@@ -104,8 +104,11 @@ def test_kafka_configuration_is_a_loopback_single_node_kraft_cluster(tmp_path: P
     assert config["listeners"] == "PLAINTEXT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093"
     assert config["advertised.listeners"] == "PLAINTEXT://127.0.0.1:29092"
     assert config["log.dirs"] == str(node.log_dirs)
-    for key in ("offsets.topic.replication.factor", "transaction.state.log.replication.factor",
-                "transaction.state.log.min.isr"):
+    for key in (
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+    ):
         assert config[key] == "1"
     assert config["num.partitions"] == "3"
     assert config["auto.create.topics.enable"] == "true"
@@ -144,8 +147,9 @@ def test_postgres_listens_on_loopback_with_its_socket_in_its_data_dir(tmp_path: 
     assert command[command.index("-k") + 1] == str(tmp_path)
     assert command[command.index("-p") + 1] == "25432"
     assert "listen_addresses=127.0.0.1" in command
-    expected_identity = [] if os.geteuid() != 0 else [
-        "--reuid=postgres", "--regid=postgres", "--init-groups"]
+    expected_identity = (
+        [] if os.geteuid() != 0 else ["--reuid=postgres", "--regid=postgres", "--init-groups"]
+    )
     assert cluster.identity_options() == expected_identity
 
 
@@ -155,19 +159,28 @@ def test_postgres_connection_strings_name_the_superuser_by_default(tmp_path: Pat
     assert (url.scheme, url.username, url.password) == ("postgresql+psycopg", "postgres", None)
     assert (url.hostname, url.port, url.path) == ("127.0.0.1", 25432, "/accord")
     assert psycopg.conninfo.conninfo_to_dict(cluster.conninfo("accord", "auditor")) == {
-        "host": "127.0.0.1", "port": "25432", "dbname": "accord", "user": "auditor"}
+        "host": "127.0.0.1",
+        "port": "25432",
+        "dbname": "accord",
+        "user": "auditor",
+    }
 
 
 def test_infrastructure_from_environment_places_everything_under_its_data_dir(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     environ = parse_exports(PROVISION_OUTPUT)
     infrastructure = Infrastructure.from_environment(tmp_path, Path("/policies"), environ)
     assert infrastructure.kafka.home == Path("/cache/kafka 4.1.2")
     assert infrastructure.kafka.data_dir == tmp_path / "kafka"
     assert infrastructure.opa.data_dir == tmp_path / "opa"
     assert infrastructure.postgres.data_dir == tmp_path / "postgres"
-    ports = {infrastructure.kafka.port, infrastructure.kafka.controller_port,
-             infrastructure.opa_port, infrastructure.postgres.port}
+    ports = {
+        infrastructure.kafka.port,
+        infrastructure.kafka.controller_port,
+        infrastructure.opa_port,
+        infrastructure.postgres.port,
+    }
     assert len(ports) == 4
     assert infrastructure.kafka_bootstrap == f"127.0.0.1:{infrastructure.kafka.port}"
     assert infrastructure.opa_url == f"http://127.0.0.1:{infrastructure.opa_port}"
@@ -194,8 +207,10 @@ class PythonChild(ChildServer):
 
 
 SERVES = "import pathlib, sys, time; pathlib.Path(sys.argv[1]).touch(); time.sleep(120)"
-IGNORES_SIGTERM = ("import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, "
-                   "signal.SIG_IGN); pathlib.Path(sys.argv[1]).touch(); time.sleep(120)")
+IGNORES_SIGTERM = (
+    "import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, "
+    "signal.SIG_IGN); pathlib.Path(sys.argv[1]).touch(); time.sleep(120)"
+)
 FAILS = "import sys; print('cannot bind'); sys.exit(3)"
 
 
@@ -217,8 +232,7 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout(tmp_path: Path
     assert child.process is not None and child.process.returncode == -signal.SIGKILL
 
 
-def test_a_child_that_exits_during_start_up_is_reported_with_its_output(
-        tmp_path: Path) -> None:
+def test_a_child_that_exits_during_start_up_is_reported_with_its_output(tmp_path: Path) -> None:
     child = PythonChild(tmp_path, FAILS)
     child.start()
     with pytest.raises(InfrastructureError, match=r"(?s)exit code 3.*cannot bind"):

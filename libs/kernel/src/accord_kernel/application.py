@@ -107,31 +107,52 @@ class AccordApplication(Application[uuid.UUID]):
         return self.process_recorder.max_tracking_id(self.OUTBOX_POSITION) or 0
 
     def advance_outbox(self, notification_id: int) -> None:
-        self.process_recorder.insert_events([], tracking=Tracking(self.OUTBOX_POSITION,
-                                                                  notification_id))
+        self.process_recorder.insert_events(
+            [], tracking=Tracking(self.OUTBOX_POSITION, notification_id)
+        )
 
     def integration_events(self, domain_event: DomainEventProtocol[uuid.UUID]) -> list[Routed]:
         """Translates one stored domain event into the integration events it publishes.
         Services extend this; the base publishes access records."""
         if isinstance(domain_event, AccessRecord.Recorded):
             e: Any = domain_event
-            return [(AccessRecorded(
-                case_id=e.case_id, record_id=str(e.record_id), service=e.service,
-                user=e.subject["user"], agency=e.subject["agency"], role=e.subject["role"],
-                org=e.subject["org"], action=e.action, resource_type=e.resource_type,
-                purpose=e.purpose, fields_returned=e.fields_returned,
-                fields_withheld=e.fields_withheld, lawful_basis=e.lawful_basis,
-                decision=e.decision, decision_id=e.decision_id, break_glass=e.break_glass,
-                justification_ref=e.justification_ref, at=e.at), None)]
+            return [
+                (
+                    AccessRecorded(
+                        case_id=e.case_id,
+                        record_id=str(e.record_id),
+                        service=e.service,
+                        user=e.subject["user"],
+                        agency=e.subject["agency"],
+                        role=e.subject["role"],
+                        org=e.subject["org"],
+                        action=e.action,
+                        resource_type=e.resource_type,
+                        purpose=e.purpose,
+                        fields_returned=e.fields_returned,
+                        fields_withheld=e.fields_withheld,
+                        lawful_basis=e.lawful_basis,
+                        decision=e.decision,
+                        decision_id=e.decision_id,
+                        break_glass=e.break_glass,
+                        justification_ref=e.justification_ref,
+                        at=e.at,
+                    ),
+                    None,
+                )
+            ]
         return []
 
     # --- access records ------------------------------------------------------------------
     def record_access(self, records: Iterable[dict[str, Any]]) -> None:
-        aggregates = [AccessRecord(record_id=uuid.uuid4(), service=self.service_name,
-                                   at=datetime.now(UTC), **r) for r in records]
+        aggregates = [
+            AccessRecord(
+                record_id=uuid.uuid4(), service=self.service_name, at=datetime.now(UTC), **r
+            )
+            for r in records
+        ]
         if aggregates:
             self.save(*aggregates)
-
 
 
 def _ensure_schema(env: dict[str, str]) -> None:
@@ -140,11 +161,17 @@ def _ensure_schema(env: dict[str, str]) -> None:
     import psycopg
     from psycopg import sql
 
-    with psycopg.connect(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
-                         port=env["POSTGRES_PORT"], user=env["POSTGRES_USER"],
-                         password=env["POSTGRES_PASSWORD"] or None, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-            sql.Identifier(env["POSTGRES_SCHEMA"])))
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"] or None,
+        autocommit=True,
+    ) as conn:
+        conn.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"]))
+        )
 
 
 def retry_on_conflict(fn: Any, *args: Any, attempts: int = 12, **kwargs: Any) -> Any:

@@ -41,8 +41,15 @@ from accord_kernel.envelope import IntegrationEvent, MalformedMessage, decode, e
 log = logging.getLogger("accord.bus")
 
 SHARE_TOPICS = [share_topic(a) for a in ("police", "rj_provider", "court", "victim_services")]
-ALL_TOPICS = [REFERRAL_TOPIC, VICTIM_SUPPORT_TOPIC, CONFERENCE_TOPIC, COURT_TOPIC, ACCESS_TOPIC,
-              DEAD_LETTER_TOPIC, *SHARE_TOPICS]
+ALL_TOPICS = [
+    REFERRAL_TOPIC,
+    VICTIM_SUPPORT_TOPIC,
+    CONFERENCE_TOPIC,
+    COURT_TOPIC,
+    ACCESS_TOPIC,
+    DEAD_LETTER_TOPIC,
+    *SHARE_TOPICS,
+]
 PARTITIONS = 3
 
 
@@ -89,16 +96,23 @@ BROKER_SILENCE_SECONDS = 10.0
 CLIENT_LOG_SUMMARY_SECONDS = 300.0
 
 
-_CONNECTION_TROUBLE = (OSError, TimeoutError, KafkaConnectionError, KafkaTimeoutError,
-                       NodeNotReadyError, RequestTimedOutError)
+_CONNECTION_TROUBLE = (
+    OSError,
+    TimeoutError,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    RequestTimedOutError,
+)
 
 
 def _kind(record: logging.LogRecord) -> tuple[str, int, str]:
     """What makes two aiokafka records "alike": the same message, except that every failure
     to reach the broker (connect, metadata, fetch) is one kind: one cause, one line."""
     args = record.args if isinstance(record.args, tuple) else ()
-    if any(isinstance(arg, _CONNECTION_TROUBLE) for arg in args) or str(
-            record.msg).startswith("Unable to update metadata"):
+    if any(isinstance(arg, _CONNECTION_TROUBLE) for arg in args) or str(record.msg).startswith(
+        "Unable to update metadata"
+    ):
         return ("aiokafka", 0, "broker unreachable")
     return (record.name, record.levelno, str(record.msg))
 
@@ -130,8 +144,11 @@ class ClientLogSummary(logging.Filter):
                 self.suppressed += 1
                 return False
             self._kinds[kind] = (now, 0)
-        note = (f" [{shown[1]} more like this in the last {now - shown[0]:.0f} s]" if shown
-                else f" [more like this are counted, one line per {self.period:.0f} s]")
+        note = (
+            f" [{shown[1]} more like this in the last {now - shown[0]:.0f} s]"
+            if shown
+            else f" [more like this are counted, one line per {self.period:.0f} s]"
+        )
         # %-escaped: the note is appended to a format string
         record.msg = str(record.msg) + note.replace("%", "%%")
         return True
@@ -148,8 +165,11 @@ CLIENT_LOGS = ClientLogSummary()
 def quiet_kafka_client_logs() -> None:
     """Installs `CLIENT_LOGS` on every aiokafka logger (a logger's filters see only the
     records logged to it by name, not those of its children)."""
-    names = [name for name in list(logging.root.manager.loggerDict)
-             if name == "aiokafka" or name.startswith("aiokafka.")]
+    names = [
+        name
+        for name in list(logging.root.manager.loggerDict)
+        if name == "aiokafka" or name.startswith("aiokafka.")
+    ]
     for name in {"aiokafka", *names}:
         logger = logging.getLogger(name)
         if CLIENT_LOGS not in logger.filters:
@@ -182,8 +202,12 @@ class KafkaLink:
 
     def reached(self) -> None:
         if self.down_since is not None:
-            log.warning("kafka reachable again (%s) after %d failed attempts over %.1f s",
-                        self.worker, self.failed_attempts, time.monotonic() - self.down_since)
+            log.warning(
+                "kafka reachable again (%s) after %d failed attempts over %.1f s",
+                self.worker,
+                self.failed_attempts,
+                time.monotonic() - self.down_since,
+            )
             self.down_since = None
             self.failed_attempts = 0
             CLIENT_LOGS.reset()
@@ -203,8 +227,13 @@ class OutboxRelay:
     and CloudEvent ids are derived from the domain event, so a republished event after a
     crash is a recognisable duplicate."""
 
-    def __init__(self, app: AccordApplication, bootstrap: str, batch_size: int = 200,
-                 poll_interval: float = 0.1) -> None:
+    def __init__(
+        self,
+        app: AccordApplication,
+        bootstrap: str,
+        batch_size: int = 200,
+        poll_interval: float = 0.1,
+    ) -> None:
         self.app = app
         self.bootstrap = bootstrap
         self.batch_size = batch_size
@@ -215,17 +244,22 @@ class OutboxRelay:
     def pending(self, after: int | None = None) -> list[tuple[int, list[IntegrationEvent]]]:
         position = self.app.outbox_position() if after is None else after
         notifications = self.app.process_recorder.select_notifications(
-            start=position, limit=self.batch_size, inclusive_of_start=False)
+            start=position, limit=self.batch_size, inclusive_of_start=False
+        )
         batch = []
         for n in notifications:
             domain_event = self.app.mapper.to_domain_event(n)
             events = [
                 IntegrationEvent(
-                    type=contract.type, topic=topic_for(contract, recipient),
-                    case_id=contract.case_id, data=contract.model_dump(mode="json"),
-                    id=IntegrationEvent.deterministic_id(self.source, n.originator_id,
-                                                         n.originator_version, i),
-                    source=self.source)
+                    type=contract.type,
+                    topic=topic_for(contract, recipient),
+                    case_id=contract.case_id,
+                    data=contract.model_dump(mode="json"),
+                    id=IntegrationEvent.deterministic_id(
+                        self.source, n.originator_id, n.originator_version, i
+                    ),
+                    source=self.source,
+                )
                 for i, (contract, recipient) in enumerate(self.app.integration_events(domain_event))
             ]
             batch.append((n.id, events))
@@ -234,8 +268,9 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         link = KafkaLink(f"relay {self.app.service_name}")
         while not stop.is_set():
-            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True,
-                                        acks="all", linger_ms=2)
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all", linger_ms=2
+            )
             try:
                 await producer.start()
                 await ensure_topics(self.bootstrap)
@@ -245,8 +280,11 @@ class OutboxRelay:
                 link.failed(type(exc).__name__)
                 await _backoff(stop, link.retry_delay())
             except (OperationalError, InterfaceError) as exc:
-                log.warning("outbox relay %s: store unavailable (%s); retrying",
-                            self.app.service_name, type(exc).__name__)
+                log.warning(
+                    "outbox relay %s: store unavailable (%s); retrying",
+                    self.app.service_name,
+                    type(exc).__name__,
+                )
                 await _backoff(stop, 1.0)
             finally:
                 await _close(producer, f"outbox relay {self.app.service_name}")
@@ -261,9 +299,17 @@ class OutboxRelay:
             for _, events in batch:
                 for event in events:
                     message = encode(event)
-                    deliveries.append(await asyncio.wait_for(producer.send(
-                        event.topic, value=message.value, key=message.key,
-                        headers=list(message.headers.items())), DELIVERY_TIMEOUT_SECONDS))
+                    deliveries.append(
+                        await asyncio.wait_for(
+                            producer.send(
+                                event.topic,
+                                value=message.value,
+                                key=message.key,
+                                headers=list(message.headers.items()),
+                            ),
+                            DELIVERY_TIMEOUT_SECONDS,
+                        )
+                    )
             await asyncio.wait_for(asyncio.gather(*deliveries), DELIVERY_TIMEOUT_SECONDS)
             await asyncio.to_thread(self.app.advance_outbox, batch[-1][0])
             self.published += sum(len(e) for _, e in batch)
@@ -314,8 +360,12 @@ class ApplicationInbox:
     """Inbox for an eventsourcing application: the handler returns the aggregates it changed,
     and they are saved with the event's tracking record in one transaction."""
 
-    def __init__(self, app: AccordApplication, handlers: dict[str, Handler],
-                 refusals: tuple[type[Exception], ...] = ()) -> None:
+    def __init__(
+        self,
+        app: AccordApplication,
+        handlers: dict[str, Handler],
+        refusals: tuple[type[Exception], ...] = (),
+    ) -> None:
         self.app = app
         self.handlers = handlers
         self.refusals = refusals
@@ -337,8 +387,12 @@ class ApplicationInbox:
         except self.refusals as refusal:
             # A domain rule refused the change (e.g. the case is already stopped): that is
             # the answer for this event, recorded so a redelivery does not try again.
-            log.info("%s id=%s refused by domain rule: %s", event.type, event.id,
-                     getattr(refusal, "code", type(refusal).__name__))
+            log.info(
+                "%s id=%s refused by domain rule: %s",
+                event.type,
+                event.id,
+                getattr(refusal, "code", type(refusal).__name__),
+            )
             changed = []
         if not self.app.save_processed(event.id, *changed):
             log.info("duplicate %s id=%s ignored at commit", event.type, event.id)
@@ -356,9 +410,16 @@ class InboxConsumer:
     effect is committed). Bad messages go to the dead-letter topic and consumption goes on;
     an unavailable store pauses the partition and retries without losing the event."""
 
-    def __init__(self, inbox: Inbox, bootstrap: str, group_id: str, topics: list[str],
-                 types: set[str] | None = None, max_attempts: int = 3,
-                 transient: tuple[type[Exception], ...] = ()) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        bootstrap: str,
+        group_id: str,
+        topics: list[str],
+        types: set[str] | None = None,
+        max_attempts: int = 3,
+        transient: tuple[type[Exception], ...] = (),
+    ) -> None:
         self.inbox = inbox
         self.bootstrap = bootstrap
         self.group_id = group_id
@@ -375,12 +436,18 @@ class InboxConsumer:
         link = KafkaLink(f"inbox {self.group_id}")
         while not stop.is_set():
             consumer = AIOKafkaConsumer(
-                *self.topics, bootstrap_servers=self.bootstrap, group_id=self.group_id,
-                enable_auto_commit=False, auto_offset_reset="earliest",
-                metadata_max_age_ms=5000, session_timeout_ms=10000,
-                heartbeat_interval_ms=1000)
-            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap,
-                                        enable_idempotence=True, acks="all")
+                *self.topics,
+                bootstrap_servers=self.bootstrap,
+                group_id=self.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                metadata_max_age_ms=5000,
+                session_timeout_ms=10000,
+                heartbeat_interval_ms=1000,
+            )
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all"
+            )
             try:
                 await ensure_topics(self.bootstrap)
                 await consumer.start()
@@ -396,8 +463,13 @@ class InboxConsumer:
                 await _close(consumer, f"inbox {self.group_id} consumer")
                 await _close(producer, f"inbox {self.group_id} dead-letter producer")
 
-    async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
-                    stop: asyncio.Event, link: KafkaLink | None = None) -> None:
+    async def _loop(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        stop: asyncio.Event,
+        link: KafkaLink | None = None,
+    ) -> None:
         watch = _BrokerWatch(consumer, link or KafkaLink(f"inbox {self.group_id}"))
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=100)
@@ -407,8 +479,9 @@ class InboxConsumer:
             for tp, records in batches.items():
                 if isinstance(self.inbox, BatchInbox):
                     if await self._handle_batch(records, producer, stop):
-                        await asyncio.wait_for(consumer.commit({tp: records[-1].offset + 1}),
-                                               DELIVERY_TIMEOUT_SECONDS)
+                        await asyncio.wait_for(
+                            consumer.commit({tp: records[-1].offset + 1}), DELIVERY_TIMEOUT_SECONDS
+                        )
                     else:
                         # effects are idempotent per event id, so the whole batch may rerun
                         consumer.seek(tp, records[0].offset)
@@ -417,11 +490,13 @@ class InboxConsumer:
                     if not await self._handle(record, producer, stop):
                         consumer.seek(tp, record.offset)  # retry this one later, keep order
                         break
-                    await asyncio.wait_for(consumer.commit({tp: record.offset + 1}),
-                                           DELIVERY_TIMEOUT_SECONDS)
+                    await asyncio.wait_for(
+                        consumer.commit({tp: record.offset + 1}), DELIVERY_TIMEOUT_SECONDS
+                    )
 
-    def _parse(self, record: ConsumerRecord[bytes, bytes]
-               ) -> tuple[IntegrationEvent, Contract] | None:
+    def _parse(
+        self, record: ConsumerRecord[bytes, bytes]
+    ) -> tuple[IntegrationEvent, Contract] | None:
         """The event and its validated contract; None when it is not for this inbox."""
         event = decode(record.topic, record.key, record.value)
         if self.types is not None and event.type not in self.types:
@@ -431,15 +506,21 @@ class InboxConsumer:
             raise MalformedMessage(f"unknown event type {event.type}")
         try:
             contract = contract_type.model_validate(
-                {**event.data, "case_id": event.data.get("case_id", event.case_id)})
+                {**event.data, "case_id": event.data.get("case_id", event.case_id)}
+            )
         except ValidationError as exc:
             raise MalformedMessage(
                 "payload violates contract: "
-                + ",".join(".".join(map(str, e["loc"])) for e in exc.errors())) from exc
+                + ",".join(".".join(map(str, e["loc"])) for e in exc.errors())
+            ) from exc
         return event, contract
 
-    async def _handle_batch(self, records: list[ConsumerRecord[bytes, bytes]],
-                            producer: AIOKafkaProducer, stop: asyncio.Event) -> bool:
+    async def _handle_batch(
+        self,
+        records: list[ConsumerRecord[bytes, bytes]],
+        producer: AIOKafkaProducer,
+        stop: asyncio.Event,
+    ) -> bool:
         items = []
         for record in records:
             try:
@@ -456,15 +537,19 @@ class InboxConsumer:
         try:
             await asyncio.to_thread(inbox.process_batch, items)
         except self.transient as exc:
-            log.warning("inbox %s: store unavailable (%s); will retry", self.group_id,
-                        type(exc).__name__)
+            log.warning(
+                "inbox %s: store unavailable (%s); will retry", self.group_id, type(exc).__name__
+            )
             await _backoff(stop, 1.0)
             return False
         except Exception as exc:
             # One bad event must not hold the others back: apply them one at a time, which
             # retries and dead-letters individually.
-            log.error("inbox %s: batch failed (%s); applying one by one", self.group_id,
-                      type(exc).__name__)
+            log.error(
+                "inbox %s: batch failed (%s); applying one by one",
+                self.group_id,
+                type(exc).__name__,
+            )
             for record in records:
                 if not await self._handle(record, producer, stop):
                     return False
@@ -472,8 +557,9 @@ class InboxConsumer:
         self.processed += len(items)
         return True
 
-    async def _handle(self, record: ConsumerRecord[bytes, bytes], producer: AIOKafkaProducer,
-                      stop: asyncio.Event) -> bool:
+    async def _handle(
+        self, record: ConsumerRecord[bytes, bytes], producer: AIOKafkaProducer, stop: asyncio.Event
+    ) -> bool:
         attempts = 0
         while not stop.is_set():
             try:
@@ -487,30 +573,47 @@ class InboxConsumer:
                 await self._dead_letter(producer, record, str(exc))
                 return True
             except self.transient as exc:
-                log.warning("inbox %s: store unavailable (%s); will retry", self.group_id,
-                            type(exc).__name__)
+                log.warning(
+                    "inbox %s: store unavailable (%s); will retry",
+                    self.group_id,
+                    type(exc).__name__,
+                )
                 await _backoff(stop, 1.0)
                 return False
             except Exception as exc:
                 attempts += 1
-                log.error("inbox %s: %s processing offset %s/%s (attempt %s)", self.group_id,
-                          type(exc).__name__, record.partition, record.offset, attempts)
+                log.error(
+                    "inbox %s: %s processing offset %s/%s (attempt %s)",
+                    self.group_id,
+                    type(exc).__name__,
+                    record.partition,
+                    record.offset,
+                    attempts,
+                )
                 if attempts >= self.max_attempts:
-                    await self._dead_letter(producer, record,
-                                            f"handler failed: {type(exc).__name__}")
+                    await self._dead_letter(
+                        producer, record, f"handler failed: {type(exc).__name__}"
+                    )
                     return True
                 await _backoff(stop, 0.2 * attempts)
         return False
 
-    async def _dead_letter(self, producer: AIOKafkaProducer, record: ConsumerRecord[bytes, bytes],
-                           reason: str) -> None:
-        log.warning("dead-lettering %s/%s/%s: %s", record.topic, record.partition, record.offset,
-                    reason)
-        headers = [("accord-dlq-reason", reason.encode()), ("accord-dlq-topic",
-                   record.topic.encode()), ("accord-dlq-offset", str(record.offset).encode()),
-                   ("accord-dlq-group", self.group_id.encode())]
-        await asyncio.wait_for(producer.send_and_wait(
-            DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers),
-            DELIVERY_TIMEOUT_SECONDS)
+    async def _dead_letter(
+        self, producer: AIOKafkaProducer, record: ConsumerRecord[bytes, bytes], reason: str
+    ) -> None:
+        log.warning(
+            "dead-lettering %s/%s/%s: %s", record.topic, record.partition, record.offset, reason
+        )
+        headers = [
+            ("accord-dlq-reason", reason.encode()),
+            ("accord-dlq-topic", record.topic.encode()),
+            ("accord-dlq-offset", str(record.offset).encode()),
+            ("accord-dlq-group", self.group_id.encode()),
+        ]
+        await asyncio.wait_for(
+            producer.send_and_wait(
+                DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers
+            ),
+            DELIVERY_TIMEOUT_SECONDS,
+        )
         self.dead_lettered += 1
-

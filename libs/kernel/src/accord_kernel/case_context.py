@@ -63,8 +63,7 @@ class CaseContext(Aggregate):
         self.assigned_facilitators = list(facilitator_ids)
 
     @event("VictimServicesTransferred")
-    def transfer_victim_services(self, from_org: str, to_org: str, by: str,
-                                 at: datetime) -> None:
+    def transfer_victim_services(self, from_org: str, to_org: str, by: str, at: datetime) -> None:
         """Victim services' own decision (the owner of this fact), published to the others."""
         self.responsible = {**self.responsible, "victim_services": to_org}
 
@@ -73,10 +72,15 @@ class CaseContext(Aggregate):
         self.risk_band = risk_band
 
     @event("ConsentNoted")
-    def note_consent(self, consent_id: str, scope: str, status: str, party: str,
-                     provisions: list[dict[str, Any]]) -> None:
-        self.consents[consent_id] = {"scope": scope, "status": status, "party": party,
-                                     "provisions": provisions}
+    def note_consent(
+        self, consent_id: str, scope: str, status: str, party: str, provisions: list[dict[str, Any]]
+    ) -> None:
+        self.consents[consent_id] = {
+            "scope": scope,
+            "status": status,
+            "party": party,
+            "provisions": provisions,
+        }
 
     @event("AgreementConsentNoted")
     def note_agreement_consent(self, all_parties: bool) -> None:
@@ -92,8 +96,10 @@ class CaseContext(Aggregate):
         self.safety_plan_review_date = review_date
 
     def participate_active(self) -> bool:
-        return any(c["scope"] == "participate" and c["status"] == "active" and
-                   c["party"] == "victim" for c in self.consents.values())
+        return any(
+            c["scope"] == "participate" and c["status"] == "active" and c["party"] == "victim"
+            for c in self.consents.values()
+        )
 
     def outcome_consent_all_parties(self) -> bool:
         # Any party's outcome consent that is no longer active takes the court's view back
@@ -104,15 +110,26 @@ class CaseContext(Aggregate):
     def policy_case(self, agency: str | None = None, user: str | None = None) -> dict[str, Any]:
         provisions = [
             {**p, "consent_id": cid, "scope": c["scope"], "status": c["status"]}
-            for cid, c in self.consents.items() for p in c["provisions"]
+            for cid, c in self.consents.items()
+            for p in c["provisions"]
         ]
-        grant = next((g for g in reversed(self.emergency_grants)
-                      if g["agency"] == agency and (user is None or g["user"] == user)), None)
-        return {"risk_band": self.risk_band, "consent_provisions": provisions,
-                "outcome_consent_all_parties": self.outcome_consent_all_parties(),
-                "emergency_grant": grant, "responsible": dict(self.responsible),
-                "jurisdiction": self.jurisdiction,
-                "assigned_facilitators": list(getattr(self, "assigned_facilitators", []))}
+        grant = next(
+            (
+                g
+                for g in reversed(self.emergency_grants)
+                if g["agency"] == agency and (user is None or g["user"] == user)
+            ),
+            None,
+        )
+        return {
+            "risk_band": self.risk_band,
+            "consent_provisions": provisions,
+            "outcome_consent_all_parties": self.outcome_consent_all_parties(),
+            "emergency_grant": grant,
+            "responsible": dict(self.responsible),
+            "jurisdiction": self.jurisdiction,
+            "assigned_facilitators": list(getattr(self, "assigned_facilitators", [])),
+        }
 
 
 class CaseContexts:
@@ -131,15 +148,17 @@ class CaseContexts:
         assert isinstance(ctx, CaseContext)
         return ctx
 
-    def policy_case(self, case_id: str, agency: str | None = None,
-                    user: str | None = None) -> dict[str, Any]:
+    def policy_case(
+        self, case_id: str, agency: str | None = None, user: str | None = None
+    ) -> dict[str, Any]:
         return self.get(case_id).policy_case(agency, user)
 
     def on_submitted(self, e: IntegrationEvent, c: ReferralSubmitted) -> list[Any]:
         ctx = self.get(c.case_id)
         organisations = dict(c.organisations) or {"police": c.referring_org}
         if ctx.jurisdiction == c.jurisdiction and all(
-                ctx.responsible.get(k) is not None for k in organisations):
+            ctx.responsible.get(k) is not None for k in organisations
+        ):
             return []  # a redelivery: nothing new
         ctx.note_referral(c.jurisdiction, organisations)
         return [ctx]
@@ -176,11 +195,16 @@ class CaseContexts:
 
     def on_emergency(self, e: IntegrationEvent, c: EmergencyAccessGranted) -> list[Any]:
         ctx = self.get(c.case_id)
-        ctx.note_emergency_grant({
-            "grant_id": c.grant_id, "agency": c.agency, "user": c.user,
-            "data_classes": c.data_classes, "reason_code": c.reason_code,
-            "expires_at": c.expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        })
+        ctx.note_emergency_grant(
+            {
+                "grant_id": c.grant_id,
+                "agency": c.agency,
+                "user": c.user,
+                "data_classes": c.data_classes,
+                "reason_code": c.reason_code,
+                "expires_at": c.expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
         return [ctx]
 
     def on_safety_plan(self, e: IntegrationEvent, c: SafetyPlanChanged) -> list[Any]:
@@ -191,12 +215,13 @@ class CaseContexts:
     def handlers(self) -> dict[str, Any]:
         return {
             SafetyPlanChanged.type: self.on_safety_plan,
-            RiskAssessed.type: self.on_risk, ReferralScreened.type: self.on_risk,
-            ConsentChanged.type: self.on_consent, AgreementMade.type: self.on_agreement,
+            RiskAssessed.type: self.on_risk,
+            ReferralScreened.type: self.on_risk,
+            ConsentChanged.type: self.on_consent,
+            AgreementMade.type: self.on_agreement,
             EmergencyAccessGranted.type: self.on_emergency,
-            ReferralSubmitted.type: self.on_submitted, ReferralAccepted.type: self.on_accepted,
+            ReferralSubmitted.type: self.on_submitted,
+            ReferralAccepted.type: self.on_accepted,
             VictimServicesTransferred.type: self.on_transferred,
             FacilitatorsAssigned.type: self.on_facilitators,
         }
-
-

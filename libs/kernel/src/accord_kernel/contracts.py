@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 CORE, RISK_BAND = "case.core", "risk.band"
 CONSENT, COMPLIANCE = "consent.summary", "compliance.status"
 PLAN_SUMMARY, FLAGS, ITEMS, LOCATION = (
-    "safety.plan.summary", "safety.flags", "agreement.items", "victim.location",
+    "safety.plan.summary",
+    "safety.flags",
+    "agreement.items",
+    "victim.location",
 )
 BROADCAST_CLASSES = frozenset({CORE, RISK_BAND, CONSENT, COMPLIANCE, PLAN_SUMMARY})
 
@@ -281,11 +284,27 @@ class AccessRecorded(Contract):
 CONTRACTS: dict[str, type[Contract]] = {
     c.type: c
     for c in (
-        ReferralSubmitted, ReferralScreened, RiskAssessed, IncidentReported, ReferralWithdrawn,
-        ConsentChanged, SafetyPlanChanged, EmergencyAccessGranted, VictimServicesTransferred,
-        SafetyFlagsShared, ShareRevoked, ReferralAccepted, ReferralDeclined,
-        FacilitatorsAssigned, CaseStopped, AgreementMade,
-        AgreementItemsShared, ItemReported, ReviewDecided, AccessRecorded, CaseChanged,
+        ReferralSubmitted,
+        ReferralScreened,
+        RiskAssessed,
+        IncidentReported,
+        ReferralWithdrawn,
+        ConsentChanged,
+        SafetyPlanChanged,
+        EmergencyAccessGranted,
+        VictimServicesTransferred,
+        SafetyFlagsShared,
+        ShareRevoked,
+        ReferralAccepted,
+        ReferralDeclined,
+        FacilitatorsAssigned,
+        CaseStopped,
+        AgreementMade,
+        AgreementItemsShared,
+        ItemReported,
+        ReviewDecided,
+        AccessRecorded,
+        CaseChanged,
     )
 }
 

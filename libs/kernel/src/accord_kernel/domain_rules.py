@@ -78,7 +78,11 @@ class ArgumentChecks:
         return value.strip()
 
     def optional_text(
-        self, value: object, field: str, *, max_length: int = TEXT_MAX,
+        self,
+        value: object,
+        field: str,
+        *,
+        max_length: int = TEXT_MAX,
     ) -> str | None:
         """None stays None; anything else must be text as `require_text` demands, so that an
         empty string is never stored as if it were an answer."""
@@ -91,13 +95,19 @@ class ArgumentChecks:
         if not isinstance(value, str) or value not in choices:
             raise self._refusal(
                 f"{field} must be one of {', '.join(choices)}",
-                {"field": field, "value": value if isinstance(value, str) else None,
-                 "allowed": list(choices)},
+                {
+                    "field": field,
+                    "value": value if isinstance(value, str) else None,
+                    "allowed": list(choices),
+                },
             )
         return value
 
     def optional_choice(
-        self, value: object, field: str, choices: tuple[str, ...],
+        self,
+        value: object,
+        field: str,
+        choices: tuple[str, ...],
     ) -> str | None:
         if value is None:
             return None
@@ -141,7 +151,10 @@ class ArgumentChecks:
         return value
 
     def require_record(
-        self, value: object, field: str, keys: frozenset[str],
+        self,
+        value: object,
+        field: str,
+        keys: frozenset[str],
     ) -> Mapping[str, Any]:
         """An object with exactly `keys`: an unknown key is refused rather than silently
         dropped, because it usually means the caller put data in the wrong place."""

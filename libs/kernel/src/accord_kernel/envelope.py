@@ -74,7 +74,12 @@ def decode(topic: str, key: bytes | None, value: bytes | None) -> IntegrationEve
     if not isinstance(data, dict) or not ce.get_subject():
         raise MalformedMessage("event has no subject or no object data")
     return IntegrationEvent(
-        type=ce.get_type(), topic=topic, case_id=str(ce.get_subject()), data=data,
-        id=ce.get_id(), source=ce.get_source(), time=ce.get_time() or datetime.now(UTC),
+        type=ce.get_type(),
+        topic=topic,
+        case_id=str(ce.get_subject()),
+        data=data,
+        id=ce.get_id(),
+        source=ce.get_source(),
+        time=ce.get_time() or datetime.now(UTC),
         traceparent=ce.get_extension("traceparent"),
     )

@@ -56,15 +56,20 @@ class OrganisationDirectory(BaseModel):
         field (the choice was the caller's, so the caller can correct it)."""
         found = self.get(org_id)
         if found is None or found.agency != agency or jurisdiction not in found.jurisdictions:
-            raise Problem(422, "unknown_organisation", "Unknown organisation",
-                          f"'{field}' must name a {agency} organisation of the directory that "
-                          f"serves {jurisdiction}.",
-                          errors=[{"field": field, "code": "unknown_organisation"}])
+            raise Problem(
+                422,
+                "unknown_organisation",
+                "Unknown organisation",
+                f"'{field}' must name a {agency} organisation of the directory that "
+                f"serves {jurisdiction}.",
+                errors=[{"field": field, "code": "unknown_organisation"}],
+            )
         return found.id
 
     def serving(self, agency: str, jurisdiction: str) -> list[Organisation]:
-        return [o for o in self.organisations
-                if o.agency == agency and jurisdiction in o.jurisdictions]
+        return [
+            o for o in self.organisations if o.agency == agency and jurisdiction in o.jurisdictions
+        ]
 
 
 @cache

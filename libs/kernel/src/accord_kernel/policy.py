@@ -18,8 +18,14 @@ from accord_kernel.problems import Problem, forbidden, not_found, policy_unavail
 
 log = logging.getLogger("accord.policy")
 
-Purpose = Literal["case_management", "safeguarding", "compliance_review",
-                  "offender_communication", "emergency", "audit"]
+Purpose = Literal[
+    "case_management",
+    "safeguarding",
+    "compliance_review",
+    "offender_communication",
+    "emergency",
+    "audit",
+]
 PURPOSES: tuple[str, ...] = get_args(Purpose)
 
 
@@ -57,13 +63,15 @@ class PolicyDecisionPoint:
 
     def __init__(self, opa_url: str, timeout: float = 1.5) -> None:
         url = urlsplit(opa_url)
-        self.client = OpaClient(host=url.hostname or "127.0.0.1", port=url.port or 8181,
-                                timeout=timeout, retries=0)
+        self.client = OpaClient(
+            host=url.hostname or "127.0.0.1", port=url.port or 8181, timeout=timeout, retries=0
+        )
 
     def query(self, package: str, rule: str, input_data: dict[str, Any]) -> tuple[Any, str | None]:
         try:
-            response = self.client.query_rule(input_data=input_data, package_path=package,
-                                              rule_name=rule)
+            response = self.client.query_rule(
+                input_data=input_data, package_path=package, rule_name=rule
+            )
         except (requests.RequestException, ValueError) as exc:
             log.warning("policy engine unavailable: %s", type(exc).__name__)
             raise PolicyUnavailable(type(exc).__name__) from exc
@@ -108,13 +116,19 @@ class Change:
     what: str = "case"
 
     def resource(self) -> dict[str, Any]:
-        return {"type": self.type, "case_id": self.case_id, "owner_org": self.owner_org,
-                "monitoring_agency": self.monitoring_agency,
-                "assigned_facilitators": list(self.assigned_facilitators)}
+        return {
+            "type": self.type,
+            "case_id": self.case_id,
+            "owner_org": self.owner_org,
+            "monitoring_agency": self.monitoring_agency,
+            "assigned_facilitators": list(self.assigned_facilitators),
+        }
 
     def case_facts(self) -> dict[str, Any]:
-        return {"responsible": dict(self.case.get("responsible") or {}),
-                "jurisdiction": self.case.get("jurisdiction")}
+        return {
+            "responsible": dict(self.case.get("responsible") or {}),
+            "jurisdiction": self.case.get("jurisdiction"),
+        }
 
     def same_organisation(self, subject: Subject) -> bool:
         responsible = self.case.get("responsible") or {}
@@ -122,39 +136,54 @@ class Change:
 
 
 class PolicyEnforcementPoint:
-    def __init__(self, pdp: PolicyDecisionPoint, app: AccordApplication,
-                 enabled: bool = True) -> None:
+    def __init__(
+        self, pdp: PolicyDecisionPoint, app: AccordApplication, enabled: bool = True
+    ) -> None:
         self.pdp = pdp
         self.app = app
         self.enabled = enabled
 
-    def decide(self, subject: Subject, purpose: str, resources: Sequence[Resource],
-               action: str = "read") -> list[Decision]:
+    def decide(
+        self, subject: Subject, purpose: str, resources: Sequence[Resource], action: str = "read"
+    ) -> list[Decision]:
         """One OPA round trip for the whole list."""
         if not resources:
             return []
         input_data = {
-            "subject": subject.as_policy_input(), "action": action, "purpose": purpose,
+            "subject": subject.as_policy_input(),
+            "action": action,
+            "purpose": purpose,
             "now": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "items": [{
-                "resource": {"type": r.type, "case_id": r.case_id,
-                             "fields": sorted(r.document),
-                             # The conference service knows its own assignment; the others
-                             # learnt it from the FacilitatorsAssigned event.
-                             "assigned_facilitators": list(
-                                 r.assigned_facilitators
-                                 or r.case.get("assigned_facilitators") or [])},
-                "case": r.case,
-            } for r in resources],
+            "items": [
+                {
+                    "resource": {
+                        "type": r.type,
+                        "case_id": r.case_id,
+                        "fields": sorted(r.document),
+                        # The conference service knows its own assignment; the others
+                        # learnt it from the FacilitatorsAssigned event.
+                        "assigned_facilitators": list(
+                            r.assigned_facilitators or r.case.get("assigned_facilitators") or []
+                        ),
+                    },
+                    "case": r.case,
+                }
+                for r in resources
+            ],
         }
         result, decision_id = self.pdp.query("accord.access", "batch", input_data)
         if not isinstance(result, list) or len(result) != len(resources):
             raise PolicyUnavailable("malformed batch decision")
         return [Decision.from_result(r, decision_id) for r in result]
 
-    def read(self, subject: Subject, purpose: str, resources: Sequence[Resource],
-             action: str = "read", justification_ref: str | None = None
-             ) -> list[dict[str, Any] | None]:
+    def read(
+        self,
+        subject: Subject,
+        purpose: str,
+        resources: Sequence[Resource],
+        action: str = "read",
+        justification_ref: str | None = None,
+    ) -> list[dict[str, Any] | None]:
         """Projects each document to its allowed fields (None where nothing is allowed) and
         records every decision for audit before anything is returned."""
         if not self.enabled:
@@ -169,25 +198,42 @@ class PolicyEnforcementPoint:
             for r, d in zip(resources, decisions, strict=True)
         ]
 
-    def _record(self, subject: Subject, purpose: str, resources: Sequence[Resource],
-                decisions: Sequence[Decision], action: str,
-                justification_ref: str | None) -> None:
+    def _record(
+        self,
+        subject: Subject,
+        purpose: str,
+        resources: Sequence[Resource],
+        decisions: Sequence[Decision],
+        action: str,
+        justification_ref: str | None,
+    ) -> None:
         """Every decision is recorded for audit before anything is returned."""
         self.app.record_access(
             {
-                "case_id": r.case_id, "subject": subject.as_policy_input(), "action": action,
-                "resource_type": r.type, "purpose": purpose,
+                "case_id": r.case_id,
+                "subject": subject.as_policy_input(),
+                "action": action,
+                "resource_type": r.type,
+                "purpose": purpose,
                 "fields_returned": sorted(d.allowed_fields),
-                "fields_withheld": d.withheld, "lawful_basis": d.lawful_basis,
+                "fields_withheld": d.withheld,
+                "lawful_basis": d.lawful_basis,
                 "decision": "permit" if d.permitted else "deny",
-                "decision_id": d.decision_id, "break_glass": d.break_glass,
+                "decision_id": d.decision_id,
+                "break_glass": d.break_glass,
                 "justification_ref": justification_ref if d.break_glass else None,
             }
             for r, d in zip(resources, decisions, strict=True)
         )
 
-    def read_one(self, subject: Subject, purpose: str, resource: Resource,
-                 justification_ref: str | None = None, what: str = "case") -> dict[str, Any]:
+    def read_one(
+        self,
+        subject: Subject,
+        purpose: str,
+        resource: Resource,
+        justification_ref: str | None = None,
+        what: str = "case",
+    ) -> dict[str, Any]:
         if not self.enabled:
             return dict(resource.document)
         try:
@@ -199,13 +245,18 @@ class PolicyEnforcementPoint:
             if set(decision.withheld.values()) == {OTHER_ORGANISATION}:
                 # Another organisation's case does not exist for this user (SPEC section 4a).
                 raise not_found(what)
-            raise Problem(403, "access_denied", "Access denied by policy",
-                          "No field of this resource may be read for this purpose.",
-                          reasons=sorted(set(decision.withheld.values())))
+            raise Problem(
+                403,
+                "access_denied",
+                "Access denied by policy",
+                "No field of this resource may be read for this purpose.",
+                reasons=sorted(set(decision.withheld.values())),
+            )
         return {k: v for k, v in resource.document.items() if k in decision.allowed_fields}
 
-    def authorise_change(self, subject: Subject, change: Change,
-                         safety_fallback: bool = False) -> None:
+    def authorise_change(
+        self, subject: Subject, change: Change, safety_fallback: bool = False
+    ) -> None:
         """Asks the policy whether this subject may change this case record. Another
         organisation's case answers 404; anything else refused answers 403. A change that only
         takes protection away from nobody (a consent withdrawal, a stop) passes
@@ -213,23 +264,36 @@ class PolicyEnforcementPoint:
         applied here rather than refusing the withdrawal (safety before availability)."""
         if not self.enabled:
             return
-        input_data = {"subject": subject.as_policy_input(), "command": change.command,
-                      "resource": change.resource(), "case": change.case_facts()}
+        input_data = {
+            "subject": subject.as_policy_input(),
+            "command": change.command,
+            "resource": change.resource(),
+            "case": change.case_facts(),
+        }
         try:
             result, _ = self.pdp.query("accord.access", "change", input_data)
             reason = str(result.get("reason", "malformed")) if isinstance(result, dict) else ""
             allowed = isinstance(result, dict) and result.get("allowed") is True
         except PolicyUnavailable as exc:
             if safety_fallback and change.same_organisation(subject):
-                log.warning("policy unavailable; safety change by the responsible "
-                            "organisation allowed case=%s command=%s", change.case_id,
-                            change.command)
+                log.warning(
+                    "policy unavailable; safety change by the responsible "
+                    "organisation allowed case=%s command=%s",
+                    change.case_id,
+                    change.command,
+                )
                 return
             raise policy_unavailable() from exc
         if allowed:
             return
-        log.info("change refused user=%s agency=%s case=%s command=%s reason=%s", subject.user,
-                 subject.agency, change.case_id, change.command, reason)
+        log.info(
+            "change refused user=%s agency=%s case=%s command=%s reason=%s",
+            subject.user,
+            subject.agency,
+            change.case_id,
+            change.command,
+            reason,
+        )
         if reason == OTHER_ORGANISATION:
             raise not_found(change.what)
         raise forbidden(f"this change is not yours to make ({reason})")

@@ -54,13 +54,15 @@ class Problem(Exception):
 RESERVED = frozenset({"type", "title", "status", "detail", "instance", "code"})
 
 
-def domain_problem(status: int, code: str, title: str, detail: str | None,
-                   details: dict[str, Any]) -> Problem:
+def domain_problem(
+    status: int, code: str, title: str, detail: str | None, details: dict[str, Any]
+) -> Problem:
     """A problem from a domain error: its details become extension members, renamed where
     they would collide with the members RFC 9457 reserves, and raw input values dropped
     (they may be victim data)."""
-    extensions = {(f"{k}_value" if k in RESERVED else k): v for k, v in details.items()
-                  if k != "value"}
+    extensions = {
+        (f"{k}_value" if k in RESERVED else k): v for k, v in details.items() if k != "value"
+    }
     return Problem(status, code, title, detail, **extensions)
 
 
@@ -75,7 +77,10 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
 
 def unauthorized(detail: str) -> Problem:
     return Problem(
-        401, "unauthorized", "Authentication required", detail,
+        401,
+        "unauthorized",
+        "Authentication required",
+        detail,
         headers={"WWW-Authenticate": 'Bearer realm="accord"'},
     )
 
@@ -91,7 +96,9 @@ def not_found(what: str) -> Problem:
 def policy_unavailable() -> Problem:
     # Principle 4: if the policy engine cannot answer, the answer is no.
     return Problem(
-        503, "policy_unavailable", "Policy decision unavailable",
+        503,
+        "policy_unavailable",
+        "Policy decision unavailable",
         "The policy engine could not answer; no case data is returned.",
         headers={"Retry-After": "5"},
     )
@@ -102,8 +109,9 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
         # The offending input value is deliberately not echoed: it may be victim data.
-        errors.append({"field": ".".join(loc), "message": err.get("msg", ""),
-                       "kind": err.get("type")})
+        errors.append(
+            {"field": ".".join(loc), "message": err.get("msg", ""), "kind": err.get("type")}
+        )
     return errors
 
 
@@ -119,8 +127,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         fields = sorted({e["field"] for e in errors})
         log.info("validation failed path=%s fields=%s", request.url.path, fields)
         problem = Problem(
-            422, "validation_failed", "The request is not valid",
-            "Invalid field(s): " + ", ".join(fields), errors=errors,
+            422,
+            "validation_failed",
+            "The request is not valid",
+            "Invalid field(s): " + ", ".join(fields),
+            errors=errors,
         )
         return problem_response(problem, request)
 

@@ -47,8 +47,7 @@ class ServiceRuntime:
 
     def __post_init__(self) -> None:
         if self.pdp is None:
-            self.pdp = PolicyDecisionPoint(self.settings.opa_url,
-                                           self.settings.opa_timeout_seconds)
+            self.pdp = PolicyDecisionPoint(self.settings.opa_url, self.settings.opa_timeout_seconds)
         self.pep = PolicyEnforcementPoint(self.pdp, self.app, self.settings.enforce_policy)
         self.directory = load_directory(self.settings.organisations_file.resolve())
         self.verifier = TokenVerifier.from_settings(self.settings)
@@ -61,13 +60,18 @@ class ServiceRuntime:
     def consumer(self) -> InboxConsumer | None:
         if self.inbox is None:
             return None
-        return InboxConsumer(self.inbox, self.settings.kafka_bootstrap,
-                             self.settings.consumer_group or self.settings.service,
-                             self.topics, self.inbox_types,
-                             transient=self.transient_errors)
+        return InboxConsumer(
+            self.inbox,
+            self.settings.kafka_bootstrap,
+            self.settings.consumer_group or self.settings.service,
+            self.topics,
+            self.inbox_types,
+            transient=self.transient_errors,
+        )
 
-    async def run_workers(self, stop: asyncio.Event, relay: bool = True,
-                          consumer: bool = True) -> None:
+    async def run_workers(
+        self, stop: asyncio.Event, relay: bool = True, consumer: bool = True
+    ) -> None:
         tasks = []
         if relay:
             tasks.append(asyncio.create_task(self.relay().run(stop)))
@@ -109,14 +113,17 @@ def health_router() -> APIRouter:
         except Exception:
             checks["store"] = False
         ok = all(checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
 
     return router
 
 
-def build_api(runtime: ServiceRuntime, title: str, routers: list[APIRouter],
-              with_workers: bool = False) -> FastAPI:
+def build_api(
+    runtime: ServiceRuntime, title: str, routers: list[APIRouter], with_workers: bool = False
+) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
@@ -129,9 +136,13 @@ def build_api(runtime: ServiceRuntime, title: str, routers: list[APIRouter],
                 await workers
             runtime.app.close()
 
-    api = FastAPI(title=title, version="1.0.0", lifespan=lifespan,
-                  description=f"Accord {runtime.settings.service} service. All case data is "
-                              "policy-filtered; errors are RFC 9457 problem documents.")
+    api = FastAPI(
+        title=title,
+        version="1.0.0",
+        lifespan=lifespan,
+        description=f"Accord {runtime.settings.service} service. All case data is "
+        "policy-filtered; errors are RFC 9457 problem documents.",
+    )
     api.state.runtime = runtime
     install_problem_handlers(api)
     api.add_middleware(InputBoundsMiddleware, max_body_bytes=runtime.settings.max_body_bytes)
@@ -139,19 +150,31 @@ def build_api(runtime: ServiceRuntime, title: str, routers: list[APIRouter],
     @api.exception_handler(IntegrityError)
     async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
         log.info("concurrent update path=%s", request.url.path)
-        return problem_response(Problem(409, "concurrent_update", "The record changed while "
-                                        "this request was applied; retry it"), request)
+        return problem_response(
+            Problem(
+                409,
+                "concurrent_update",
+                "The record changed while this request was applied; retry it",
+            ),
+            request,
+        )
 
     @api.exception_handler(OperationalError)
     @api.exception_handler(InterfaceError)
     async def _store_down(request: Request, exc: Exception) -> JSONResponse:
         # The event store is unreachable (a database restart): answer "try again", never a
         # half-done write; the outbox and inbox catch up by themselves once it is back.
-        log.warning("event store unavailable path=%s: %s", request.url.path,
-                    type(exc).__name__)
-        return problem_response(Problem(503, "store_unavailable", "Storage unavailable",
-                                        "Retry shortly.", headers={"Retry-After": "2"}),
-                                request)
+        log.warning("event store unavailable path=%s: %s", request.url.path, type(exc).__name__)
+        return problem_response(
+            Problem(
+                503,
+                "store_unavailable",
+                "Storage unavailable",
+                "Retry shortly.",
+                headers={"Retry-After": "2"},
+            ),
+            request,
+        )
 
     @api.exception_handler(PolicyUnavailable)
     async def _policy_down(request: Request, exc: PolicyUnavailable) -> JSONResponse:
@@ -164,9 +187,12 @@ def build_api(runtime: ServiceRuntime, title: str, routers: list[APIRouter],
     return api
 
 
-def service_cli(name: str, settings: Callable[[], ServiceSettings],
-                make_runtime: Callable[[ServiceSettings], ServiceRuntime],
-                make_api: Callable[[ServiceRuntime, bool], FastAPI]) -> typer.Typer:
+def service_cli(
+    name: str,
+    settings: Callable[[], ServiceSettings],
+    make_runtime: Callable[[ServiceSettings], ServiceRuntime],
+    make_api: Callable[[ServiceRuntime, bool], FastAPI],
+) -> typer.Typer:
     """`accord-<service> all|api|relay|consumer`: the same code runs as one process or three."""
     cli = typer.Typer(add_completion=False, help=f"Accord {name} service")
 
@@ -182,8 +208,7 @@ def service_cli(name: str, settings: Callable[[], ServiceSettings],
         """HTTP API only."""
         s = settings()
         _configure_logging()
-        uvicorn.run(make_api(make_runtime(s), False), host=s.host, port=s.port,
-                    log_level="warning")
+        uvicorn.run(make_api(make_runtime(s), False), host=s.host, port=s.port, log_level="warning")
 
     @cli.command()
     def relay() -> None:
@@ -212,8 +237,7 @@ def _run_until_signal(runtime: ServiceRuntime, relay: bool, consumer: bool) -> N
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     # The group coordinator logs every rebalance wait at ERROR while a broker starts; the
     # relay and inbox log their own, actionable, connection state.
@@ -223,5 +247,3 @@ def _configure_logging() -> None:
     from accord_kernel.bus import quiet_kafka_client_logs
 
     quiet_kafka_client_logs()
-
-

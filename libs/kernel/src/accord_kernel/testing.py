@@ -11,28 +11,49 @@ from accord_kernel.contracts import Contract, ReferralAccepted, ReferralSubmitte
 from accord_kernel.envelope import IntegrationEvent
 
 # The organisations of the shipped directory that dev tokens belong to by default.
-HOME = {"police": "north-police", "victim_services": "north-advocacy",
-        "rj_provider": "north-rj", "court": "north-court"}
-AWAY = {"police": "south-police", "victim_services": "south-advocacy",
-        "rj_provider": "south-rj", "court": "south-court"}
+HOME = {
+    "police": "north-police",
+    "victim_services": "north-advocacy",
+    "rj_provider": "north-rj",
+    "court": "north-court",
+}
+AWAY = {
+    "police": "south-police",
+    "victim_services": "south-advocacy",
+    "rj_provider": "south-rj",
+    "court": "south-court",
+}
 
 
 def event_of(contract: Contract) -> IntegrationEvent:
-    return IntegrationEvent(type=contract.type, topic=contract.topic, case_id=contract.case_id,
-                            data=contract.model_dump(mode="json"), id=str(uuid.uuid4()),
-                            source="/accord/tests")
+    return IntegrationEvent(
+        type=contract.type,
+        topic=contract.topic,
+        case_id=contract.case_id,
+        data=contract.model_dump(mode="json"),
+        id=str(uuid.uuid4()),
+        source="/accord/tests",
+    )
 
 
-def submitted(case_id: str, jurisdiction: str = "england-wales",
-              court_reference: str | None = "T20260001",
-              organisations: dict[str, str] | None = None) -> ReferralSubmitted:
+def submitted(
+    case_id: str,
+    jurisdiction: str = "england-wales",
+    court_reference: str | None = "T20260001",
+    organisations: dict[str, str] | None = None,
+) -> ReferralSubmitted:
     orgs = dict(organisations or {k: v for k, v in HOME.items() if k != "rj_provider"})
     if court_reference is None:
         orgs.pop("court", None)
-    return ReferralSubmitted(case_id=case_id, jurisdiction=jurisdiction, initiated_by="victim",
-                             submitted_at=datetime.now(UTC), court_reference=court_reference,
-                             referring_org=orgs.get("police", HOME["police"]),
-                             organisations=orgs)
+    return ReferralSubmitted(
+        case_id=case_id,
+        jurisdiction=jurisdiction,
+        initiated_by="victim",
+        submitted_at=datetime.now(UTC),
+        court_reference=court_reference,
+        referring_org=orgs.get("police", HOME["police"]),
+        organisations=orgs,
+    )
 
 
 def accepted(case_id: str, provider_org: str = HOME["rj_provider"]) -> ReferralAccepted:

@@ -14,15 +14,20 @@ from accord_kernel.problems import Problem
 _TAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
 
-def _if_match(if_match: Annotated[str | None, Header(alias="If-Match", max_length=64)] = None
-              ) -> int | None:
+def _if_match(
+    if_match: Annotated[str | None, Header(alias="If-Match", max_length=64)] = None,
+) -> int | None:
     if if_match is None:
         return None
     found = _TAG.match(if_match)
     if found is None or int(found.group(1)) < 1:
-        raise Problem(422, "invalid_if_match", "Invalid If-Match",
-                      "If-Match must hold the record's version, for example \"3\".",
-                      errors=[{"field": "If-Match", "code": "invalid"}])
+        raise Problem(
+            422,
+            "invalid_if_match",
+            "Invalid If-Match",
+            'If-Match must hold the record\'s version, for example "3".',
+            errors=[{"field": "If-Match", "code": "invalid"}],
+        )
     return int(found.group(1))
 
 
@@ -31,11 +36,14 @@ IfMatch = Annotated[int | None, Depends(_if_match)]
 
 def expected(body_version: int | None, header_version: int | None) -> int | None:
     """The version the caller expects; the two ways of saying it must agree."""
-    if body_version is not None and header_version is not None \
-            and body_version != header_version:
-        raise Problem(422, "conflicting_versions", "Two different expected versions",
-                      "expected_version and If-Match name different versions.",
-                      errors=[{"field": "expected_version", "code": "conflicts_with_if_match"}])
+    if body_version is not None and header_version is not None and body_version != header_version:
+        raise Problem(
+            422,
+            "conflicting_versions",
+            "Two different expected versions",
+            "expected_version and If-Match name different versions.",
+            errors=[{"field": "expected_version", "code": "conflicts_with_if_match"}],
+        )
     return body_version if body_version is not None else header_version
 
 
@@ -43,7 +51,11 @@ def required(version: int | None) -> int:
     """For commands where a lost update would hurt (two coordinators scheduling one case): the
     caller must say which version it saw (RFC 6585 428)."""
     if version is None:
-        raise Problem(428, "precondition_required", "Expected version required",
-                      "Send the case's current version as If-Match or expected_version; read "
-                      "the case to learn it.")
+        raise Problem(
+            428,
+            "precondition_required",
+            "Expected version required",
+            "Send the case's current version as If-Match or expected_version; read "
+            "the case to learn it.",
+        )
     return version

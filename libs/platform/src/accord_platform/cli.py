@@ -34,24 +34,35 @@ def _data_dir(data_dir: Path | None) -> Path:
 
 
 @app.command()
-def token(agency: str = typer.Argument(..., help=f"one of {', '.join(AGENCY_ROLES)}"),
-          role: str = typer.Argument(..., help="e.g. officer, advocate, facilitator, clerk"),
-          user: str | None = typer.Option(None, help="the sub claim"),
-          org: str | None = typer.Option(None, help="the org claim"),
-          ttl: int = typer.Option(3600, help="lifetime in seconds"),
-          data_dir: Path | None = typer.Option(None)) -> None:
+def token(
+    agency: str = typer.Argument(..., help=f"one of {', '.join(AGENCY_ROLES)}"),
+    role: str = typer.Argument(..., help="e.g. officer, advocate, facilitator, clerk"),
+    user: str | None = typer.Option(None, help="the sub claim"),
+    org: str | None = typer.Option(None, help="the org claim"),
+    ttl: int = typer.Option(3600, help="lifetime in seconds"),
+    data_dir: Path | None = typer.Option(None),
+) -> None:
     """Print a development bearer token for an agency and role."""
     try:
-        print(mint(_data_dir(data_dir) / "dev-keys", agency=agency, role=role, user=user,
-                   org=org, ttl_seconds=ttl))
+        print(
+            mint(
+                _data_dir(data_dir) / "dev-keys",
+                agency=agency,
+                role=role,
+                user=user,
+                org=org,
+                ttl_seconds=ttl,
+            )
+        )
     except ValueError as exc:
-        console.print(f"[red]{exc}[/red]; roles: " + "; ".join(
-            f"{a}: {', '.join(sorted(r))}" for a, r in AGENCY_ROLES.items()))
+        console.print(
+            f"[red]{exc}[/red]; roles: "
+            + "; ".join(f"{a}: {', '.join(sorted(r))}" for a, r in AGENCY_ROLES.items())
+        )
         raise typer.Exit(2) from exc
 
 
-def _wait_healthy(started: float, stop: threading.Event,
-                  services: tuple[ServiceSpec, ...]) -> None:
+def _wait_healthy(started: float, stop: threading.Event, services: tuple[ServiceSpec, ...]) -> None:
     pending = {s.name: s for s in services}
     with httpx.Client(timeout=1.0) as client:
         while pending and not stop.is_set():
@@ -64,10 +75,10 @@ def _wait_healthy(started: float, stop: threading.Event,
     console.print(f"[bold green]Accord is up[/bold green] ({time.monotonic() - started:.1f} s)")
     for s in services:
         # Plain lines, not a table: URLs must survive narrow terminals and log files whole.
-        console.print(f"  {s.name:<15} {s.agency:<17} {s.url}   docs: {s.url}/docs",
-                      soft_wrap=True)
-    console.print("Mint a token:  [bold]deploy/uv.sh run accord token police officer[/bold]   "
-                  "Stop: Ctrl-C")
+        console.print(f"  {s.name:<15} {s.agency:<17} {s.url}   docs: {s.url}/docs", soft_wrap=True)
+    console.print(
+        "Mint a token:  [bold]deploy/uv.sh run accord token police officer[/bold]   Stop: Ctrl-C"
+    )
 
 
 def _ready(client: httpx.Client, spec: ServiceSpec) -> bool:
@@ -83,13 +94,15 @@ _COLOURS = ("cyan", "magenta", "yellow", "blue", "green", "bright_cyan", "bright
 def _show(name: str, line: str) -> None:
     # honcho-style prefix; the line itself verbatim (no markup, no highlighting, no wrapping)
     colour = _COLOURS[sum(name.encode()) % len(_COLOURS)]
-    console.print(Text.assemble((f"{name:<15}| ", colour), line), soft_wrap=True,
-                  highlight=False)
+    console.print(Text.assemble((f"{name:<15}| ", colour), line), soft_wrap=True, highlight=False)
 
 
 def _say(message: str) -> None:
-    console.print(Text.assemble((f"{'supervisor':<15}| ", "bold red"), message),
-                  soft_wrap=True, highlight=False)
+    console.print(
+        Text.assemble((f"{'supervisor':<15}| ", "bold red"), message),
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def _ignore_stop_signals() -> None:
@@ -106,13 +119,18 @@ def _stop_once(signum: int, frame: object) -> None:
 
 
 @app.command()
-def run(data_dir: Path | None = typer.Option(None, help="where event stores and keys live"),
-        kafka_port: int = 9092, opa_port: int = 8181,
-        service_port: int = typer.Option(
-            8101, help="the first of the five services' ports (referral; the others follow)"),
-        restart_delay: float = typer.Option(
-            0.5, help="pause before restarting a process that died; doubles per quick death"),
-        max_restart_delay: float = typer.Option(30.0, help="the longest such pause")) -> None:
+def run(
+    data_dir: Path | None = typer.Option(None, help="where event stores and keys live"),
+    kafka_port: int = 9092,
+    opa_port: int = 8181,
+    service_port: int = typer.Option(
+        8101, help="the first of the five services' ports (referral; the others follow)"
+    ),
+    restart_delay: float = typer.Option(
+        0.5, help="pause before restarting a process that died; doubles per quick death"
+    ),
+    max_restart_delay: float = typer.Option(30.0, help="the longest such pause"),
+) -> None:
     """Start Kafka, OPA and all five services (SQLite event stores) until Ctrl-C.
 
     A process that dies is started again (after a pause that doubles, up to
@@ -127,15 +145,21 @@ def run(data_dir: Path | None = typer.Option(None, help="where event stores and 
     )
 
     services = services_from(service_port)
-    wanted = {"Kafka": kafka_port, "Kafka controller": kafka_port + 1, "OPA": opa_port,
-              **{s.name: s.port for s in services}}
+    wanted = {
+        "Kafka": kafka_port,
+        "Kafka controller": kafka_port + 1,
+        "OPA": opa_port,
+        **{s.name: s.port for s in services},
+    }
     busy = {name: port for name, port in wanted.items() if not port_is_free(port)}
     if busy:
         # Another server answering on these ports would pass our health checks and the
         # platform would silently talk to it: refuse to start instead.
-        console.print("[red]Ports in use:[/red] " + ", ".join(
-            f"{name} {port}" for name, port in busy.items())
-            + ". Stop whatever listens there (an earlier `make run`?) and try again.")
+        console.print(
+            "[red]Ports in use:[/red] "
+            + ", ".join(f"{name} {port}" for name, port in busy.items())
+            + ". Stop whatever listens there (an earlier `make run`?) and try again."
+        )
         raise typer.Exit(1)
     # SIGTERM (a service manager, `kill`) stops the platform as Ctrl-C does.
     signal.signal(signal.SIGTERM, _stop_once)
@@ -145,15 +169,24 @@ def run(data_dir: Path | None = typer.Option(None, help="where event stores and 
     data.mkdir(parents=True, exist_ok=True)
     _, jwks = ensure_dev_keys(data / "dev-keys")
     paths = provisioned()
-    kafka = KafkaNode(Path(paths["ACCORD_KAFKA_HOME"]), data / "kafka", port=kafka_port,
-                      controller_port=kafka_port + 1)
+    kafka = KafkaNode(
+        Path(paths["ACCORD_KAFKA_HOME"]),
+        data / "kafka",
+        port=kafka_port,
+        controller_port=kafka_port + 1,
+    )
     opa = OpaServer(Path(paths["ACCORD_OPA"]), REPO / "policies", data / "opa", port=opa_port)
 
     def env_for(spec: ServiceSpec) -> dict[str, str]:
-        env = {**os.environ, "ACCORD_PORT": str(spec.port), "ACCORD_DATA_DIR": str(data),
-               "ACCORD_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
-               "ACCORD_OPA_URL": f"http://127.0.0.1:{opa_port}",
-               "ACCORD_JWKS_PATH": str(jwks), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "ACCORD_PORT": str(spec.port),
+            "ACCORD_DATA_DIR": str(data),
+            "ACCORD_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
+            "ACCORD_OPA_URL": f"http://127.0.0.1:{opa_port}",
+            "ACCORD_JWKS_PATH": str(jwks),
+            "PYTHONUNBUFFERED": "1",
+        }
         env.pop("ACCORD_DATABASE_URL", None)
         return env
 
@@ -166,8 +199,14 @@ def run(data_dir: Path | None = typer.Option(None, help="where event stores and 
                 return _ready(client, by_name[child.name])
         return isinstance(child, ChildServer) and child.answers()
 
-    supervisor = Supervisor(processes, [kafka, opa], _say, first_delay=restart_delay,
-                            max_delay=max_restart_delay, ready=ready)
+    supervisor = Supervisor(
+        processes,
+        [kafka, opa],
+        _say,
+        first_delay=restart_delay,
+        max_delay=max_restart_delay,
+        ready=ready,
+    )
     stop = threading.Event()
     try:
         kafka.start()
@@ -179,8 +218,7 @@ def run(data_dir: Path | None = typer.Option(None, help="where event stores and 
             process.start()
             _say(f"{process.name} started (pid {process.pid})")
         supervisor.adopt()
-        threading.Thread(target=_wait_healthy, args=(started, stop, services),
-                         daemon=True).start()
+        threading.Thread(target=_wait_healthy, args=(started, stop, services), daemon=True).start()
         supervisor.run(stop)
     except KeyboardInterrupt:
         pass
@@ -193,8 +231,10 @@ def run(data_dir: Path | None = typer.Option(None, help="where event stores and 
 
 
 @app.command()
-def demo(base: str = typer.Option("http://127.0.0.1", help="where the platform runs"),
-         data_dir: Path | None = typer.Option(None)) -> None:
+def demo(
+    base: str = typer.Option("http://127.0.0.1", help="where the platform runs"),
+    data_dir: Path | None = typer.Option(None),
+) -> None:
     """Walk one case through the whole journey as each agency and print the timeline."""
     from accord_platform.demo import walk
 

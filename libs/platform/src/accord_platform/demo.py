@@ -41,17 +41,35 @@ T = TypeVar("T")
 
 # The SafeLives DASH checklist in its own order (24 questions, the referral API wants them all).
 DASH_CODES: tuple[str, ...] = (
-    "current_injury", "very_frightened", "afraid_of_further_injury", "isolated",
-    "feeling_depressed", "separation", "conflict_over_child_contact", "stalking_harassment",
-    "pregnant_or_recent_birth", "abuse_more_often", "abuse_getting_worse", "controlling_jealous",
-    "weapons_used", "threats_to_kill", "attempted_strangulation", "sexual_abuse",
-    "other_person_threatened", "hurt_others", "hurt_animals", "financial_issues",
-    "substance_misuse_mental_health", "threats_of_suicide", "breached_bail_or_order",
+    "current_injury",
+    "very_frightened",
+    "afraid_of_further_injury",
+    "isolated",
+    "feeling_depressed",
+    "separation",
+    "conflict_over_child_contact",
+    "stalking_harassment",
+    "pregnant_or_recent_birth",
+    "abuse_more_often",
+    "abuse_getting_worse",
+    "controlling_jealous",
+    "weapons_used",
+    "threats_to_kill",
+    "attempted_strangulation",
+    "sexual_abuse",
+    "other_person_threatened",
+    "hurt_others",
+    "hurt_animals",
+    "financial_issues",
+    "substance_misuse_mental_health",
+    "threats_of_suicide",
+    "breached_bail_or_order",
     "criminal_history",
 )
 
 
 # --- the cast ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -84,14 +102,17 @@ def facilitator_actor(facilitator_id: str) -> Actor:
 
 # --- request bodies of the journey ---------------------------------------------------------------
 
+
 def referral_body(court_reference: str, today: date, yes_answers: int = 3) -> dict[str, Any]:
     """A victim-initiated england-wales referral at standard risk, so direct RJ is possible."""
     return {
         "jurisdiction": "england-wales",
         "initiated_by": "victim",
-        "incident": {"date": (today - timedelta(days=7)).isoformat(),
-                     "summary": "Assault at the shared home; a neighbour called the police",
-                     "offence_type": "assault_occasioning_abh"},
+        "incident": {
+            "date": (today - timedelta(days=7)).isoformat(),
+            "summary": "Assault at the shared home; a neighbour called the police",
+            "offence_type": "assault_occasioning_abh",
+        },
         "victim": {"name": "Alex Morgan", "date_of_birth": "1990-01-01"},
         "offender": {"name": "Sam Morgan", "date_of_birth": "1988-05-05"},
         "offender_acknowledged": True,
@@ -109,55 +130,99 @@ def referral_body(court_reference: str, today: date, yes_answers: int = 3) -> di
 def victim_body() -> dict[str, Any]:
     # Fictional address and an Ofcom drama-range number: the demo must never hold real data.
     return {
-        "name": "Alex Morgan", "date_of_birth": "1990-01-01",
-        "address": "12 Example Row, Anytown", "safe_contact_number": "+44 7700 900123",
-        "refuge": False, "preferred_contact_method": "via_advocate",
-        "safe_contact_method": "sms", "language": "en", "interpreter_needed": False,
+        "name": "Alex Morgan",
+        "date_of_birth": "1990-01-01",
+        "address": "12 Example Row, Anytown",
+        "safe_contact_number": "+44 7700 900123",
+        "refuge": False,
+        "preferred_contact_method": "via_advocate",
+        "safe_contact_method": "sms",
+        "language": "en",
+        "interpreter_needed": False,
         "children": [{"age": 7, "needs": "school run support"}],
     }
 
 
-def provision(agency: str, purposes: Sequence[str], data_classes: Sequence[str],
-              now: datetime, days: int = 180) -> dict[str, Any]:
+def provision(
+    agency: str,
+    purposes: Sequence[str],
+    data_classes: Sequence[str],
+    now: datetime,
+    days: int = 180,
+) -> dict[str, Any]:
     # Started a minute back so a small clock difference between machines cannot make a fresh
     # consent look not-yet-valid.
-    return {"type": "permit", "agency": agency, "purposes": list(purposes),
-            "data_classes": list(data_classes),
-            "start": (now - timedelta(minutes=1)).isoformat(),
-            "end": (now + timedelta(days=days)).isoformat()}
+    return {
+        "type": "permit",
+        "agency": agency,
+        "purposes": list(purposes),
+        "data_classes": list(data_classes),
+        "start": (now - timedelta(minutes=1)).isoformat(),
+        "end": (now + timedelta(days=days)).isoformat(),
+    }
 
 
 def participate_consent_body(now: datetime) -> dict[str, Any]:
-    return {"scope": "participate", "seen_alone": True,
-            "provisions": [provision("rj_provider", ["case_management"], [], now)]}
+    return {
+        "scope": "participate",
+        "seen_alone": True,
+        "provisions": [provision("rj_provider", ["case_management"], [], now)],
+    }
 
 
 def share_flags_consent_body(now: datetime) -> dict[str, Any]:
-    return {"scope": "share", "seen_alone": True,
-            "provisions": [provision("police", ["safeguarding"], ["safety.flags"], now)]}
+    return {
+        "scope": "share",
+        "seen_alone": True,
+        "provisions": [provision("police", ["safeguarding"], ["safety.flags"], now)],
+    }
 
 
 def facilitator_body(facilitator_id: str, today: date) -> dict[str, Any]:
-    return {"facilitator_id": facilitator_id, "name": "Jo Facilitator",
-            "accreditation_id": f"RJC-{facilitator_id}",
-            "accredited_until": (today + timedelta(days=365)).isoformat(),
-            "endorsement_expires": (today + timedelta(days=180)).isoformat()}
+    return {
+        "facilitator_id": facilitator_id,
+        "name": "Jo Facilitator",
+        "accreditation_id": f"RJC-{facilitator_id}",
+        "accredited_until": (today + timedelta(days=365)).isoformat(),
+        "endorsement_expires": (today + timedelta(days=180)).isoformat(),
+    }
 
 
 def agreement_body(today: date) -> dict[str, Any]:
     def item(item_id: str, what: str, owner: str, days: int, monitor: str) -> dict[str, Any]:
-        return {"item_id": item_id, "what": what, "owner": owner,
-                "due_date": (today + timedelta(days=days)).isoformat(),
-                "monitoring_agency": monitor}
+        return {
+            "item_id": item_id,
+            "what": what,
+            "owner": owner,
+            "due_date": (today + timedelta(days=days)).isoformat(),
+            "monitoring_agency": monitor,
+        }
 
-    return {"items": [
-        item("apology-letter", "Written apology delivered through the facilitator", "offender",
-             14, "rj_provider"),
-        item("perpetrator-programme", "Attend a domestic-abuse perpetrator programme",
-             "offender", 90, "police"),
-        item("no-contact", "No contact with the victim except through the facilitator",
-             "offender", 180, "police"),
-    ]}
+    return {
+        "items": [
+            item(
+                "apology-letter",
+                "Written apology delivered through the facilitator",
+                "offender",
+                14,
+                "rj_provider",
+            ),
+            item(
+                "perpetrator-programme",
+                "Attend a domestic-abuse perpetrator programme",
+                "offender",
+                90,
+                "police",
+            ),
+            item(
+                "no-contact",
+                "No contact with the victim except through the facilitator",
+                "offender",
+                180,
+                "police",
+            ),
+        ]
+    }
 
 
 ITEM_REPORTS: tuple[tuple[str, str, str], ...] = (
@@ -168,6 +233,7 @@ ITEM_REPORTS: tuple[tuple[str, str, str], ...] = (
 
 
 # --- what an agency could and could not see ------------------------------------------------------
+
 
 class Catalogue:
     """The policy's field catalogue: for each resource type, each field and its data class."""
@@ -216,12 +282,24 @@ def access_summary(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
     """Audit access records grouped by who read what, for what purpose, with what decision."""
     groups: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for record in records:
-        key = (f"{record.get('agency', '?')}/{record.get('role', '?')}",
-               str(record.get("resource_type", "?")), str(record.get("purpose", "?")),
-               str(record.get("decision", "?")))
-        group = groups.setdefault(key, {"reader": key[0], "resource_type": key[1],
-                                        "purpose": key[2], "decision": key[3], "reads": 0,
-                                        "withheld": set(), "break_glass": False})
+        key = (
+            f"{record.get('agency', '?')}/{record.get('role', '?')}",
+            str(record.get("resource_type", "?")),
+            str(record.get("purpose", "?")),
+            str(record.get("decision", "?")),
+        )
+        group = groups.setdefault(
+            key,
+            {
+                "reader": key[0],
+                "resource_type": key[1],
+                "purpose": key[2],
+                "decision": key[3],
+                "reads": 0,
+                "withheld": set(),
+                "break_glass": False,
+            },
+        )
         group["reads"] += 1
         group["withheld"].update(record.get("fields_withheld") or {})
         group["break_glass"] = group["break_glass"] or bool(record.get("break_glass"))
@@ -256,8 +334,11 @@ def describe_checkpoint(body: Any) -> str:
     if len(lines) < 3:
         return "malformed checkpoint: " + " / ".join(lines)
     origin, size, root = lines[0], lines[1], lines[2]
-    signers = [line.split(" ")[1] for line in signatures.splitlines()
-               if line.startswith("\u2014 ") and len(line.split(" ")) >= 3]
+    signers = [
+        line.split(" ")[1]
+        for line in signatures.splitlines()
+        if line.startswith("\u2014 ") and len(line.split(" ")) >= 3
+    ]
     signed = f"signed by {', '.join(signers)}" if signers else "unsigned"
     return f"{origin}: size {size}, root {root[:16]}…, {signed}"
 
@@ -283,8 +364,11 @@ def find_decision_route(openapi: Mapping[str, Any]) -> str | None:
     """The court's POST for a review decision under `/court-cases/{reference}/...`."""
     for path, operations in sorted((openapi.get("paths") or {}).items()):
         shape = route_shape(path)
-        if (shape.startswith("/court-cases/{}/") and "post" in operations
-                and ("decision" in shape or "review" in shape)):
+        if (
+            shape.startswith("/court-cases/{}/")
+            and "post" in operations
+            and ("decision" in shape or "review" in shape)
+        ):
             return str(path)
     return None
 
@@ -297,9 +381,14 @@ def fill(path: str, *values: str) -> str:
 
 # --- waiting for asynchronous effects ------------------------------------------------------------
 
-def poll(check: Callable[[], T | None], timeout: float = WAIT_SECONDS,
-         interval: float = POLL_SECONDS, clock: Callable[[], float] = time.monotonic,
-         sleep: Callable[[float], None] = time.sleep) -> tuple[T | None, float]:
+
+def poll(
+    check: Callable[[], T | None],
+    timeout: float = WAIT_SECONDS,
+    interval: float = POLL_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[T | None, float]:
     """Calls `check` until it returns something truthy or `timeout` has passed; returns that value
     (None on timeout) and the seconds waited, which the demo prints and never asserts on."""
     started = clock()
@@ -315,6 +404,7 @@ def poll(check: Callable[[], T | None], timeout: float = WAIT_SECONDS,
 
 # --- the platform as the demo reaches it ---------------------------------------------------------
 
+
 class Platform:
     def __init__(self, base: str, key_dir: Path, client: httpx.Client) -> None:
         self.urls = {s.name: f"{base.rstrip('/')}:{s.port}" for s in SERVICES}
@@ -323,17 +413,30 @@ class Platform:
         self._tokens: dict[Actor, str] = {}
         self._openapi: dict[str, dict[str, Any] | None] = {}
 
-    def request(self, actor: Actor, method: str, service: str, path: str, *,
-                body: Any = None, params: Mapping[str, Any] | None = None,
-                headers: Mapping[str, str] | None = None) -> httpx.Response:
+    def request(
+        self,
+        actor: Actor,
+        method: str,
+        service: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
         token = self._tokens.get(actor)
         if token is None:
-            token = mint(self.key_dir, agency=actor.agency, role=actor.role, user=actor.user,
-                         org=actor.org)
+            token = mint(
+                self.key_dir, agency=actor.agency, role=actor.role, user=actor.user, org=actor.org
+            )
             self._tokens[actor] = token
         return self.client.request(
-            method, self.urls[service] + path, json=body, params=params,
-            headers={"Authorization": f"Bearer {token}", **(headers or {})})
+            method,
+            self.urls[service] + path,
+            json=body,
+            params=params,
+            headers={"Authorization": f"Bearer {token}", **(headers or {})},
+        )
 
     def ready(self, service: str) -> bool:
         try:
@@ -370,12 +473,16 @@ def problem_summary(response: httpx.Response) -> str:
     if isinstance(body.get("failed"), list):
         summary += " (failed: " + ", ".join(map(str, body["failed"])) + ")"
     if isinstance(body.get("errors"), list):
-        summary += " (fields: " + ", ".join(
-            str(e.get("field")) for e in body["errors"] if isinstance(e, Mapping)) + ")"
+        summary += (
+            " (fields: "
+            + ", ".join(str(e.get("field")) for e in body["errors"] if isinstance(e, Mapping))
+            + ")"
+        )
     return summary
 
 
 # --- the journey --------------------------------------------------------------------------------
+
 
 @dataclass
 class Step:
@@ -404,7 +511,8 @@ class Journey:
     steps: list[Step] = field(default_factory=list)
     case_id: str = ""
     court_reference: str = field(
-        default_factory=lambda: f"T{date.today():%Y}{secrets.randbelow(10**6):06d}")
+        default_factory=lambda: f"T{date.today():%Y}{secrets.randbelow(10**6):06d}"
+    )
     facilitator_id: str = field(default_factory=lambda: f"fac-{uuid.uuid4().hex[:8]}")
     court_decided: bool = False
     started: float = field(default=0.0, init=False)
@@ -431,23 +539,42 @@ class Journey:
     def chapter(self, title: str) -> None:
         self.console.rule(f"[bold]{title}")
 
-    def act(self, actor: Actor, action: str, service: str, method: str, path: str, *,
-            body: Any = None, expect: Sequence[int] = (200, 201, 204), note: str = "",
-            headers: Mapping[str, str] | None = None, essential: bool = True,
-            describe: Callable[[Any], str] | None = None) -> Any:
+    def act(
+        self,
+        actor: Actor,
+        action: str,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        expect: Sequence[int] = (200, 201, 204),
+        note: str = "",
+        headers: Mapping[str, str] | None = None,
+        essential: bool = True,
+        describe: Callable[[Any], str] | None = None,
+    ) -> Any:
         """One call. An essential one that fails halts the journey: later steps need it."""
         try:
-            response = self.platform.request(actor, method, service, path, body=body,
-                                             headers=headers)
+            response = self.platform.request(
+                actor, method, service, path, body=body, headers=headers
+            )
         except httpx.HTTPError as error:
-            self.record(Step(actor.label, action, "failed",
-                             note=f"{service} unreachable ({type(error).__name__})"))
+            self.record(
+                Step(
+                    actor.label,
+                    action,
+                    "failed",
+                    note=f"{service} unreachable ({type(error).__name__})",
+                )
+            )
             if essential:
                 raise JourneyHalted(action) from error
             return None
         if response.status_code not in expect:
-            self.record(Step(actor.label, action, "failed", response.status_code,
-                             problem_summary(response)))
+            self.record(
+                Step(actor.label, action, "failed", response.status_code, problem_summary(response))
+            )
             if essential:
                 raise JourneyHalted(action)
             return None
@@ -457,9 +584,18 @@ class Journey:
         self.record(Step(actor.label, action, "ok", response.status_code, note))
         return answer
 
-    def wait_for(self, actor: Actor, action: str, service: str, path: str,
-                 accept: Callable[[Any], T | None], *, params: Mapping[str, Any] | None = None,
-                 essential: bool = False, describe: Callable[[T], str] = lambda _: "") -> T | None:
+    def wait_for(
+        self,
+        actor: Actor,
+        action: str,
+        service: str,
+        path: str,
+        accept: Callable[[Any], T | None],
+        *,
+        params: Mapping[str, Any] | None = None,
+        essential: bool = False,
+        describe: Callable[[T], str] = lambda _: "",
+    ) -> T | None:
         """Polls a read until `accept` finds the downstream effect in its answer."""
         last: dict[str, Any] = {"status": None, "note": "no answer"}
 
@@ -469,24 +605,31 @@ class Journey:
             except httpx.HTTPError as error:
                 last.update(status=None, note=f"{service} unreachable ({type(error).__name__})")
                 return None
-            last.update(status=response.status_code, note=problem_summary(response)
-                        if response.status_code != 200 else "not there yet")
+            last.update(
+                status=response.status_code,
+                note=problem_summary(response) if response.status_code != 200 else "not there yet",
+            )
             return accept(json_of(response)) if response.status_code == 200 else None
 
-        found, waited = poll(check, self.wait_seconds, self.poll_seconds, self.clock,
-                             self.sleep)
+        found, waited = poll(check, self.wait_seconds, self.poll_seconds, self.clock, self.sleep)
         if found is None:
-            self.record(Step(actor.label, action, "failed", last["status"],
-                             f"not seen within {self.wait_seconds:.0f} s; last: {last['note']}",
-                             waited))
+            self.record(
+                Step(
+                    actor.label,
+                    action,
+                    "failed",
+                    last["status"],
+                    f"not seen within {self.wait_seconds:.0f} s; last: {last['note']}",
+                    waited,
+                )
+            )
             if essential:
                 raise JourneyHalted(action)
             return None
         self.record(Step(actor.label, action, "ok", 200, describe(found), waited))
         return found
 
-    def route(self, actor: Actor, action: str, service: str, method: str,
-              shape: str) -> str | None:
+    def route(self, actor: Actor, action: str, service: str, method: str, shape: str) -> str | None:
         """The path of a route on a service that may not have it yet; a skipped step if not."""
         openapi = self.platform.openapi(service)
         if openapi is None:
@@ -499,17 +642,27 @@ class Journey:
         self.record(Step(actor.label, action, "skipped", note=reason))
         return None
 
-    def views(self, title: str, resource_type: str, service: str, path: str,
-              readers: Sequence[Actor], params: Mapping[str, Any] | None = None) -> None:
+    def views(
+        self,
+        title: str,
+        resource_type: str,
+        service: str,
+        path: str,
+        readers: Sequence[Actor],
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
         """Reads one resource as several agencies and shows what each could and could not see.
         A policy refusal (403) is an answer, not a failure, and so is 404: the case is not the
         reader's organisation's (yet: an RJ provider sees a case once it has accepted it).
         Anything else is a failure."""
         fields = self.catalogue.fields(resource_type)
         purpose = (params or {}).get("purpose", "case_management")
-        table = Table(title=f"{title}: what each agency sees of '{resource_type}' "
-                            f"({len(fields)} catalogue fields, purpose {purpose})",
-                      title_justify="left", show_lines=True)
+        table = Table(
+            title=f"{title}: what each agency sees of '{resource_type}' "
+            f"({len(fields)} catalogue fields, purpose {purpose})",
+            title_justify="left",
+            show_lines=True,
+        )
         table.add_column("reader")
         table.add_column("HTTP", justify="right")
         table.add_column("came back")
@@ -518,23 +671,45 @@ class Journey:
             try:
                 response = self.platform.request(reader, "GET", service, path, params=params)
             except httpx.HTTPError as error:
-                self.record(Step(reader.label, f"read {resource_type}", "failed",
-                                 note=f"{service} unreachable ({type(error).__name__})"))
+                self.record(
+                    Step(
+                        reader.label,
+                        f"read {resource_type}",
+                        "failed",
+                        note=f"{service} unreachable ({type(error).__name__})",
+                    )
+                )
                 continue
             status = response.status_code
             if status not in (200, 403, 404):
-                self.record(Step(reader.label, f"read {resource_type}", "failed", status,
-                                 problem_summary(response)))
+                self.record(
+                    Step(
+                        reader.label,
+                        f"read {resource_type}",
+                        "failed",
+                        status,
+                        problem_summary(response),
+                    )
+                )
                 continue
             self.record(Step(reader.label, f"read {resource_type}", "ok", status), echo=False)
             seen = visibility(fields, status, json_of(response))
-            came_back = (f"{len(seen.returned)}/{len(fields)}" if seen.saw_anything
-                         else "nothing (not their organisation's case)" if status == 404
-                         else "nothing (refused by policy)")
+            came_back = (
+                f"{len(seen.returned)}/{len(fields)}"
+                if seen.saw_anything
+                else "nothing (not their organisation's case)"
+                if status == 404
+                else "nothing (refused by policy)"
+            )
             if seen.uncatalogued:
                 came_back += "\n[red]not in catalogue: " + ", ".join(seen.uncatalogued)
-            withheld = "\n".join(f"[yellow]{cls}[/yellow]: {', '.join(names)}"
-                                 for cls, names in seen.withheld.items()) or "[green]nothing"
+            withheld = (
+                "\n".join(
+                    f"[yellow]{cls}[/yellow]: {', '.join(names)}"
+                    for cls, names in seen.withheld.items()
+                )
+                or "[green]nothing"
+            )
             table.add_row(reader.label, str(status), came_back, withheld)
         if table.row_count:
             self.console.print(table)
@@ -542,131 +717,313 @@ class Journey:
     # --- the chapters ------------------------------------------------------------------------
     def police_refer(self, today: date) -> None:
         self.chapter("1. Police refer the case (DASH, england-wales, victim-initiated)")
-        created = self.act(POLICE, f"submit referral, court reference {self.court_reference}",
-                           "referral", "POST", "/referrals",
-                           body=referral_body(self.court_reference, today),
-                           headers={"Idempotency-Key": uuid.uuid4().hex}, expect=(201,))
+        created = self.act(
+            POLICE,
+            f"submit referral, court reference {self.court_reference}",
+            "referral",
+            "POST",
+            "/referrals",
+            body=referral_body(self.court_reference, today),
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+            expect=(201,),
+        )
         if not isinstance(created, Mapping) or not created.get("case_id"):
             raise JourneyHalted("submit referral: no case id in the answer")
         self.case_id = str(created["case_id"])
         self.console.print(f"  case id [bold]{self.case_id}[/bold]")
-        self.views("The referral", "referral", "referral", f"/referrals/{self.case_id}",
-                   [POLICE, COORDINATOR, CLERK])
+        self.views(
+            "The referral",
+            "referral",
+            "referral",
+            f"/referrals/{self.case_id}",
+            [POLICE, COORDINATOR, CLERK],
+        )
 
     def provider_intake(self) -> None:
         self.chapter("2. The RJ provider learns of it (by event)")
 
         def listed(rows: Any) -> dict[str, Any] | None:
             # Listed at first as "received"; screening by police decides eligibility later.
-            row = next((r for r in rows or [] if isinstance(r, Mapping)
-                        and r.get("case_id") == self.case_id), None)
+            row = next(
+                (
+                    r
+                    for r in rows or []
+                    if isinstance(r, Mapping) and r.get("case_id") == self.case_id
+                ),
+                None,
+            )
             if row is None or not str(row.get("status", "")).startswith("eligible"):
                 return None
             return dict(row)
 
-        self.wait_for(COORDINATOR, "sees the referral in /intake", "conference", "/intake",
-                      listed, params={"limit": 500}, essential=True,
-                      describe=lambda r: f"status {r.get('status')}, risk band "
-                                         f"{r.get('risk_band')}")
+        self.wait_for(
+            COORDINATOR,
+            "sees the referral in /intake",
+            "conference",
+            "/intake",
+            listed,
+            params={"limit": 500},
+            essential=True,
+            describe=lambda r: f"status {r.get('status')}, risk band {r.get('risk_band')}",
+        )
 
     def victim_services(self, today: date, now: datetime) -> None:
         self.chapter("3. Victim services: record, safety flag, safety plan, consents")
         case = f"/cases/{self.case_id}"
-        self.act(ADVOCATE, "register the victim (with location data)", "victim-support",
-                 "POST", case + "/victim", body=victim_body(), expect=(201,))
-        self.act(ADVOCATE, "raise safety flag address_confidential (medium)", "victim-support",
-                 "POST", case + "/safety-flags",
-                 body={"code": "address_confidential", "severity": "medium"})
-        self.act(ADVOCATE, "record a safety plan", "victim-support", "PUT",
-                 case + "/safety-plan",
-                 body={"content": "Code word with neighbour; refuge number memorised",
-                       "review_date": (today + timedelta(days=90)).isoformat()})
-        self.act(ADVOCATE, "participate consent to rj_provider (seen alone)", "victim-support",
-                 "POST", case + "/consents", body=participate_consent_body(now), expect=(201,))
-        self.act(ADVOCATE, "share consent: safety.flags to police for safeguarding",
-                 "victim-support", "POST", case + "/consents",
-                 body=share_flags_consent_body(now), expect=(201,))
-        self.views("The victim record", "victim_record", "victim-support", case + "/victim",
-                   [ADVOCATE, POLICE, COORDINATOR, CLERK])
+        self.act(
+            ADVOCATE,
+            "register the victim (with location data)",
+            "victim-support",
+            "POST",
+            case + "/victim",
+            body=victim_body(),
+            expect=(201,),
+        )
+        self.act(
+            ADVOCATE,
+            "raise safety flag address_confidential (medium)",
+            "victim-support",
+            "POST",
+            case + "/safety-flags",
+            body={"code": "address_confidential", "severity": "medium"},
+        )
+        self.act(
+            ADVOCATE,
+            "record a safety plan",
+            "victim-support",
+            "PUT",
+            case + "/safety-plan",
+            body={
+                "content": "Code word with neighbour; refuge number memorised",
+                "review_date": (today + timedelta(days=90)).isoformat(),
+            },
+        )
+        self.act(
+            ADVOCATE,
+            "participate consent to rj_provider (seen alone)",
+            "victim-support",
+            "POST",
+            case + "/consents",
+            body=participate_consent_body(now),
+            expect=(201,),
+        )
+        self.act(
+            ADVOCATE,
+            "share consent: safety.flags to police for safeguarding",
+            "victim-support",
+            "POST",
+            case + "/consents",
+            body=share_flags_consent_body(now),
+            expect=(201,),
+        )
+        self.views(
+            "The victim record",
+            "victim_record",
+            "victim-support",
+            case + "/victim",
+            [ADVOCATE, POLICE, COORDINATOR, CLERK],
+        )
         # Asked for safeguarding: the purpose the victim consented to share the flags for.
-        self.views("Safety flags held by victim services", "safety_flags", "victim-support",
-                   case + "/safety-flags", [POLICE, CLERK], params={"purpose": "safeguarding"})
-        self.views("The safety plan", "safety_plan", "victim-support", case + "/safety-plan",
-                   [COORDINATOR, POLICE])
+        self.views(
+            "Safety flags held by victim services",
+            "safety_flags",
+            "victim-support",
+            case + "/safety-flags",
+            [POLICE, CLERK],
+            params={"purpose": "safeguarding"},
+        )
+        self.views(
+            "The safety plan",
+            "safety_plan",
+            "victim-support",
+            case + "/safety-plan",
+            [COORDINATOR, POLICE],
+        )
 
     def other_organisations(self) -> None:
         self.chapter("4. Another force and another charity: for them the case does not exist")
         case = f"/cases/{self.case_id}"
-        self.act(OTHER_FORCE, "read the referral (another force)", "referral", "GET",
-                 f"/referrals/{self.case_id}", expect=(404,), describe=lambda _: "404 as expected")
-        self.act(OTHER_ADVOCATE, "read the victim record (another charity)", "victim-support",
-                 "GET", case + "/victim", expect=(404,), describe=lambda _: "404 as expected")
-        self.act(OTHER_FORCE, "add an incident (another force)", "referral", "POST",
-                 f"/referrals/{self.case_id}/incidents", expect=(404,),
-                 body={"date": "2026-01-01", "summary": "should not be stored"},
-                 describe=lambda _: "404 as expected, nothing stored")
+        self.act(
+            OTHER_FORCE,
+            "read the referral (another force)",
+            "referral",
+            "GET",
+            f"/referrals/{self.case_id}",
+            expect=(404,),
+            describe=lambda _: "404 as expected",
+        )
+        self.act(
+            OTHER_ADVOCATE,
+            "read the victim record (another charity)",
+            "victim-support",
+            "GET",
+            case + "/victim",
+            expect=(404,),
+            describe=lambda _: "404 as expected",
+        )
+        self.act(
+            OTHER_FORCE,
+            "add an incident (another force)",
+            "referral",
+            "POST",
+            f"/referrals/{self.case_id}/incidents",
+            expect=(404,),
+            body={"date": "2026-01-01", "summary": "should not be stored"},
+            describe=lambda _: "404 as expected, nothing stored",
+        )
 
     def provider_prepare(self, today: date, now: datetime) -> None:
         self.chapter("5. The RJ provider accepts, prepares, passes the gate, holds the conference")
         case = f"/cases/{self.case_id}"
         facilitator = self.facilitator
-        self.act(COORDINATOR, f"register facilitator {self.facilitator_id} (endorsed)",
-                 "conference", "POST", "/facilitators",
-                 body=facilitator_body(self.facilitator_id, today), expect=(201,))
-        self.act(COORDINATOR, "accept the referral", "conference", "POST",
-                 f"/intake/{self.case_id}/accept", expect=(201,))
-        self.act(COORDINATOR, "assign the lead facilitator", "conference", "POST",
-                 case + "/facilitators", body={"facilitator_id": self.facilitator_id,
-                                               "role": "lead"})
+        self.act(
+            COORDINATOR,
+            f"register facilitator {self.facilitator_id} (endorsed)",
+            "conference",
+            "POST",
+            "/facilitators",
+            body=facilitator_body(self.facilitator_id, today),
+            expect=(201,),
+        )
+        self.act(
+            COORDINATOR,
+            "accept the referral",
+            "conference",
+            "POST",
+            f"/intake/{self.case_id}/accept",
+            expect=(201,),
+        )
+        self.act(
+            COORDINATOR,
+            "assign the lead facilitator",
+            "conference",
+            "POST",
+            case + "/facilitators",
+            body={"facilitator_id": self.facilitator_id, "role": "lead"},
+        )
         # Before preparation the gate names every condition still missing, not just the first.
-        self.act(facilitator, "read the gate before preparation", "conference", "GET",
-                 case + "/gate", essential=False, describe=gate_view)
-        self.act(facilitator, "record the offender's consent", "conference", "POST",
-                 case + "/offender-consent", body={"given": True})
-        self.act(facilitator, "prepare the victim (seen alone, coercion screen passed)",
-                 "conference", "POST", case + "/preparations",
-                 body={"participant": "victim", "seen_alone": True,
-                       "coercion_screen": "passed", "support_persons": ["advocate"],
-                       "notes": "Victim wants to be heard; advocate present before and after"})
-        self.act(facilitator, "prepare the offender", "conference", "POST",
-                 case + "/preparations",
-                 body={"participant": "offender", "notes": "Accepts responsibility"})
+        self.act(
+            facilitator,
+            "read the gate before preparation",
+            "conference",
+            "GET",
+            case + "/gate",
+            essential=False,
+            describe=gate_view,
+        )
+        self.act(
+            facilitator,
+            "record the offender's consent",
+            "conference",
+            "POST",
+            case + "/offender-consent",
+            body={"given": True},
+        )
+        self.act(
+            facilitator,
+            "prepare the victim (seen alone, coercion screen passed)",
+            "conference",
+            "POST",
+            case + "/preparations",
+            body={
+                "participant": "victim",
+                "seen_alone": True,
+                "coercion_screen": "passed",
+                "support_persons": ["advocate"],
+                "notes": "Victim wants to be heard; advocate present before and after",
+            },
+        )
+        self.act(
+            facilitator,
+            "prepare the offender",
+            "conference",
+            "POST",
+            case + "/preparations",
+            body={"participant": "offender", "notes": "Accepts responsibility"},
+        )
 
         def gate_open(gate: Any) -> dict[str, Any] | None:
             return dict(gate) if isinstance(gate, Mapping) and gate.get("direct") == [] else None
 
         # Consent and the safety plan reach the provider by event: the gate opens when they do.
-        self.wait_for(facilitator, "direct-conference gate holds", "conference", case + "/gate",
-                      gate_open, essential=True,
-                      describe=lambda g: "direct: all conditions hold; indirect failures: "
-                                         + (", ".join(g.get("indirect") or []) or "none"))
+        self.wait_for(
+            facilitator,
+            "direct-conference gate holds",
+            "conference",
+            case + "/gate",
+            gate_open,
+            essential=True,
+            describe=lambda g: (
+                "direct: all conditions hold; indirect failures: "
+                + (", ".join(g.get("indirect") or []) or "none")
+            ),
+        )
         # Scheduling names the version it saw, so two coordinators cannot override each other.
-        seen = self.act(COORDINATOR, "read the case's version", "conference", "GET", case,
-                        describe=lambda r: f"version {r.get('version')}")
-        self.act(facilitator, "schedule a direct conference", "conference", "POST",
-                 case + "/conference",
-                 body={"modality": "direct", "at_time": (now + timedelta(days=7)).isoformat(),
-                       "expected_version": seen.get("version")})
-        self.act(facilitator, "record the conference held", "conference", "POST",
-                 case + "/conference/held",
-                 body={"notes": "Both parties spoke; facilitator notes stay with the provider"})
-        self.act(facilitator, "draft the outcome agreement (3 items)", "conference", "PUT",
-                 case + "/agreement", body=agreement_body(today))
+        seen = self.act(
+            COORDINATOR,
+            "read the case's version",
+            "conference",
+            "GET",
+            case,
+            describe=lambda r: f"version {r.get('version')}",
+        )
+        self.act(
+            facilitator,
+            "schedule a direct conference",
+            "conference",
+            "POST",
+            case + "/conference",
+            body={
+                "modality": "direct",
+                "at_time": (now + timedelta(days=7)).isoformat(),
+                "expected_version": seen.get("version"),
+            },
+        )
+        self.act(
+            facilitator,
+            "record the conference held",
+            "conference",
+            "POST",
+            case + "/conference/held",
+            body={"notes": "Both parties spoke; facilitator notes stay with the provider"},
+        )
+        self.act(
+            facilitator,
+            "draft the outcome agreement (3 items)",
+            "conference",
+            "PUT",
+            case + "/agreement",
+            body=agreement_body(today),
+        )
         for party in ("victim", "offender"):
-            self.act(facilitator, f"{party} agrees and consents to share with the court",
-                     "conference", "POST", case + "/agreement/consents",
-                     body={"party": party, "agrees": True, "share_with_court": True})
-        self.views("The RJ case", "rj_case", "conference", case,
-                   [facilitator, COORDINATOR, POLICE, CLERK])
+            self.act(
+                facilitator,
+                f"{party} agrees and consents to share with the court",
+                "conference",
+                "POST",
+                case + "/agreement/consents",
+                body={"party": party, "agrees": True, "share_with_court": True},
+            )
+        self.views(
+            "The RJ case", "rj_case", "conference", case, [facilitator, COORDINATOR, POLICE, CLERK]
+        )
 
     def monitoring(self) -> None:
         self.chapter("6. Monitoring the agreement: two items completed, one breached")
-        reporters = {"apology-letter": self.facilitator, "perpetrator-programme": POLICE,
-                     "no-contact": POLICE}
+        reporters = {
+            "apology-letter": self.facilitator,
+            "perpetrator-programme": POLICE,
+            "no-contact": POLICE,
+        }
         for item_id, status, evidence in ITEM_REPORTS:
-            self.act(reporters[item_id], f"report {item_id} {status}", "conference", "POST",
-                     f"/cases/{self.case_id}/agreement/items/{item_id}/report",
-                     body={"status": status, "evidence": evidence})
+            self.act(
+                reporters[item_id],
+                f"report {item_id} {status}",
+                "conference",
+                "POST",
+                f"/cases/{self.case_id}/agreement/items/{item_id}/report",
+                body={"status": status, "evidence": evidence},
+            )
 
     def court(self) -> None:
         self.chapter("7. The court reviews compliance")
@@ -678,26 +1035,48 @@ class Journey:
 
         def reported(body: Any) -> dict[str, Any] | None:
             items = body.get("items_status") if isinstance(body, Mapping) else None
-            done = isinstance(items, list) and len(items) == len(ITEM_REPORTS) and all(
-                isinstance(i, Mapping) and i.get("status") != "open" for i in items)
+            done = (
+                isinstance(items, list)
+                and len(items) == len(ITEM_REPORTS)
+                and all(isinstance(i, Mapping) and i.get("status") != "open" for i in items)
+            )
             return dict(body) if done else None
 
-        found = self.wait_for(CLERK, action + " until every item is reported", "court",
-                              case_path, reported, describe=court_view)
+        found = self.wait_for(
+            CLERK,
+            action + " until every item is reported",
+            "court",
+            case_path,
+            reported,
+            describe=court_view,
+        )
         self.views("The court case", "court_case", "court", case_path, [CLERK])
         if found is None:
             return
         openapi = self.platform.openapi("court") or {}
         decision_path = find_decision_route(openapi)
         if decision_path is None:
-            self.record(Step(CLERK.label, "record a review decision", "skipped",
-                             note="court service has no POST /court-cases/{}/…decision… yet"))
+            self.record(
+                Step(
+                    CLERK.label,
+                    "record a review decision",
+                    "skipped",
+                    note="court service has no POST /court-cases/{}/…decision… yet",
+                )
+            )
             return
-        decided = self.act(CLERK, "record review decision: returned_for_sentencing", "court",
-                           "POST", fill(decision_path, self.court_reference),
-                           body={"decision": "returned_for_sentencing",
-                                 "notes": "Agreement breached; listed for sentencing"},
-                           essential=False)
+        decided = self.act(
+            CLERK,
+            "record review decision: returned_for_sentencing",
+            "court",
+            "POST",
+            fill(decision_path, self.court_reference),
+            body={
+                "decision": "returned_for_sentencing",
+                "notes": "Agreement breached; listed for sentencing",
+            },
+            essential=False,
+        )
         self.court_decided = decided is not None
 
     def victim_told(self) -> None:
@@ -709,19 +1088,27 @@ class Journey:
         def arrived(items: Any) -> list[dict[str, Any]] | None:
             notes = [n for n in items or [] if isinstance(n, Mapping)]
             kinds = Counter(str(n.get("kind")) for n in notes)
-            return [dict(n) for n in notes] if all(
-                kinds[k] >= n for k, n in wanted.items()) else None
+            return (
+                [dict(n) for n in notes] if all(kinds[k] >= n for k, n in wanted.items()) else None
+            )
 
-        self.wait_for(ADVOCATE, "read notifications for the victim", "victim-support",
-                      f"/cases/{self.case_id}/notifications", arrived,
-                      describe=lambda notes: "; ".join(
-                          f"{n.get('kind')} {n.get('item_id') or n.get('decision') or ''}"
-                          .strip() for n in notes))
+        self.wait_for(
+            ADVOCATE,
+            "read notifications for the victim",
+            "victim-support",
+            f"/cases/{self.case_id}/notifications",
+            arrived,
+            describe=lambda notes: "; ".join(
+                f"{n.get('kind')} {n.get('item_id') or n.get('decision') or ''}".strip()
+                for n in notes
+            ),
+        )
 
     def audit(self) -> None:
         self.chapter("9. The privacy officer: who accessed the case, and the signed log")
-        path = self.route(PRIVACY_OFFICER, "read who accessed the case", "audit", "GET",
-                          "/cases/{}/access")
+        path = self.route(
+            PRIVACY_OFFICER, "read who accessed the case", "audit", "GET", "/cases/{}/access"
+        )
         if path is not None:
             # Each of these agencies read the case above, so each must appear in the log.
             readers = {POLICE.agency, ADVOCATE.agency, COORDINATOR.agency, CLERK.agency}
@@ -732,29 +1119,54 @@ class Journey:
                 return records if readers <= seen else None
 
             records = self.wait_for(
-                PRIVACY_OFFICER, "read who accessed the case", "audit",
-                fill(path, self.case_id), everyone,
-                describe=lambda rs: f"{len(rs)} access decision(s) recorded")
+                PRIVACY_OFFICER,
+                "read who accessed the case",
+                "audit",
+                fill(path, self.case_id),
+                everyone,
+                describe=lambda rs: f"{len(rs)} access decision(s) recorded",
+            )
             if records:
                 self.console.print(access_table(access_summary(records)))
-        checkpoint_path = self.route(PRIVACY_OFFICER, "read the latest checkpoint", "audit",
-                                     "GET", "/checkpoint")
+        checkpoint_path = self.route(
+            PRIVACY_OFFICER, "read the latest checkpoint", "audit", "GET", "/checkpoint"
+        )
         if checkpoint_path is None:
             return
         try:
             response = self.platform.request(PRIVACY_OFFICER, "GET", "audit", checkpoint_path)
         except httpx.HTTPError as error:
-            self.record(Step(PRIVACY_OFFICER.label, "read the latest checkpoint", "failed",
-                             note=f"audit unreachable ({type(error).__name__})"))
+            self.record(
+                Step(
+                    PRIVACY_OFFICER.label,
+                    "read the latest checkpoint",
+                    "failed",
+                    note=f"audit unreachable ({type(error).__name__})",
+                )
+            )
             return
         if response.status_code != 200:
-            self.record(Step(PRIVACY_OFFICER.label, "read the latest checkpoint", "failed",
-                             response.status_code, problem_summary(response)))
+            self.record(
+                Step(
+                    PRIVACY_OFFICER.label,
+                    "read the latest checkpoint",
+                    "failed",
+                    response.status_code,
+                    problem_summary(response),
+                )
+            )
             return
         is_json = "json" in response.headers.get("content-type", "")
         body = json_of(response) if is_json else response.text
-        self.record(Step(PRIVACY_OFFICER.label, "read the latest checkpoint", "ok", 200,
-                         describe_checkpoint(body)))
+        self.record(
+            Step(
+                PRIVACY_OFFICER.label,
+                "read the latest checkpoint",
+                "ok",
+                200,
+                describe_checkpoint(body),
+            )
+        )
 
 
 def gate_view(gate: Any) -> str:
@@ -767,11 +1179,17 @@ def gate_view(gate: Any) -> str:
 
 
 def court_view(body: Mapping[str, Any]) -> str:
-    statuses = ", ".join(f"{i.get('item_id')} {i.get('status')}"
-                         for i in body.get("items_status") or [] if isinstance(i, Mapping))
+    statuses = ", ".join(
+        f"{i.get('item_id')} {i.get('status')}"
+        for i in body.get("items_status") or []
+        if isinstance(i, Mapping)
+    )
     text = body.get("items_text")
-    shown = (f"item text shared ({len(text)} items)" if isinstance(text, list) and text
-             else "item text withheld")
+    shown = (
+        f"item text shared ({len(text)} items)"
+        if isinstance(text, list) and text
+        else "item text withheld"
+    )
     return f"{statuses}; {shown}"
 
 
@@ -781,8 +1199,7 @@ def timeline_line(step: Step) -> Text:
     line.append(f"+{step.at:6.1f}s  ", style="dim")
     line.append(f"{step.actor:<26}", style="cyan")
     line.append(step.action)
-    line.append(f"  {step.status if step.status is not None else '—'} {step.outcome}",
-                style=style)
+    line.append(f"  {step.status if step.status is not None else '—'} {step.outcome}", style=style)
     if step.waited is not None:
         line.append(f"  after {step.waited:.1f} s", style="magenta")
     if step.note:
@@ -796,8 +1213,14 @@ def access_table(summary: Sequence[Mapping[str, Any]]) -> Table:
         table.add_column(column)
     for row in summary:
         decision = row["decision"] + (" (break-glass)" if row["break_glass"] else "")
-        table.add_row(row["reader"], row["resource_type"], row["purpose"], decision,
-                      str(row["reads"]), ", ".join(row["withheld"]) or "—")
+        table.add_row(
+            row["reader"],
+            row["resource_type"],
+            row["purpose"],
+            decision,
+            str(row["reads"]),
+            ", ".join(row["withheld"]) or "—",
+        )
     return table
 
 
@@ -815,15 +1238,19 @@ def walk(base: str, key_dir: Path, console: Console) -> int:
     2 if the platform is not there to walk against."""
     if not (key_dir / "signing-key.pem").exists():
         # Minting would make a fresh key that no running service trusts: every call would 401.
-        console.print(f"[red]No development signing key in {key_dir}.[/red] Start the platform "
-                      "with [bold]make run[/bold] (same data directory) first.")
+        console.print(
+            f"[red]No development signing key in {key_dir}.[/red] Start the platform "
+            "with [bold]make run[/bold] (same data directory) first."
+        )
         return 2
     with httpx.Client(timeout=10.0) as client:
         platform = Platform(base, key_dir, client)
         down = [name for name in CORE_SERVICES if not platform.ready(name)]
         if down:
-            console.print(f"[red]Not ready: {', '.join(down)}[/red] at {base}. Start the platform "
-                          "with [bold]make run[/bold] and wait for 'Accord is up'.")
+            console.print(
+                f"[red]Not ready: {', '.join(down)}[/red] at {base}. Start the platform "
+                "with [bold]make run[/bold] and wait for 'Accord is up'."
+            )
             return 2
         journey = Journey(platform, console, Catalogue.load())
         now = datetime.now(UTC)
@@ -839,8 +1266,9 @@ def walk(base: str, key_dir: Path, console: Console) -> int:
             journey.victim_told()
             journey.audit()
         except JourneyHalted as halted:
-            console.print(f"[bold red]Journey halted at '{halted}': the steps after it need it."
-                          "[/bold red]")
+            console.print(
+                f"[bold red]Journey halted at '{halted}': the steps after it need it.[/bold red]"
+            )
     console.rule()
     console.print(summary_table(journey.steps))
     for step in journey.failures:

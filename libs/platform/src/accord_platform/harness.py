@@ -77,17 +77,32 @@ async def _stop(task: asyncio.Task[None] | None, stop: asyncio.Event, crash: boo
 
 
 class InProcessPlatform:
-    def __init__(self, *, kafka_bootstrap: str, opa_url: str, database_url: str,
-                 work_dir: Path, services: tuple[str, ...] = tuple(SERVICE_MODULES),
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        kafka_bootstrap: str,
+        opa_url: str,
+        database_url: str,
+        work_dir: Path,
+        services: tuple[str, ...] = tuple(SERVICE_MODULES),
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         self.key_dir = work_dir / "dev-keys"
         _, jwks = ensure_dev_keys(self.key_dir)
         run_id = uuid.uuid4().hex[:8]
         self.settings = {
             name: ServiceSettings.for_service(
-                name, 0, persistence="postgres", database_url=database_url,
-                kafka_bootstrap=kafka_bootstrap, opa_url=opa_url, jwks_path=jwks,
-                data_dir=work_dir / name, consumer_group=f"{name}-{run_id}", **(extra or {}))
+                name,
+                0,
+                persistence="postgres",
+                database_url=database_url,
+                kafka_bootstrap=kafka_bootstrap,
+                opa_url=opa_url,
+                jwks_path=jwks,
+                data_dir=work_dir / name,
+                consumer_group=f"{name}-{run_id}",
+                **(extra or {}),
+            )
             for name in services
         }
         self.services: dict[str, RunningService] = {}
@@ -98,8 +113,9 @@ class InProcessPlatform:
         module = importlib.import_module(SERVICE_MODULES[name])
         runtime: ServiceRuntime = module.make_runtime(self.settings[name])
         api: FastAPI = module.make_api(runtime, False)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api),
-                                   base_url=f"http://{name}")
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=api), base_url=f"http://{name}"
+        )
         return RunningService(name, runtime, api, client)
 
     async def start(self) -> InProcessPlatform:
@@ -133,14 +149,23 @@ class InProcessPlatform:
     def client(self, name: str) -> httpx.AsyncClient:
         return self.services[name].client
 
-    def token(self, agency: str, role: str, user: str | None = None,
-              org: str | None = None, ttl: int = 3600) -> dict[str, str]:
-        return {"Authorization": "Bearer " + mint(self.key_dir, agency=agency, role=role,
-                                                  user=user, org=org, ttl_seconds=ttl)}
+    def token(
+        self,
+        agency: str,
+        role: str,
+        user: str | None = None,
+        org: str | None = None,
+        ttl: int = 3600,
+    ) -> dict[str, str]:
+        return {
+            "Authorization": "Bearer "
+            + mint(self.key_dir, agency=agency, role=role, user=user, org=org, ttl_seconds=ttl)
+        }
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0,
-                     interval: float = 0.1) -> Any:
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 30.0, interval: float = 0.1
+) -> Any:
     """Polls until `check` returns a truthy value. The timeout is a bound on waiting for
     asynchronous delivery, not a performance assertion."""
     deadline = time.monotonic() + timeout
@@ -162,9 +187,11 @@ def _platform_fixture() -> Any:
         database = "accord_" + uuid.uuid4().hex[:8]
         infrastructure.postgres.create_database(database)
         running = InProcessPlatform(
-            kafka_bootstrap=infrastructure.kafka_bootstrap, opa_url=infrastructure.opa_url,
+            kafka_bootstrap=infrastructure.kafka_bootstrap,
+            opa_url=infrastructure.opa_url,
             database_url=infrastructure.postgres.url(database),
-            work_dir=tmp_path_factory.mktemp("platform"))
+            work_dir=tmp_path_factory.mktemp("platform"),
+        )
         await running.start()
         try:
             yield running

@@ -75,8 +75,7 @@ def free_port(preferred: int | None = None) -> int:
     A port is never handed out twice by one process, so several servers configured before any
     of them binds do not collide with each other."""
     with _ports_lock:
-        if preferred is not None and preferred not in _ports_handed_out and port_is_free(
-                preferred):
+        if preferred is not None and preferred not in _ports_handed_out and port_is_free(preferred):
             _ports_handed_out.add(preferred)
             return preferred
         chooser = random.Random()
@@ -97,6 +96,7 @@ def _accepts_connections(port: int) -> bool:
 
 
 # --- provisioning ------------------------------------------------------------------------------
+
 
 def provisioned(environ: Mapping[str, str] | None = None, repo: Path = REPO) -> dict[str, str]:
     """The `ACCORD_*` paths of the pinned infrastructure.
@@ -245,11 +245,15 @@ class ChildServer(ABC):
             raise InfrastructureError(f"{self.name} must change user but setpriv is missing")
         with self.output_file.open("ab") as output:
             self.process = subprocess.Popen(
-                [*launcher, *self.command()], cwd=self.data_dir,
-                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                [*launcher, *self.command()],
+                cwd=self.data_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
                 # Own session: a Ctrl-C in the terminal reaches only us, and we stop the server
                 # in order instead of it dying half-way through a write.
-                start_new_session=True)
+                start_new_session=True,
+            )
         _track(self, True)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -283,11 +287,14 @@ class ChildServer(ABC):
 
     def _failure(self, what: str) -> str:
         code = self.process.poll() if self.process else None
-        return (f"{self.name} {what} (exit code {code}); data in {self.data_dir}\n"
-                f"{_tail(self.output_file)}")
+        return (
+            f"{self.name} {what} (exit code {code}); data in {self.data_dir}\n"
+            f"{_tail(self.output_file)}"
+        )
 
 
 # --- Kafka -------------------------------------------------------------------------------------
+
 
 def new_cluster_id() -> str:
     """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid).
@@ -313,7 +320,8 @@ async def _kafka_answers(bootstrap: str) -> bool:
     # The broker lists itself only once it has registered with the controller and is unfenced,
     # which is when producers can actually write.
     return cluster.get("controller_id", -1) >= 0 and any(
-        broker.get("node_id") == KafkaNode.node_id for broker in cluster.get("brokers", []))
+        broker.get("node_id") == KafkaNode.node_id for broker in cluster.get("brokers", [])
+    )
 
 
 def _on_fresh_loop(coroutine_factory: Callable[[], Any]) -> Any:
@@ -329,8 +337,15 @@ class KafkaNode(ChildServer):
     name = "kafka"
     node_id = 1
 
-    def __init__(self, home: Path, data_dir: Path, port: int = 9092, controller_port: int = 9093,
-                 heap: str = "512m", java: str = "java") -> None:
+    def __init__(
+        self,
+        home: Path,
+        data_dir: Path,
+        port: int = 9092,
+        controller_port: int = 9093,
+        heap: str = "512m",
+        java: str = "java",
+    ) -> None:
         super().__init__(data_dir)
         self.home = home
         self.port = port
@@ -372,10 +387,16 @@ class KafkaNode(ChildServer):
         """Renders `deploy/kafka/*.template` into the data directory (every start: ports may
         have changed since the last run, the storage has not)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        values = {"port": self.port, "controller_port": self.controller_port,
-                  "log_dirs": self.log_dirs, "log_file": self.log_file}
-        for template, target in (("server.properties.template", self.config_file),
-                                 ("log4j2.properties.template", self.log4j_file)):
+        values = {
+            "port": self.port,
+            "controller_port": self.controller_port,
+            "log_dirs": self.log_dirs,
+            "log_file": self.log_file,
+        }
+        for template, target in (
+            ("server.properties.template", self.config_file),
+            ("log4j2.properties.template", self.log4j_file),
+        ):
             text = (KAFKA_TEMPLATES / template).read_text()
             target.write_text(Template(text).substitute(values))
 
@@ -384,13 +405,25 @@ class KafkaNode(ChildServer):
         if (self.log_dirs / "meta.properties").exists():
             return
         done = subprocess.run(
-            [*self._java_prefix(), "kafka.tools.StorageTool", "format",
-             "-t", self.cluster_id, "-c", str(self.config_file)],
-            cwd=self.data_dir, capture_output=True, text=True, check=False)
+            [
+                *self._java_prefix(),
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                self.cluster_id,
+                "-c",
+                str(self.config_file),
+            ],
+            cwd=self.data_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise InfrastructureError(
                 f"formatting Kafka storage in {self.log_dirs} failed ({done.returncode}):\n"
-                f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
+                f"{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
 
     def prepare(self) -> None:
         super().prepare()
@@ -409,8 +442,12 @@ class KafkaNode(ChildServer):
     def _java_prefix(self, heap: bool = False) -> list[str]:
         options = [f"-Dlog4j2.configurationFile={self.log4j_file}", "-Djava.awt.headless=true"]
         if heap:
-            options += [f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC",
-                        "-XX:+ExitOnOutOfMemoryError"]
+            options += [
+                f"-Xmx{self.heap}",
+                "-Xms128m",
+                "-XX:+UseG1GC",
+                "-XX:+ExitOnOutOfMemoryError",
+            ]
         return [self.java, *options, "-cp", str(self.home / "libs" / "*")]
 
     def _failure(self, what: str) -> str:
@@ -418,6 +455,7 @@ class KafkaNode(ChildServer):
 
 
 # --- OPA ---------------------------------------------------------------------------------------
+
 
 class OpaServer(ChildServer):
     """The policy engine, serving the Rego and data under `policy_dir`."""
@@ -446,9 +484,19 @@ class OpaServer(ChildServer):
     def command(self) -> list[str]:
         # --log-level error keeps OPA's own chatter out; the console decision logger is separate
         # and still writes every decision.
-        return [str(self.opa_bin), "run", "--server", "--addr", f"{LOOPBACK}:{self.port}",
-                "--log-level", "error", "--disable-telemetry",
-                "--set", "decision_logs.console=true", str(self.policy_dir)]
+        return [
+            str(self.opa_bin),
+            "run",
+            "--server",
+            "--addr",
+            f"{LOOPBACK}:{self.port}",
+            "--log-level",
+            "error",
+            "--disable-telemetry",
+            "--set",
+            "decision_logs.console=true",
+            str(self.policy_dir),
+        ]
 
     def answers(self) -> bool:
         try:
@@ -458,6 +506,7 @@ class OpaServer(ChildServer):
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------
+
 
 class PostgresCluster(ChildServer):
     """A private PostgreSQL cluster made with `initdb` in its own data directory.
@@ -503,9 +552,18 @@ class PostgresCluster(ChildServer):
         self._hand_to_cluster_owner()
         if (self.pgdata / "PG_VERSION").exists():
             return
-        self._run("initdb", "-D", str(self.pgdata), "-U", self.superuser,
-                  "--auth-local=trust", "--auth-host=trust", "--encoding=UTF8",
-                  "--locale=C.UTF-8", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.pgdata),
+            "-U",
+            self.superuser,
+            "--auth-local=trust",
+            "--auth-host=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        )
 
     def identity_options(self) -> list[str]:
         # PostgreSQL refuses to run as root. setpriv rather than runuser for the long-running
@@ -516,16 +574,40 @@ class PostgresCluster(ChildServer):
         return [f"--reuid={self.os_user}", f"--regid={self.os_user}", "--init-groups"]
 
     def command(self) -> list[str]:
-        return [str(self.pg_bin / "postgres"), "-D", str(self.pgdata),
-                "-p", str(self.port), "-k", str(self.data_dir),
-                "-c", f"listen_addresses={LOOPBACK}", "-c", "fsync=off",
-                "-c", "max_connections=200"]
+        return [
+            str(self.pg_bin / "postgres"),
+            "-D",
+            str(self.pgdata),
+            "-p",
+            str(self.port),
+            "-k",
+            str(self.data_dir),
+            "-c",
+            f"listen_addresses={LOOPBACK}",
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
+        ]
 
     def answers(self) -> bool:
         probe = subprocess.run(
-            [str(self.pg_bin / "pg_isready"), "-h", self.host, "-p", str(self.port),
-             "-U", self.superuser, "-d", "postgres", "-t", "1"],
-            capture_output=True, check=False)
+            [
+                str(self.pg_bin / "pg_isready"),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.superuser,
+                "-d",
+                "postgres",
+                "-t",
+                "1",
+            ],
+            capture_output=True,
+            check=False,
+        )
         return probe.returncode == 0
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -558,17 +640,22 @@ class PostgresCluster(ChildServer):
         """A login role; an existing one gets the new password."""
         with self.connect() as connection:
             exists = connection.execute(
-                "SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)
+            ).fetchone()
             verb = "ALTER" if exists else "CREATE"
-            connection.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(name), sql.Literal(password)))
+            connection.execute(
+                sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(name), sql.Literal(password)
+                )
+            )
         self._passwords[name] = password
 
     def create_database(self, name: str, owner: str | None = None) -> None:
         """A database, unless it exists (so a kept data directory can be started again)."""
         with self.connect() as connection:
             if connection.execute(
-                    "SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone():
                 return
             statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
             if owner is not None:
@@ -600,12 +687,17 @@ class PostgresCluster(ChildServer):
     def _run(self, program: str, *args: str) -> None:
         # initdb refuses to run as root: as root, run it as the postgres user.
         as_owner = ["runuser", "-u", self.os_user, "--"] if os.geteuid() == 0 else []
-        done = subprocess.run([*as_owner, str(self.pg_bin / program), *args],
-                              cwd=self.data_dir, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [*as_owner, str(self.pg_bin / program), *args],
+            cwd=self.data_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise InfrastructureError(
-                f"{program} failed ({done.returncode}):\n{done.stdout[-2000:]}"
-                f"{done.stderr[-2000:]}")
+                f"{program} failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
 
     def _hand_to_cluster_owner(self) -> None:
         if os.geteuid() != 0:
@@ -613,22 +705,37 @@ class PostgresCluster(ChildServer):
         try:
             owner = pwd.getpwnam(self.os_user)
         except KeyError:
-            subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
-                            "--shell", "/usr/sbin/nologin", self.os_user],
-                           capture_output=True, check=True)
+            subprocess.run(
+                [
+                    "useradd",
+                    "--system",
+                    "--user-group",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    self.os_user,
+                ],
+                capture_output=True,
+                check=True,
+            )
             owner = pwd.getpwnam(self.os_user)
         for path in [self.data_dir, *self.data_dir.rglob("*")]:
             os.lchown(path, owner.pw_uid, owner.pw_gid)
-        reachable = subprocess.run(["runuser", "-u", self.os_user, "--", "test", "-w",
-                                    str(self.data_dir)], capture_output=True, check=False)
+        reachable = subprocess.run(
+            ["runuser", "-u", self.os_user, "--", "test", "-w", str(self.data_dir)],
+            capture_output=True,
+            check=False,
+        )
         if reachable.returncode != 0:
             raise InfrastructureError(
                 f"the {self.os_user} user cannot write {self.data_dir}: every parent directory "
                 "must be searchable by it (chmod o+x), e.g. a directory from tempfile.mkdtemp() "
-                "with mode 0711")
+                "with mode 0711"
+            )
 
 
 # --- all three ---------------------------------------------------------------------------------
+
 
 class Infrastructure:
     """Kafka, OPA and PostgreSQL, started together and waited for together."""
@@ -642,17 +749,30 @@ class Infrastructure:
         self.timings: dict[str, float] = {}
 
     @classmethod
-    def from_environment(cls, data_dir: Path, policy_dir: Path | None = None,
-                         environ: Mapping[str, str] | None = None) -> Self:
+    def from_environment(
+        cls,
+        data_dir: Path,
+        policy_dir: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Self:
         """Servers under `data_dir`, on the usual ports where free and on others otherwise
         (so a test session can run beside a development platform)."""
         paths = provisioned(environ)
-        kafka = KafkaNode(Path(paths["ACCORD_KAFKA_HOME"]), data_dir / "kafka",
-                          port=free_port(9092), controller_port=free_port(9093))
-        opa = OpaServer(Path(paths["ACCORD_OPA"]), policy_dir or REPO / "policies",
-                        data_dir / "opa", port=free_port(8181))
-        postgres = PostgresCluster(Path(paths["ACCORD_PG_BIN"]), data_dir / "postgres",
-                                   port=free_port(55432))
+        kafka = KafkaNode(
+            Path(paths["ACCORD_KAFKA_HOME"]),
+            data_dir / "kafka",
+            port=free_port(9092),
+            controller_port=free_port(9093),
+        )
+        opa = OpaServer(
+            Path(paths["ACCORD_OPA"]),
+            policy_dir or REPO / "policies",
+            data_dir / "opa",
+            port=free_port(8181),
+        )
+        postgres = PostgresCluster(
+            Path(paths["ACCORD_PG_BIN"]), data_dir / "postgres", port=free_port(55432)
+        )
         return cls(kafka, opa, postgres)
 
     @property
@@ -685,8 +805,10 @@ class Infrastructure:
                 # The slow one-off work (initdb, Kafka's storage format) runs in parallel, but
                 # every server is launched from this thread: their parent-death signal is tied
                 # to the launching thread (see _parent_death_options).
-                prepared = {server: pool.submit(server.prepare)
-                            for server in (self.postgres, self.kafka, self.opa)}
+                prepared = {
+                    server: pool.submit(server.prepare)
+                    for server in (self.postgres, self.kafka, self.opa)
+                }
                 waits: list[Future[None]] = []
                 for server in (self.opa, self.postgres, self.kafka):
                     prepared[server].result()
@@ -717,6 +839,10 @@ class Infrastructure:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         self.stop()

@@ -33,7 +33,8 @@ log = logging.getLogger("accord.audit")
 # be rebuilt from the log, so it needs no proofs of its own.
 index_metadata = MetaData()
 case_index = Table(
-    "audit_case_index", index_metadata,
+    "audit_case_index",
+    index_metadata,
     Column("case_id", String(64), primary_key=True),
     Column("idx", BigInteger, primary_key=True),
     Column("kind", String(16), nullable=False),
@@ -56,11 +57,13 @@ class AuditService(AccordApplication):
         own victims' access logs. Kept apart from the log: noting it twice changes nothing."""
         handlers = self.contexts.handlers()
         for event, contract in items:
-            if isinstance(contract, (ReferralSubmitted, ReferralAccepted,
-                                     VictimServicesTransferred)):
+            if isinstance(
+                contract, (ReferralSubmitted, ReferralAccepted, VictimServicesTransferred)
+            ):
                 changed = handlers[contract.type](event, contract)
                 if changed:
                     self.save(*changed)
+
     # --- writing -------------------------------------------------------------------------
     def record(self, event: IntegrationEvent, contract: Contract) -> int:
         body = audit_record(event, contract)
@@ -71,13 +74,23 @@ class AuditService(AccordApplication):
     def record_many(self, items: list[tuple[IntegrationEvent, Contract]]) -> list[int]:
         """One transaction for a batch of deliveries; replays keep their first index."""
         bodies = [audit_record(event, contract) for event, contract in items]
-        indexes = self.store.append_many([(event.id, canonical_json(body))
-                                          for (event, _), body in zip(items, bodies, strict=True)])
-        rows = [{"case_id": str(body.get("case_id", event.case_id))[:64], "idx": index,
-                 "kind": body["kind"]}
-                for (event, _), body, index in zip(items, bodies, indexes, strict=True)]
-        insert = (postgresql_insert if self.store.engine.dialect.name == "postgresql"
-                  else sqlite_insert)
+        indexes = self.store.append_many(
+            [
+                (event.id, canonical_json(body))
+                for (event, _), body in zip(items, bodies, strict=True)
+            ]
+        )
+        rows = [
+            {
+                "case_id": str(body.get("case_id", event.case_id))[:64],
+                "idx": index,
+                "kind": body["kind"],
+            }
+            for (event, _), body, index in zip(items, bodies, indexes, strict=True)
+        ]
+        insert = (
+            postgresql_insert if self.store.engine.dialect.name == "postgresql" else sqlite_insert
+        )
         with self.store.engine.begin() as conn:
             # a redelivered event is already indexed: nothing to do for its row
             conn.execute(insert(case_index).on_conflict_do_nothing(), rows)
@@ -93,8 +106,9 @@ class AuditService(AccordApplication):
     def reindex(self) -> int:
         """Indexes entries appended before a crash between append and index."""
         with self.store.engine.connect() as conn:
-            last = conn.execute(select(case_index.c.idx).order_by(case_index.c.idx.desc())
-                                .limit(1)).scalar_one_or_none()
+            last = conn.execute(
+                select(case_index.c.idx).order_by(case_index.c.idx.desc()).limit(1)
+            ).scalar_one_or_none()
         start = 0 if last is None else int(last) + 1
         count = 0
         for entry in self.store.iter_entries(start=start):
@@ -113,14 +127,17 @@ class AuditService(AccordApplication):
         return self.store.publish_checkpoint(self.origin, self.signer)
 
     # --- reading ---------------------------------------------------------------------------
-    def case_entries(self, case_id: str, kind: str | None = None,
-                     limit: int = 1000) -> list[dict[str, Any]]:
+    def case_entries(
+        self, case_id: str, kind: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
         query = select(case_index.c.idx).where(case_index.c.case_id == case_id[:64])
         if kind is not None:
             query = query.where(case_index.c.kind == kind)
         with self.store.engine.connect() as conn:
-            indexes = [int(i) for i in conn.execute(query.order_by(case_index.c.idx)
-                                                    .limit(limit)).scalars()]
+            indexes = [
+                int(i)
+                for i in conn.execute(query.order_by(case_index.c.idx).limit(limit)).scalars()
+            ]
         return [self.entry_document(i) for i in indexes]
 
     def entry_document(self, index: int) -> dict[str, Any]:
@@ -130,5 +147,3 @@ class AuditService(AccordApplication):
 
     def verifier_key(self) -> str:
         return self.signer.verifier.vkey
-
-

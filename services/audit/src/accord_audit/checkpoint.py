@@ -177,7 +177,7 @@ def _read_key_text(value: str, looks_like_key: bool) -> str:
 
 
 def _signer_from_signer_key(text: str) -> NoteSigner:
-    parts = text[len(_SIGNER_KEY_PREFIX):].split("+", 2)
+    parts = text[len(_SIGNER_KEY_PREFIX) :].split("+", 2)
     if len(parts) != 3:
         raise InvalidKey("a signer key reads PRIVATE+KEY+<name>+<key id>+<base64 key>")
     name, hex_id, encoded = parts
@@ -226,9 +226,9 @@ def load_signing_key(value: str, name: str | None = None) -> NoteSigner:
             raise InvalidKey("the PEM private key is not an Ed25519 key")
         return NoteSigner(_require_name(name), key)
     if _is_raw_seed(text):
-        return NoteSigner(_require_name(name), Ed25519PrivateKey.from_private_bytes(
-            _b64decode(text)
-        ))
+        return NoteSigner(
+            _require_name(name), Ed25519PrivateKey.from_private_bytes(_b64decode(text))
+        )
     raise InvalidKey("the key file holds no recognised private key encoding")
 
 
@@ -289,7 +289,7 @@ def sign_note(text: str, signers: Sequence[NoteSigner]) -> str:
 def _parse_signature_line(line: str) -> NoteSignature:
     if not line.startswith(_SIGNATURE_PREFIX):
         raise InvalidCheckpoint("a signature line starts with an em dash and a space")
-    name, separator, encoded = line[len(_SIGNATURE_PREFIX):].partition(" ")
+    name, separator, encoded = line[len(_SIGNATURE_PREFIX) :].partition(" ")
     if not separator:
         raise InvalidCheckpoint("a signature line reads '— <key name> <signature>'")
     try:
@@ -314,7 +314,7 @@ def parse_note(note: str | bytes) -> SignedNote:
     split = note.rfind("\n\n")
     if split < 0:
         raise InvalidCheckpoint("a signed note separates text and signatures by a blank line")
-    text, block = note[: split + 1], note[split + 2:]
+    text, block = note[: split + 1], note[split + 2 :]
     _check_note_text(text)
     if not block or not block.endswith("\n"):
         raise InvalidCheckpoint("a signed note ends with newline-terminated signature lines")

@@ -116,7 +116,8 @@ def _prepare_engine(engine: Engine) -> None:
     if engine.dialect.name not in _SUPPORTED_DIALECTS:
         raise ValueError(f"the audit log runs on SQLite or PostgreSQL, not {engine.dialect.name}")
     if engine.dialect.name == "postgresql" and not event.contains(
-            engine, "handle_error", _server_went_away):
+        engine, "handle_error", _server_went_away
+    ):
         event.listen(engine, "handle_error", _server_went_away)
     if engine.dialect.name == "sqlite" and not event.contains(engine, "begin", _sqlite_begin):
         event.listen(engine, "connect", _sqlite_connect)
@@ -196,7 +197,7 @@ def _indexes_of(connection: Connection, event_ids: Sequence[str]) -> dict[str, i
     for start in range(0, len(wanted), _LOOKUP_CHUNK):
         rows = connection.execute(
             select(audit_entries.c.event_id, audit_entries.c.idx).where(
-                audit_entries.c.event_id.in_(wanted[start:start + _LOOKUP_CHUNK])
+                audit_entries.c.event_id.in_(wanted[start : start + _LOOKUP_CHUNK])
             )
         )
         found.update((str(event_id), int(index)) for event_id, index in rows)
@@ -278,8 +279,13 @@ class AuditLogStore:
                         for node in compact.append(leaf)
                     )
                     entries.append(
-                        {"idx": index, "event_id": event_id, "recorded_at": moment,
-                         "body": body, "leaf_hash": leaf}
+                        {
+                            "idx": index,
+                            "event_id": event_id,
+                            "recorded_at": moment,
+                            "body": body,
+                            "leaf_hash": leaf,
+                        }
                     )
                     known[event_id] = index
                     indexes.append(index)
@@ -307,7 +313,10 @@ class AuditLogStore:
         if row is None:
             raise OutOfRange(f"there is no audit entry {index}", index=index)
         return AuditEntry(
-            int(row.idx), row.event_id, _as_utc(row.recorded_at), bytes(row.body),
+            int(row.idx),
+            row.event_id,
+            _as_utc(row.recorded_at),
+            bytes(row.body),
             bytes(row.leaf_hash),
         )
 
@@ -321,7 +330,10 @@ class AuditLogStore:
             )
             for row in rows:
                 yield AuditEntry(
-                    int(row.idx), row.event_id, _as_utc(row.recorded_at), bytes(row.body),
+                    int(row.idx),
+                    row.event_id,
+                    _as_utc(row.recorded_at),
+                    bytes(row.body),
                     bytes(row.leaf_hash),
                 )
 
@@ -371,7 +383,8 @@ class AuditLogStore:
             if not 0 < old_size <= new_size:
                 raise OutOfRange(
                     f"no consistency proof from {old_size} to {new_size} entries",
-                    old_size=old_size, new_size=new_size,
+                    old_size=old_size,
+                    new_size=new_size,
                 )
             return consistency_proof(_StoredNodes(connection), old_size, new_size)
 

@@ -42,8 +42,9 @@ class AuditInbox:
 
 
 class AuditRuntime(ServiceRuntime):
-    async def run_workers(self, stop: asyncio.Event, relay: bool = True,
-                          consumer: bool = True) -> None:
+    async def run_workers(
+        self, stop: asyncio.Event, relay: bool = True, consumer: bool = True
+    ) -> None:
         tasks = [asyncio.create_task(super().run_workers(stop, relay, consumer))]
         if consumer:
             tasks.append(asyncio.create_task(self._checkpoints(stop)))
@@ -78,8 +79,9 @@ def open_store(settings: AuditSettings) -> AuditLogStore:
 
 
 def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
-    audit_settings = (settings if isinstance(settings, AuditSettings)
-                      else AuditSettings(**settings.model_dump()))
+    audit_settings = (
+        settings if isinstance(settings, AuditSettings) else AuditSettings(**settings.model_dump())
+    )
     source = audit_settings.signing_key_source()
     if not audit_settings.audit_signing_key:
         ensure_dev_signing_key(Path(source), audit_settings.audit_origin)
@@ -88,10 +90,14 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
     app = AuditService(audit_settings, store, signer)
     app.reindex()
     topics = [t for t in ALL_TOPICS if t != DEAD_LETTER_TOPIC]
-    return AuditRuntime(audit_settings, app, inbox=AuditInbox(app), topics=topics,
-                        inbox_types=None,
-                        transient_errors=(sqlalchemy.exc.OperationalError,
-                                          sqlalchemy.exc.InterfaceError))
+    return AuditRuntime(
+        audit_settings,
+        app,
+        inbox=AuditInbox(app),
+        topics=topics,
+        inbox_types=None,
+        transient_errors=(sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError),
+    )
 
 
 def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
@@ -101,9 +107,16 @@ def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
     @api.exception_handler(sqlalchemy.exc.InterfaceError)
     async def _log_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("audit log unavailable path=%s: %s", request.url.path, type(exc).__name__)
-        return problem_response(Problem(503, "store_unavailable", "Audit log unavailable",
-                                        "Retry shortly.", headers={"Retry-After": "2"}),
-                                request)
+        return problem_response(
+            Problem(
+                503,
+                "store_unavailable",
+                "Audit log unavailable",
+                "Retry shortly.",
+                headers={"Retry-After": "2"},
+            ),
+            request,
+        )
 
     return api
 

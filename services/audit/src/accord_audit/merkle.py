@@ -210,8 +210,10 @@ def subtree_hash(source: SubtreeHashes, start: int, end: int) -> bytes:
     if not is_valid_subtree(start, end):
         raise ValueError(f"[{start}, {end}) is not a subtree of the Merkle tree")
     return _fold_right(
-        [source.perfect_subtree_hash(level, index)
-         for level, index in _perfect_decomposition(start, end)]
+        [
+            source.perfect_subtree_hash(level, index)
+            for level, index in _perfect_decomposition(start, end)
+        ]
     )
 
 

@@ -15,7 +15,12 @@ def audit_record(event: IntegrationEvent, contract: Contract) -> dict[str, Any]:
     # For domain traffic the log proves *that* something happened and which fields it
     # carried; the payload values stay with the agency that owns them.
     return {
-        "kind": "event", "event_id": event.id, "type": event.type, "source": event.source,
-        "case_id": event.case_id, "at": event.time.isoformat(), "topic": event.topic,
+        "kind": "event",
+        "event_id": event.id,
+        "type": event.type,
+        "source": event.source,
+        "case_id": event.case_id,
+        "at": event.time.isoformat(),
+        "topic": event.topic,
         "fields": sorted(event.data),
     }

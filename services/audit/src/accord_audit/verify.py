@@ -91,9 +91,7 @@ def _walk_entries(
         subject = f"entry {entry.index}"
         derived = leaf_hash(entry.body)
         if derived != entry.leaf_hash:
-            problems.append(
-                Problem(subject, "stored body does not match leaf hash", entry.index)
-            )
+            problems.append(Problem(subject, "stored body does not match leaf hash", entry.index))
         else:
             try:
                 parse_canonical(entry.body)
@@ -116,8 +114,11 @@ def _walk_entries(
         stored_leaf = _next_or_none(leaves)
     if stored_leaf is not None:
         problems.append(
-            Problem(f"node (level 0, index {stored_leaf[0]})", "lies beyond the end of the log",
-                    stored_leaf[0])
+            Problem(
+                f"node (level 0, index {stored_leaf[0]})",
+                "lies beyond the end of the log",
+                stored_leaf[0],
+            )
         )
         return False
     return leaf_nodes_intact
@@ -129,9 +130,10 @@ def _check_level(store: AuditLogStore, level: int, size: int, problems: list[Pro
     Level 0 is checked against the bodies, so by induction every stored node then equals
     the hash recomputed from the entries.
     """
-    with closing(store.iter_level(level - 1)) as children, closing(
-        store.iter_level(level)
-    ) as parents:
+    with (
+        closing(store.iter_level(level - 1)) as children,
+        closing(store.iter_level(level)) as parents,
+    ):
         return _walk_level(children, parents, level, size, problems)
 
 
@@ -188,9 +190,7 @@ def _check_nodes(store: AuditLogStore, derived: _Derived, problems: list[Problem
             return
     for level in store.stored_levels():
         if level >= max(derived.size.bit_length(), 1):
-            problems.append(
-                Problem(f"nodes at level {level}", "lie above the root of the log")
-            )
+            problems.append(Problem(f"nodes at level {level}", "lie above the root of the log"))
 
 
 def _open_stored_checkpoints(
@@ -221,14 +221,19 @@ def _check_saved(
     subject = "saved checkpoint"
     if saved.size > derived.size:
         problems.append(
-            Problem(subject, f"tree size {saved.size} is beyond the log's {derived.size} entries "
-                    "(the log was truncated or rolled back)")
+            Problem(
+                subject,
+                f"tree size {saved.size} is beyond the log's {derived.size} entries "
+                "(the log was truncated or rolled back)",
+            )
         )
         return
     if derived.roots.get(saved.size) != saved.root_hash:
         problems.append(
-            Problem(subject, f"root does not match the first {saved.size} entries "
-                    "(history was rewritten)")
+            Problem(
+                subject,
+                f"root does not match the first {saved.size} entries (history was rewritten)",
+            )
         )
     if saved.size == 0:
         # Nothing can contradict an empty tree; its root was checked above.
@@ -238,14 +243,13 @@ def _check_saved(
         return
     if saved.size > latest.size:
         problems.append(
-            Problem(subject, f"tree size {saved.size} is ahead of the latest checkpoint "
-                    f"({latest.size})")
+            Problem(
+                subject, f"tree size {saved.size} is ahead of the latest checkpoint ({latest.size})"
+            )
         )
         return
     try:
-        proof = (
-            store.consistency_proof(saved.size, latest.size) if saved.size < latest.size else []
-        )
+        proof = store.consistency_proof(saved.size, latest.size) if saved.size < latest.size else []
         verify_consistency(saved.size, latest.size, proof, saved.root_hash, latest.root_hash)
     except AuditError as error:
         problems.append(
@@ -276,9 +280,7 @@ def verify_log(
     for checkpoint in checkpoints:
         subject = f"checkpoint {checkpoint.size}"
         if checkpoint.size > derived.size:
-            problems.append(
-                Problem(subject, f"is beyond the log's {derived.size} entries")
-            )
+            problems.append(Problem(subject, f"is beyond the log's {derived.size} entries"))
         elif derived.roots.get(checkpoint.size) != checkpoint.root_hash:
             problems.append(Problem(subject, "root does not match the entries"))
     if saved is not None:
@@ -321,6 +323,4 @@ def main(
             console.print(f"[red]✗[/] {escape(str(problem))}")
         console.print(f"[bold red]audit log FAILED verification[/]: {escape(str(problems[0]))}")
         raise typer.Exit(code=1)
-    console.print(
-        f"[green]✓[/] {size} entries and {len(store.checkpoints())} checkpoints verified"
-    )
+    console.print(f"[green]✓[/] {size} entries and {len(store.checkpoints())} checkpoints verified")

@@ -48,9 +48,9 @@ def test_batches_build_the_same_tree_as_single_appends(
         appended += batched.append_many(_items(len(appended), count, audit_body), AT)
 
     assert appended == list(range(total))
-    assert _rows(batched, "SELECT idx, event_id, body, leaf_hash FROM audit_entries ORDER BY idx"
-                 ) == _rows(one_by_one, "SELECT idx, event_id, body, leaf_hash FROM audit_entries "
-                                        "ORDER BY idx")
+    assert _rows(
+        batched, "SELECT idx, event_id, body, leaf_hash FROM audit_entries ORDER BY idx"
+    ) == _rows(one_by_one, "SELECT idx, event_id, body, leaf_hash FROM audit_entries ORDER BY idx")
     nodes = "SELECT level, idx, hash FROM audit_nodes ORDER BY level, idx"
     assert _rows(batched, nodes) == _rows(one_by_one, nodes)
     mirror = InMemoryTree.from_leaves(audit_body(n) for n in range(total))
@@ -83,11 +83,13 @@ def test_replayed_event_ids_keep_their_index_within_and_across_batches(
 ) -> None:
     fill(store, 4)
     root = store.root()
-    replayed = [("evt-00002", b'{"a":"another body for a known event"}'),
-                ("evt-new-1", audit_body(4)),
-                ("evt-00000", audit_body(0)),
-                ("evt-new-1", audit_body(99)),
-                ("evt-new-2", audit_body(5))]
+    replayed = [
+        ("evt-00002", b'{"a":"another body for a known event"}'),
+        ("evt-new-1", audit_body(4)),
+        ("evt-00000", audit_body(0)),
+        ("evt-new-1", audit_body(99)),
+        ("evt-new-2", audit_body(5)),
+    ]
     assert store.append_many(replayed) == [2, 4, 0, 4, 5]
     assert store.size() == 6
     assert store.entry(2).body == audit_body(2)
@@ -106,8 +108,9 @@ def test_a_batch_of_known_events_reads_no_tree_nodes(
     assert store.size() == 9
 
 
-def test_a_batch_loads_the_frontier_once(store: AuditLogStore, fill: Fill,
-                                         audit_body: Body) -> None:
+def test_a_batch_loads_the_frontier_once(
+    store: AuditLogStore, fill: Fill, audit_body: Body
+) -> None:
     fill(store, 139)
     node_reads = _count_node_reads(store)
     store.append_many(_items(139, 50, audit_body))
@@ -116,9 +119,11 @@ def test_a_batch_loads_the_frontier_once(store: AuditLogStore, fill: Fill,
     assert store.size() == 189
 
 
-@pytest.mark.parametrize("bad", [("", b'{"a":1}'), ("evt-bad", b'{"b":1,"a":2}'),
-                                 ("evt-bad", b"not json")],
-                         ids=["no-event-id", "not-canonical", "not-json"])
+@pytest.mark.parametrize(
+    "bad",
+    [("", b'{"a":1}'), ("evt-bad", b'{"b":1,"a":2}'), ("evt-bad", b"not json")],
+    ids=["no-event-id", "not-canonical", "not-json"],
+)
 def test_one_bad_entry_appends_nothing_of_its_batch(
     store: AuditLogStore, fill: Fill, audit_body: Body, bad: tuple[str, bytes]
 ) -> None:
@@ -139,14 +144,13 @@ def test_an_empty_batch_changes_nothing(store: AuditLogStore, fill: Fill) -> Non
     assert (store.size(), store.root()) == (2, root)
 
 
-def test_a_large_batch_looks_up_known_ids_in_chunks(
-    store: AuditLogStore, audit_body: Body
-) -> None:
+def test_a_large_batch_looks_up_known_ids_in_chunks(store: AuditLogStore, audit_body: Body) -> None:
     # More ids than one lookup statement takes, with replays on both sides of a chunk edge.
     first = store.append_many(_items(0, 1200, audit_body))
     assert first == list(range(1200))
-    again = store.append_many([*_items(495, 10, audit_body), *_items(1200, 3, audit_body),
-                               *_items(1195, 5, audit_body)])
+    again = store.append_many(
+        [*_items(495, 10, audit_body), *_items(1200, 3, audit_body), *_items(1195, 5, audit_body)]
+    )
     assert again == [*range(495, 505), 1200, 1201, 1202, *range(1195, 1200)]
     assert store.size() == 1203
     assert store.root() == InMemoryTree.from_leaves(audit_body(n) for n in range(1203)).root()

@@ -35,8 +35,7 @@ GO_TEXT = (
     "then you don't know what your problem is.\n"
 )
 GO_NOTE = (
-    GO_TEXT
-    + "\n— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKv"
+    GO_TEXT + "\n— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKv"
     "qfqdngotpRZb6KE6RyyBwJnAM=\n"
 )
 
@@ -131,7 +130,7 @@ def test_malformed_notes_are_rejected(note: str) -> None:
 
 def test_too_many_signatures_are_rejected(signer: NoteSigner) -> None:
     body = Checkpoint(ORIGIN, 3, ROOT).body()
-    line = sign_note(body, [signer])[len(body) + 1:]
+    line = sign_note(body, [signer])[len(body) + 1 :]
     with pytest.raises(InvalidCheckpoint, match="at most"):
         parse_note(body + "\n" + line * (MAX_SIGNATURES + 1))
 
@@ -204,9 +203,11 @@ def test_generated_keys_round_trip_through_every_configuration_form(tmp_path: Pa
     assert load_signing_key(str(pem_file), name=ORIGIN).verifier.vkey == vkey
     assert load_signing_key(seed, name=ORIGIN).verifier.vkey == vkey
 
-    public_pem = signer.private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public_pem = (
+        signer.private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     vkey_file = tmp_path / "audit.vkey"
     vkey_file.write_text(vkey + "\n")
     assert load_verifier_key(vkey).vkey == vkey
@@ -217,8 +218,9 @@ def test_generated_keys_round_trip_through_every_configuration_form(tmp_path: Pa
 @pytest.mark.parametrize(
     ("value", "name"),
     [
-        pytest.param("-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----", "n",
-                     id="broken-pem"),
+        pytest.param(
+            "-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----", "n", id="broken-pem"
+        ),
         pytest.param(base64.b64encode(bytes(32)).decode(), None, id="seed-without-name"),
         pytest.param("/nonexistent/audit-signer.key", None, id="missing-file"),
         pytest.param(GO_SKEY.replace("c74f20a3", "c74f20a4"), None, id="wrong-key-id"),

@@ -110,8 +110,16 @@ def test_roots_and_proofs_match_the_in_memory_tree(
         lambda store: store.root(6),
         lambda store: store.entry(5),
     ],
-    ids=["index-equals-size", "size-beyond-log", "negative-index", "from-empty", "shrinking",
-         "beyond-log", "root-beyond-log", "missing-entry"],
+    ids=[
+        "index-equals-size",
+        "size-beyond-log",
+        "negative-index",
+        "from-empty",
+        "shrinking",
+        "beyond-log",
+        "root-beyond-log",
+        "missing-entry",
+    ],
 )
 def test_requests_outside_the_log_are_out_of_range(
     store: AuditLogStore, fill: Fill, request_proof: Callable[[AuditLogStore], Any]
@@ -122,7 +130,8 @@ def test_requests_outside_the_log_are_out_of_range(
 
 
 def test_proofs_and_appends_read_a_logarithmic_number_of_nodes(
-    store: AuditLogStore, fill: Fill, audit_body: Body) -> None:
+    store: AuditLogStore, fill: Fill, audit_body: Body
+) -> None:
     node_reads = 0
 
     def count_node_reads(*arguments: Any) -> None:
@@ -218,7 +227,8 @@ def test_checkpoints_that_misstate_the_log_are_refused(
 
 
 def test_append_only_on_sqlite_forbids_update_and_delete(
-    store: AuditLogStore, fill: Fill, signer: NoteSigner, audit_body: Body) -> None:
+    store: AuditLogStore, fill: Fill, signer: NoteSigner, audit_body: Body
+) -> None:
     fill(store, 3)
     store.publish_checkpoint(signer.name, signer)
     executed = grant_append_only(store.engine, "accord_audit")

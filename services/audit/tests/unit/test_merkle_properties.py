@@ -136,14 +136,12 @@ def test_appends_persist_every_perfect_subtree_exactly_once(entries: list[bytes]
             persisted[(node.level, node.index)] = node.hash
     size = len(entries)
     expected = {
-        (level, index)
-        for level in range(size.bit_length())
-        for index in range(size >> level)
+        (level, index) for level in range(size.bit_length()) for index in range(size >> level)
     }
     assert set(persisted) == expected
     for (level, index), hashed in persisted.items():
         start = index << level
-        assert hashed == rfc_mth(entries[start: start + (1 << level)])
+        assert hashed == rfc_mth(entries[start : start + (1 << level)])
 
 
 @PROPERTY_SETTINGS
@@ -200,9 +198,7 @@ def test_a_changed_entry_breaks_its_inclusion_proof(
     # An empty entry has no bit to flip; the nearest different entry is one zero byte.
     changed = flip_bit(entries[index], bit) if entries[index] else b"\x00"
     assert changed != entries[index]
-    assert _rejected(
-        lambda: verify_inclusion(leaf_hash(changed), index, size, proof, tree.root())
-    )
+    assert _rejected(lambda: verify_inclusion(leaf_hash(changed), index, size, proof, tree.root()))
 
 
 @PROPERTY_SETTINGS
@@ -292,8 +288,18 @@ def test_proofs_read_a_logarithmic_number_of_hashes(size: int, data: st.DataObje
 
 @pytest.mark.parametrize(
     ("start", "end", "valid"),
-    [(0, 1, True), (8, 16, True), (4, 7, True), (0, 3, True), (3, 5, False), (2, 6, False),
-     (1, 3, False), (1, 15, False), (1, 1, False), (2, 1, False)],
+    [
+        (0, 1, True),
+        (8, 16, True),
+        (4, 7, True),
+        (0, 3, True),
+        (3, 5, False),
+        (2, 6, False),
+        (1, 3, False),
+        (1, 15, False),
+        (1, 1, False),
+        (2, 1, False),
+    ],
 )
 def test_valid_subtrees_are_aligned_to_their_rounded_up_size(
     start: int, end: int, valid: bool

@@ -94,13 +94,12 @@ def test_leaf_hashes_match_the_reference_tree() -> None:
 
 def test_every_node_hash_matches_the_reference_tree() -> None:
     levels = [
-        [bytes.fromhex(hashed) for hashed in level]
-        for level in REFERENCE["node_hashes_by_level"]
+        [bytes.fromhex(hashed) for hashed in level] for level in REFERENCE["node_hashes_by_level"]
     ]
     assert REFERENCE_TREE.levels == levels
     for level in range(1, len(levels)):
         for index, parent in enumerate(levels[level]):
-            children = levels[level - 1][2 * index: 2 * index + 2]
+            children = levels[level - 1][2 * index : 2 * index + 2]
             assert node_hash(*children) == parent
 
 
@@ -128,9 +127,7 @@ def test_inclusion_vector(case: dict[str, Any]) -> None:
 def test_consistency_vector(case: dict[str, Any]) -> None:
     old_root, new_root, proof = _b64(case["root1"]), _b64(case["root2"]), _proof(case)
     old_size, new_size = case["size1"], case["size2"]
-    accepted = _outcome(
-        lambda: verify_consistency(old_size, new_size, proof, old_root, new_root)
-    )
+    accepted = _outcome(lambda: verify_consistency(old_size, new_size, proof, old_root, new_root))
     assert accepted is not case["wantErr"], case["desc"]
     if accepted and old_size > 0 and _is_reference_root(new_size, new_root):
         assert consistency_proof(REFERENCE_TREE, old_size, new_size) == proof
@@ -140,9 +137,7 @@ def test_consistency_vector(case: dict[str, Any]) -> None:
 def test_subtree_inclusion_vector(case: dict[str, Any]) -> None:
     leaf, root, proof = _b64(case["leafHash"]), _b64(case["root"]), _proof(case)
     index, start, end = case["leafIdx"], case["start"], case["end"]
-    accepted = _outcome(
-        lambda: verify_subtree_inclusion(leaf, index, start, end, proof, root)
-    )
+    accepted = _outcome(lambda: verify_subtree_inclusion(leaf, index, start, end, proof, root))
     assert accepted is not case["wantErr"], case["desc"]
     if accepted and start == 0 and _is_reference_root(end, root):
         assert subtree_inclusion_proof(REFERENCE_TREE, index, start, end) == proof

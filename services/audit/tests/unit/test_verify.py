@@ -71,7 +71,8 @@ def test_a_rewrite_that_recomputes_the_stored_hashes_still_breaks_the_checkpoint
     _execute(
         checkpointed,
         "UPDATE audit_entries SET body = :body, leaf_hash = :leaf WHERE idx = 10",
-        body=forged, leaf=forged_leaf,
+        body=forged,
+        leaf=forged_leaf,
     )
     _execute(
         checkpointed,
@@ -90,9 +91,7 @@ def test_a_deleted_entry_is_reported_missing(
     assert _messages(checkpointed, signer)[0] == "entry 33: missing"
 
 
-def test_a_corrupted_inner_node_is_found(
-    checkpointed: AuditLogStore, signer: NoteSigner
-) -> None:
+def test_a_corrupted_inner_node_is_found(checkpointed: AuditLogStore, signer: NoteSigner) -> None:
     _execute(
         checkpointed,
         "UPDATE audit_nodes SET hash = :hash WHERE level = 3 AND idx = 2",
@@ -136,7 +135,8 @@ def test_an_entry_inserted_around_the_store_must_still_be_canonical(
     _execute(
         checkpointed,
         "UPDATE audit_entries SET body = :body, leaf_hash = :leaf WHERE idx = 59",
-        body=body, leaf=leaf_hash(body),
+        body=body,
+        leaf=leaf_hash(body),
     )
     messages = _messages(checkpointed, signer)
     assert messages[0] == "entry 59: stored body is not in canonical JSON form"
@@ -181,8 +181,10 @@ def test_a_saved_checkpoint_from_a_forked_history_is_detected(
     fill(fork, 29)
     forked = fork.publish_checkpoint(signer.name, signer)
     messages = _messages(checkpointed, signer, forked)
-    assert "saved checkpoint: root does not match the first 30 entries (history was rewritten)" \
+    assert (
+        "saved checkpoint: root does not match the first 30 entries (history was rewritten)"
         in messages
+    )
     assert any(
         message.startswith("saved checkpoint: not consistent with checkpoint 60")
         for message in messages
@@ -192,9 +194,7 @@ def test_a_saved_checkpoint_from_a_forked_history_is_detected(
 def test_a_log_rolled_back_behind_a_saved_checkpoint_is_detected(
     checkpointed: AuditLogStore, signer: NoteSigner
 ) -> None:
-    ahead = sign_checkpoint(
-        Checkpoint(signer.name, 61, checkpointed.root()), signer
-    )
+    ahead = sign_checkpoint(Checkpoint(signer.name, 61, checkpointed.root()), signer)
     messages = _messages(checkpointed, signer, ahead)
     assert messages == [
         "saved checkpoint: tree size 61 is beyond the log's 60 entries "
@@ -218,8 +218,14 @@ def test_the_command_passes_an_intact_log(
     saved.write_text(checkpointed.checkpoints()[0][1])
     result = CliRunner().invoke(
         app,
-        ["--db-url", _db_url(checkpointed), "--public-key", signer.verifier.vkey,
-         "--checkpoint", str(saved)],
+        [
+            "--db-url",
+            _db_url(checkpointed),
+            "--public-key",
+            signer.verifier.vkey,
+            "--checkpoint",
+            str(saved),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "60 entries and 3 checkpoints verified" in result.output
@@ -269,12 +275,17 @@ def test_any_single_bit_change_of_a_stored_entry_is_found(
     position = bit % (len(original) * 8)
     changed = bytearray(original)
     changed[position // 8] ^= 1 << (position % 8)
-    _execute(log, "UPDATE audit_entries SET body = :body WHERE idx = :idx",
-             body=bytes(changed), idx=index)
+    _execute(
+        log,
+        "UPDATE audit_entries SET body = :body WHERE idx = :idx",
+        body=bytes(changed),
+        idx=index,
+    )
     try:
         messages = _messages(log, signer)
     finally:
-        _execute(log, "UPDATE audit_entries SET body = :body WHERE idx = :idx",
-                 body=original, idx=index)
+        _execute(
+            log, "UPDATE audit_entries SET body = :body WHERE idx = :idx", body=original, idx=index
+        )
     assert messages[0] == f"entry {index}: stored body does not match leaf hash"
     assert messages[-1] == "checkpoint 24: root does not match the entries"

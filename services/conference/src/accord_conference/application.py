@@ -65,9 +65,11 @@ class ConferenceService(AccordApplication):
         self.direct_limit: DirectLimit = lambda _: None
         self.court_share_policy: CourtSharePolicy | None = None
         self.facilitator_log: EventSourcedLog[IntakeLogged] = EventSourcedLog(
-            self.events, FACILITATOR_LOG_ID, IntakeLogged)
+            self.events, FACILITATOR_LOG_ID, IntakeLogged
+        )
         self.intake_log: EventSourcedLog[IntakeLogged] = EventSourcedLog(
-            self.events, INTAKE_LOG_ID, IntakeLogged)
+            self.events, INTAKE_LOG_ID, IntakeLogged
+        )
         self.contexts = CaseContexts(self)
 
     # --- intake (fed by police events) ---------------------------------------------------
@@ -79,23 +81,38 @@ class ConferenceService(AccordApplication):
         assert isinstance(found, Intake)
         return found
 
-    def receive_referral(self, case_id: str, jurisdiction: str, submitted_at: Any,
-                         referring_org: str, court_reference: str | None) -> list[Any]:
+    def receive_referral(
+        self,
+        case_id: str,
+        jurisdiction: str,
+        submitted_at: Any,
+        referring_org: str,
+        court_reference: str | None,
+    ) -> list[Any]:
         try:
             self.intake(case_id)
             return []  # already known: a replay of the same referral changes nothing
         except NotFound:
             pass
-        intake = Intake(case_id=uuid.UUID(case_id), jurisdiction=jurisdiction,
-                        submitted_at=submitted_at, referring_org=referring_org,
-                        court_reference=court_reference)
+        intake = Intake(
+            case_id=uuid.UUID(case_id),
+            jurisdiction=jurisdiction,
+            submitted_at=submitted_at,
+            referring_org=referring_org,
+            court_reference=court_reference,
+        )
         return [intake, self.intake_log.trigger_event(case_id=uuid.UUID(case_id))]
 
     def intake_document(self, intake: Intake) -> dict[str, Any]:
-        return {"case_id": intake.case_id, "status": intake.status,
-                "jurisdiction": intake.jurisdiction, "eligibility": intake.eligibility,
-                "received_at": intake.created_on, "risk_band": intake.risk_band,
-                "reassessment_required": intake.reassessment_required}
+        return {
+            "case_id": intake.case_id,
+            "status": intake.status,
+            "jurisdiction": intake.jurisdiction,
+            "eligibility": intake.eligibility,
+            "received_at": intake.created_on,
+            "risk_band": intake.risk_band,
+            "reassessment_required": intake.reassessment_required,
+        }
 
     def intake_list(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
         docs = []
@@ -107,8 +124,9 @@ class ConferenceService(AccordApplication):
                 break
         return docs
 
-    def policy_case(self, case_id: str, agency: str | None = None,
-                    user: str | None = None) -> dict[str, Any]:
+    def policy_case(
+        self, case_id: str, agency: str | None = None, user: str | None = None
+    ) -> dict[str, Any]:
         """What the policy needs, with this service's own fact: which provider accepted."""
         case = self.contexts.policy_case(case_id, agency, user)
         try:
@@ -122,16 +140,29 @@ class ConferenceService(AccordApplication):
         return case
 
     # --- facilitators -------------------------------------------------------------------
-    def register_facilitator(self, facilitator_id: str, name: str, org: str,
-                             accreditation_id: str, accredited_until: date,
-                             endorsement_expires: date | None) -> None:
+    def register_facilitator(
+        self,
+        facilitator_id: str,
+        name: str,
+        org: str,
+        accreditation_id: str,
+        accredited_until: date,
+        endorsement_expires: date | None,
+    ) -> None:
         try:
             self.facilitator(facilitator_id)
             raise AlreadyExists("facilitator")
         except NotFound:
             pass
-        f = Facilitator.register(facilitator_id, name, org, accreditation_id, accredited_until,
-                                 endorsement_expires, _now())
+        f = Facilitator.register(
+            facilitator_id,
+            name,
+            org,
+            accreditation_id,
+            accredited_until,
+            endorsement_expires,
+            _now(),
+        )
         self.save(f, self.facilitator_log.trigger_event(case_id=f.id))
 
     def facilitator(self, facilitator_id: str) -> Facilitator:
@@ -149,9 +180,12 @@ class ConferenceService(AccordApplication):
         f.renew_endorsement(expires, _now())
         affected = []
         for rj in self.cases(limit=10_000):
-            if (rj.status == "scheduled" and rj.facilitator_id == facilitator_id
-                    and rj.conference_at is not None
-                    and not f.has_valid_endorsement(rj.conference_at.date())):
+            if (
+                rj.status == "scheduled"
+                and rj.facilitator_id == facilitator_id
+                and rj.conference_at is not None
+                and not f.has_valid_endorsement(rj.conference_at.date())
+            ):
                 rj.suspend_for("endorsement_expires_before_conference", _now())
                 affected.append(rj)
         self.save(f, *affected)
@@ -168,12 +202,18 @@ class ConferenceService(AccordApplication):
             f = self.repository.get(logged.case_id)
             if org is not None and f.org != org:
                 continue
-            result.append({"facilitator_id": f.facilitator_id, "name": f.name, "org": f.org,
-                           "accreditation_id": f.accreditation_id,
-                           "accredited_until": f.accredited_until,
-                           "endorsement_expires": f.endorsement_expires,
-                           "endorsement_valid_today": f.has_valid_endorsement(today),
-                           "supervision_log": f.supervision_log})
+            result.append(
+                {
+                    "facilitator_id": f.facilitator_id,
+                    "name": f.name,
+                    "org": f.org,
+                    "accreditation_id": f.accreditation_id,
+                    "accredited_until": f.accredited_until,
+                    "endorsement_expires": f.endorsement_expires,
+                    "endorsement_valid_today": f.has_valid_endorsement(today),
+                    "supervision_log": f.supervision_log,
+                }
+            )
         return result
 
     # --- RJ cases ---------------------------------------------------------------------------
@@ -193,10 +233,18 @@ class ConferenceService(AccordApplication):
         if intake.status not in ("eligible_direct", "eligible_indirect_only"):
             raise NotEligible(intake.status)
         now = _now()
-        rj = RJCase.open(case_id, provider_org, intake.jurisdiction, intake.status,
-                         intake.risk_band or "standard", self.direct_limit(intake.jurisdiction),
-                         by, now, court_reference=intake.court_reference,
-                         referring_agency="police")
+        rj = RJCase.open(
+            case_id,
+            provider_org,
+            intake.jurisdiction,
+            intake.status,
+            intake.risk_band or "standard",
+            self.direct_limit(intake.jurisdiction),
+            by,
+            now,
+            court_reference=intake.court_reference,
+            referring_agency="police",
+        )
         context = self.contexts.get(case_id)
         if context.participate_active():
             rj.note_participate_consent(True, now)
@@ -207,42 +255,78 @@ class ConferenceService(AccordApplication):
         intake.decide("accepted", provider_org)
         self.save(intake, rj)
 
-    def command(self, case_id: str, name: str, *args: Any, expected_version: int | None = None,
-                **kwargs: Any) -> None:
+    def command(
+        self,
+        case_id: str,
+        name: str,
+        *args: Any,
+        expected_version: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         rj = self.rj_case(case_id)
         if expected_version is not None and rj.version != expected_version:
             raise VersionConflict(rj.version)
         getattr(rj, name)(*args, **kwargs)
         self.save(rj, *self._court_share(rj))
 
-    def assign_facilitator(self, case_id: str, facilitator_id: str, role: str, by: str,
-                           expected_version: int | None = None) -> None:
+    def assign_facilitator(
+        self,
+        case_id: str,
+        facilitator_id: str,
+        role: str,
+        by: str,
+        expected_version: int | None = None,
+    ) -> None:
         today = _now().date()
         rj = self.rj_case(case_id)
         # Endorsed today and, if a conference is scheduled, still on its day.
         days = [today] + ([rj.conference_at.date()] if rj.conference_at is not None else [])
         f = self.facilitator(facilitator_id)
         valid = all(f.has_valid_endorsement(day) for day in days)
-        self.command(case_id, "assign_facilitator", facilitator_id, valid, today, by, role,
-                     expected_version=expected_version)
+        self.command(
+            case_id,
+            "assign_facilitator",
+            facilitator_id,
+            valid,
+            today,
+            by,
+            role,
+            expected_version=expected_version,
+        )
 
     def _endorsed(self, rj: RJCase, *days: date) -> bool:
         return rj.facilitator_id is not None and all(
-            self.facilitator(rj.facilitator_id).has_valid_endorsement(day) for day in days)
+            self.facilitator(rj.facilitator_id).has_valid_endorsement(day) for day in days
+        )
 
-    def schedule(self, case_id: str, modality: str, at_time: datetime, by: str,
-                 expected_version: int | None = None) -> None:
+    def schedule(
+        self,
+        case_id: str,
+        modality: str,
+        at_time: datetime,
+        by: str,
+        expected_version: int | None = None,
+    ) -> None:
         """The gate is checked as of the conference day: the endorsement must hold today and
         on the day, and the safety plan must still be current then."""
         rj = self.rj_case(case_id)
         today = _now().date()
         day = at_time.astimezone(UTC).date()
         if day < today:
-            raise ValidationFailed("a conference cannot be scheduled in the past",
-                                   {"field": "at_time"})
+            raise ValidationFailed(
+                "a conference cannot be scheduled in the past", {"field": "at_time"}
+            )
         valid = self._endorsed(rj, today, day)
-        self.command(case_id, "schedule_conference", modality, at_time, day, valid, by,
-                     expected_version=expected_version)
+        self.command(
+            case_id,
+            "schedule_conference",
+            modality,
+            at_time,
+            day,
+            valid,
+            by,
+            expected_version=expected_version,
+        )
 
     def gate(self, case_id: str, on: date | None = None) -> dict[str, Any]:
         """Every failed condition as of `on`: the scheduled conference's day if there is one,
@@ -252,31 +336,47 @@ class ConferenceService(AccordApplication):
         scheduled = rj.conference_at.date() if rj.conference_at is not None else None
         day = max(on or scheduled or today, today)
         valid = self._endorsed(rj, today, day)
-        return {"as_of": day.isoformat(), "direct": rj.direct_gate_failures(day, valid),
-                "indirect": rj.indirect_gate_failures(day, valid)}
+        return {
+            "as_of": day.isoformat(),
+            "direct": rj.direct_gate_failures(day, valid),
+            "indirect": rj.indirect_gate_failures(day, valid),
+        }
 
     def case_document(self, rj: RJCase) -> dict[str, Any]:
         today = _now().date()
         return {
-            "case_id": rj.case_id, "status": rj.status, "stage": rj.status,
-            "modality": rj.modality, "jurisdiction": rj.jurisdiction,
-            "opened_at": rj.opened_at, "stop_reason": rj.stop_reason,
-            "suspended": rj.status == "suspended", "facilitator_id": rj.facilitator_id,
+            "case_id": rj.case_id,
+            "status": rj.status,
+            "stage": rj.status,
+            "modality": rj.modality,
+            "jurisdiction": rj.jurisdiction,
+            "opened_at": rj.opened_at,
+            "stop_reason": rj.stop_reason,
+            "suspended": rj.status == "suspended",
+            "facilitator_id": rj.facilitator_id,
             "co_facilitator_id": rj.co_facilitator_id,
-            "gate": {"direct": rj.direct_gate_failures(today, True),
-                     "indirect": rj.indirect_gate_failures(today, True)},
-            "conference_at": rj.conference_at, "version": rj.version,
-            "reassessment_required": rj.reassessment_required, "risk_band": rj.risk_band,
+            "gate": {
+                "direct": rj.direct_gate_failures(today, True),
+                "indirect": rj.indirect_gate_failures(today, True),
+            },
+            "conference_at": rj.conference_at,
+            "version": rj.version,
+            "reassessment_required": rj.reassessment_required,
+            "risk_band": rj.risk_band,
             "participate_consent_active": rj.participate_consent_active,
-            "offender_consent": rj.offender_consent, "preparation": rj.preparations,
-            "conference_notes": rj.conference_notes, "agreement_items": rj.agreement_items,
+            "offender_consent": rj.offender_consent,
+            "preparation": rj.preparations,
+            "conference_notes": rj.conference_notes,
+            "agreement_items": rj.agreement_items,
             "agreement_consents": rj.agreement_consents,
-            "compliance": {"items": rj.items_status(), "overdue": rj.overdue_items(today),
-                           "returned_to": rj.returned_to},
+            "compliance": {
+                "items": rj.items_status(),
+                "overdue": rj.overdue_items(today),
+                "returned_to": rj.returned_to,
+            },
         }
 
-    def cases(self, limit: int = 100,
-              visible_to: tuple[str, str] | None = None) -> list[RJCase]:
+    def cases(self, limit: int = 100, visible_to: tuple[str, str] | None = None) -> list[RJCase]:
         """Newest first; `visible_to` (agency, org) keeps the cases that organisation is
         responsible for, so a page is a page of the caller's own (the policy decides rows)."""
         found = []
@@ -285,8 +385,10 @@ class ConferenceService(AccordApplication):
                 rj = self.rj_case(str(logged.case_id))
             except NotFound:
                 continue
-            if visible_to is not None and self.policy_case(rj.case_id)["responsible"].get(
-                    visible_to[0]) != visible_to[1]:
+            if (
+                visible_to is not None
+                and self.policy_case(rj.case_id)["responsible"].get(visible_to[0]) != visible_to[1]
+            ):
                 continue
             found.append(rj)
             if len(found) >= limit:
@@ -300,15 +402,21 @@ class ConferenceService(AccordApplication):
         share = self.outcome_share(rj.case_id)
         context = context or self.contexts.get(rj.case_id)
         all_parties = rj.outcome_shared_with_court and all(
-            c["status"] == "active" for c in context.consents.values()
-            if c["scope"] == "outcome")
+            c["status"] == "active" for c in context.consents.values() if c["scope"] == "outcome"
+        )
         allowed, decision_id = False, None
         if all_parties and self.court_share_policy is not None:
             try:
-                allowed, decision_id = self.court_share_policy(rj.case_id, {
-                    "outcome_consent_all_parties": True, "consent_provisions": [],
-                    "risk_band": rj.risk_band, "emergency_grant": None,
-                    "responsible": dict(context.responsible)})
+                allowed, decision_id = self.court_share_policy(
+                    rj.case_id,
+                    {
+                        "outcome_consent_all_parties": True,
+                        "consent_provisions": [],
+                        "risk_band": rj.risk_band,
+                        "emergency_grant": None,
+                        "responsible": dict(context.responsible),
+                    },
+                )
             except Exception:  # policy unavailable: deny, a later command re-decides
                 allowed = False
         if allowed and not share.shared:
@@ -338,68 +446,143 @@ class ConferenceService(AccordApplication):
             return [(CaseStopped(case_id=case_id, reason=e.reason, at=e.at), None)]
         if isinstance(domain_event, (RJCase.AgreementAgreed, RJCase.OutcomeSharingWithdrawn)):
             rj = self._at(domain_event)
-            return [(AgreementMade(case_id=case_id, court_reference=rj.court_reference,
-                                   items_status=rj.items_status(),
-                                   outcome_consent_all_parties=rj.outcome_shared_with_court,
-                                   at=e.at), None)]
+            return [
+                (
+                    AgreementMade(
+                        case_id=case_id,
+                        court_reference=rj.court_reference,
+                        items_status=rj.items_status(),
+                        outcome_consent_all_parties=rj.outcome_shared_with_court,
+                        at=e.at,
+                    ),
+                    None,
+                )
+            ]
         if isinstance(domain_event, (RJCase.ItemCompleted, RJCase.AgreementBreached)):
             rj = self._at(domain_event)
-            return [(ItemReported(
-                case_id=case_id, item_id=e.item_id,
-                status="completed" if isinstance(domain_event, RJCase.ItemCompleted)
-                else "breached", reported_by_agency=e.reported_by_agency,
-                court_reference=rj.court_reference, items_status=rj.items_status(),
-                case_status=rj.status, returned_to=rj.returned_to, at=e.at), None)]
+            return [
+                (
+                    ItemReported(
+                        case_id=case_id,
+                        item_id=e.item_id,
+                        status="completed"
+                        if isinstance(domain_event, RJCase.ItemCompleted)
+                        else "breached",
+                        reported_by_agency=e.reported_by_agency,
+                        court_reference=rj.court_reference,
+                        items_status=rj.items_status(),
+                        case_status=rj.status,
+                        returned_to=rj.returned_to,
+                        at=e.at,
+                    ),
+                    None,
+                )
+            ]
         if isinstance(domain_event, RJCase.CaseCompleted):
             rj = self._at(domain_event)
-            return [(ItemReported(
-                case_id=case_id, item_id="*", status="completed",
-                reported_by_agency="rj_provider", court_reference=rj.court_reference,
-                items_status=rj.items_status(), case_status="completed", at=e.at), None)]
+            return [
+                (
+                    ItemReported(
+                        case_id=case_id,
+                        item_id="*",
+                        status="completed",
+                        reported_by_agency="rj_provider",
+                        court_reference=rj.court_reference,
+                        items_status=rj.items_status(),
+                        case_status="completed",
+                        at=e.at,
+                    ),
+                    None,
+                )
+            ]
         if isinstance(domain_event, OutcomeShare.Shared):
             share = self._at(domain_event)
-            return [(AgreementItemsShared(case_id=share.case_id, recipient="court",
-                                          court_reference=e.court_reference,
-                                          items_text=e.items, at=e.at), "court")]
+            return [
+                (
+                    AgreementItemsShared(
+                        case_id=share.case_id,
+                        recipient="court",
+                        court_reference=e.court_reference,
+                        items_text=e.items,
+                        at=e.at,
+                    ),
+                    "court",
+                )
+            ]
         if isinstance(domain_event, OutcomeShare.Revoked):
             share = self._at(domain_event)
-            return [(ShareRevoked(case_id=share.case_id, recipient="court",
-                                  data_classes=["agreement.items"], reason=e.reason,
-                                  at=e.at), "court")]
+            return [
+                (
+                    ShareRevoked(
+                        case_id=share.case_id,
+                        recipient="court",
+                        data_classes=["agreement.items"],
+                        reason=e.reason,
+                        at=e.at,
+                    ),
+                    "court",
+                )
+            ]
         if isinstance(domain_event, Intake.Decided) and e.status == "accepted":
             case_id = self._at(domain_event).case_id
-            return [(ReferralAccepted(case_id=case_id, provider_org=e.provider_org,
-                                      at=e.timestamp), None)]
+            return [
+                (
+                    ReferralAccepted(case_id=case_id, provider_org=e.provider_org, at=e.timestamp),
+                    None,
+                )
+            ]
         if isinstance(domain_event, Intake.Decided) and e.status == "declined":
             case_id = self._at(domain_event).case_id
-            return [(ReferralDeclined(case_id=case_id, provider_org=e.provider_org,
-                                      reason=e.reason or "", at=e.timestamp), None)]
+            return [
+                (
+                    ReferralDeclined(
+                        case_id=case_id,
+                        provider_org=e.provider_org,
+                        reason=e.reason or "",
+                        at=e.timestamp,
+                    ),
+                    None,
+                )
+            ]
         if isinstance(domain_event, RJCase.FacilitatorAssigned):
             rj = self._at(domain_event)
-            return [(FacilitatorsAssigned(
-                case_id=case_id, at=e.timestamp,
-                facilitator_ids=[f for f in (rj.facilitator_id, rj.co_facilitator_id) if f]),
-                None)]
+            return [
+                (
+                    FacilitatorsAssigned(
+                        case_id=case_id,
+                        at=e.timestamp,
+                        facilitator_ids=[f for f in (rj.facilitator_id, rj.co_facilitator_id) if f],
+                    ),
+                    None,
+                )
+            ]
         if type(domain_event).__qualname__.startswith("RJCase."):
             # Every other change of the case (assignment, preparation, scheduling, suspension)
             # reaches the audit log by name and version, without its content.
             rj = self._at(domain_event)
-            return [(CaseChanged(case_id=case_id, service="conference", record="rj_case",
-                                 change=type(domain_event).__name__,
-                                 version=domain_event.originator_version, status=rj.status,
-                                 at=e.timestamp), None)]
+            return [
+                (
+                    CaseChanged(
+                        case_id=case_id,
+                        service="conference",
+                        record="rj_case",
+                        change=type(domain_event).__name__,
+                        version=domain_event.originator_version,
+                        status=rj.status,
+                        at=e.timestamp,
+                    ),
+                    None,
+                )
+            ]
         return super().integration_events(domain_event)
 
     def _at(self, domain_event: DomainEventProtocol[uuid.UUID]) -> Any:
-        return self.repository.get(domain_event.originator_id,
-                                   version=domain_event.originator_version)
-
-
+        return self.repository.get(
+            domain_event.originator_id, version=domain_event.originator_version
+        )
 
 
 def _date(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value))
-
-

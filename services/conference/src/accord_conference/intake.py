@@ -12,8 +12,14 @@ from eventsourcing.domain import Aggregate, event
 
 class Intake(Aggregate):
     @event("Received")
-    def __init__(self, case_id: UUID, jurisdiction: str, submitted_at: datetime,
-                 referring_org: str, court_reference: str | None) -> None:
+    def __init__(
+        self,
+        case_id: UUID,
+        jurisdiction: str,
+        submitted_at: datetime,
+        referring_org: str,
+        court_reference: str | None,
+    ) -> None:
         self.case_id = str(case_id)
         self.jurisdiction = jurisdiction
         self.submitted_at = submitted_at

@@ -39,9 +39,12 @@ def inbox_handlers(app: ConferenceService) -> dict[str, Handler]:
             return None
 
     def submitted(e: IntegrationEvent, c: ReferralSubmitted) -> list[Any]:
-        return [*context[ReferralSubmitted.type](e, c),
-                *app.receive_referral(c.case_id, c.jurisdiction, c.submitted_at,
-                                      c.referring_org, c.court_reference)]
+        return [
+            *context[ReferralSubmitted.type](e, c),
+            *app.receive_referral(
+                c.case_id, c.jurisdiction, c.submitted_at, c.referring_org, c.court_reference
+            ),
+        ]
 
     def screened(e: IntegrationEvent, c: ReferralScreened) -> list[Any]:
         changed = list(context[ReferralScreened.type](e, c))
@@ -104,7 +107,13 @@ def inbox_handlers(app: ConferenceService) -> dict[str, Handler]:
             changed.append(rj)
         return changed
 
-    return {**context, ReferralSubmitted.type: submitted, ReferralScreened.type: screened,
-            RiskAssessed.type: risk, IncidentReported.type: incident,
-            ReferralWithdrawn.type: withdrawn, ConsentChanged.type: consent,
-            SafetyPlanChanged.type: safety_plan}
+    return {
+        **context,
+        ReferralSubmitted.type: submitted,
+        ReferralScreened.type: screened,
+        RiskAssessed.type: risk,
+        IncidentReported.type: incident,
+        ReferralWithdrawn.type: withdrawn,
+        ConsentChanged.type: consent,
+        SafetyPlanChanged.type: safety_plan,
+    }

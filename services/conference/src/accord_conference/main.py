@@ -23,20 +23,26 @@ from accord_conference.integration import inbox_handlers
 def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
     app = ConferenceService(settings)
     inbox = ApplicationInbox(app, inbox_handlers(app), refusals=(ConferenceError,))
-    runtime = ServiceRuntime(settings, app, inbox=inbox,
-                             topics=[REFERRAL_TOPIC, VICTIM_SUPPORT_TOPIC])
+    runtime = ServiceRuntime(
+        settings, app, inbox=inbox, topics=[REFERRAL_TOPIC, VICTIM_SUPPORT_TOPIC]
+    )
 
     def direct_limit(jurisdiction: str) -> str | None:
-        result, _ = runtime.pdp.query("accord.packs", "direct_max_band",
-                                      {"jurisdiction": jurisdiction})
+        result, _ = runtime.pdp.query(
+            "accord.packs", "direct_max_band", {"jurisdiction": jurisdiction}
+        )
         return None if result is None else str(result)
 
     def court_share(case_id: str, case: dict[str, Any]) -> tuple[bool, str | None]:
         # The court that may receive the text is the case's responsible court, no other.
         org = str((case.get("responsible") or {}).get("court") or "")
         court = Subject(user="court-service", agency="court", role="service", org=org)
-        resource = Resource(type="court_case", case_id=case_id,
-                            document={"case_id": case_id, "items_text": []}, case=case)
+        resource = Resource(
+            type="court_case",
+            case_id=case_id,
+            document={"case_id": case_id, "items_text": []},
+            case=case,
+        )
         (decision,) = runtime.pep.decide(court, "compliance_review", [resource], "share")
         return "items_text" in decision.allowed_fields, decision.decision_id
 

@@ -25,8 +25,13 @@ class OutcomeShare(Aggregate):
         return cls.id_for(case_id)
 
     @event("Shared")
-    def share(self, court_reference: str, items: list[dict[str, Any]], decision_id: str | None,
-              at: datetime) -> None:
+    def share(
+        self,
+        court_reference: str,
+        items: list[dict[str, Any]],
+        decision_id: str | None,
+        at: datetime,
+    ) -> None:
         self.shared = True
 
     @event("Revoked")

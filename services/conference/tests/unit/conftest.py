@@ -20,9 +20,13 @@ def at(hours: int) -> datetime:
 
 def opened(**overrides: Any) -> RJCase:
     arguments: dict[str, Any] = {
-        "case_id": str(uuid.uuid4()), "provider_org": "rj-north",
-        "jurisdiction": "england-wales", "eligibility": "eligible_direct",
-        "risk_band": "standard", "direct_max_band": "medium", "opened_by": COORDINATOR,
+        "case_id": str(uuid.uuid4()),
+        "provider_org": "rj-north",
+        "jurisdiction": "england-wales",
+        "eligibility": "eligible_direct",
+        "risk_band": "standard",
+        "direct_max_band": "medium",
+        "opened_by": COORDINATOR,
         "at": T0,
     }
     arguments.update(overrides)
@@ -53,9 +57,14 @@ def prepared(
         case.record_offender_consent(True, at(2))
     if victim_preparation:
         case.record_preparation(
-            "victim", FACILITATOR, at(3), seen_alone=seen_alone,
-            coercion_screen=coercion_screen, support_persons=["sister"],
-            childrens_needs="two children, school-age", notes="wants to be heard",
+            "victim",
+            FACILITATOR,
+            at(3),
+            seen_alone=seen_alone,
+            coercion_screen=coercion_screen,
+            support_persons=["sister"],
+            childrens_needs="two children, school-age",
+            notes="wants to be heard",
         )
     if offender_preparation:
         case.record_preparation("offender", FACILITATOR, at(4), notes="accepts responsibility")

@@ -10,11 +10,17 @@ EXPIRES = date(2025, 6, 30)
 
 
 def registered(
-    endorsement_expires: date | None = EXPIRES, accredited_until: date = date(2026, 12, 31),
+    endorsement_expires: date | None = EXPIRES,
+    accredited_until: date = date(2026, 12, 31),
 ) -> Facilitator:
     return Facilitator.register(
-        "user-fac-9", "Sam Taylor", "rj-north", "RJC-1234", accredited_until,
-        endorsement_expires, at=T0,
+        "user-fac-9",
+        "Sam Taylor",
+        "rj-north",
+        "RJC-1234",
+        accredited_until,
+        endorsement_expires,
+        at=T0,
     )
 
 
@@ -22,7 +28,9 @@ def test_registration_keeps_accreditation_and_endorsement() -> None:
     facilitator = registered()
     assert facilitator.id == Facilitator.id_for("user-fac-9")
     assert (facilitator.facilitator_id, facilitator.name, facilitator.org) == (
-        "user-fac-9", "Sam Taylor", "rj-north",
+        "user-fac-9",
+        "Sam Taylor",
+        "rj-north",
     )
     assert facilitator.accreditation_id == "RJC-1234"
     assert facilitator.accredited_until == date(2026, 12, 31)
@@ -68,10 +76,12 @@ def test_supervision_is_logged_in_order() -> None:
     facilitator.log_supervision("supervisor-2", "sup/2025/03/001", T0 + timedelta(days=1))
     facilitator.log_supervision("supervisor-2", "sup/2025/04/002", T0 + timedelta(days=30))
     assert [s["notes_ref"] for s in facilitator.supervision_log] == [
-        "sup/2025/03/001", "sup/2025/04/002",
+        "sup/2025/03/001",
+        "sup/2025/04/002",
     ]
     assert facilitator.supervision_log[0] == {
-        "supervisor": "supervisor-2", "notes_ref": "sup/2025/03/001",
+        "supervisor": "supervisor-2",
+        "notes_ref": "sup/2025/03/001",
         "at": T0 + timedelta(days=1),
     }
 
@@ -86,8 +96,12 @@ def test_supervision_is_logged_in_order() -> None:
 )
 def test_registration_refuses_malformed_arguments(arguments: dict[str, object]) -> None:
     values: dict[str, object] = {
-        "facilitator_id": "u", "name": "n", "org": "o", "accreditation_id": "a",
-        "accredited_until": date(2026, 1, 1), "endorsement_expires": EXPIRES,
+        "facilitator_id": "u",
+        "name": "n",
+        "org": "o",
+        "accreditation_id": "a",
+        "accredited_until": date(2026, 1, 1),
+        "endorsement_expires": EXPIRES,
     }
     values.update(arguments)
     with pytest.raises(ValidationFailed):

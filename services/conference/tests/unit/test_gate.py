@@ -22,9 +22,16 @@ from accord_conference.domain.rj_case import (
 from .conftest import CONFERENCE_AT, COORDINATOR, FACILITATOR, TODAY, at, prepared
 
 ALL_DIRECT = [
-    NO_ENDORSED_FACILITATOR, PARTICIPATE_CONSENT_INACTIVE, OFFENDER_CONSENT_MISSING,
-    VICTIM_PREPARATION_MISSING, OFFENDER_PREPARATION_MISSING, COERCION_SCREEN_NOT_PASSED,
-    VICTIM_NOT_SEEN_ALONE, RISK_BAND_ABOVE_DIRECT_LIMIT, REASSESSMENT_REQUIRED, NO_SAFETY_PLAN,
+    NO_ENDORSED_FACILITATOR,
+    PARTICIPATE_CONSENT_INACTIVE,
+    OFFENDER_CONSENT_MISSING,
+    VICTIM_PREPARATION_MISSING,
+    OFFENDER_PREPARATION_MISSING,
+    COERCION_SCREEN_NOT_PASSED,
+    VICTIM_NOT_SEEN_ALONE,
+    RISK_BAND_ABOVE_DIRECT_LIMIT,
+    REASSESSMENT_REQUIRED,
+    NO_SAFETY_PLAN,
     ELIGIBILITY_INDIRECT_ONLY,
 ]
 
@@ -50,7 +57,8 @@ def test_a_fully_prepared_case_passes_both_gates(ready: RJCase) -> None:
     ],
 )
 def test_each_direct_condition_alone_is_the_only_failure(
-    condition: dict[str, Any], code: str,
+    condition: dict[str, Any],
+    code: str,
 ) -> None:
     case = prepared(**condition)
     assert case.direct_gate_failures(TODAY, endorsement_valid=True) == [code]
@@ -65,7 +73,9 @@ def test_an_invalid_endorsement_alone_is_the_only_failure(ready: RJCase) -> None
 def test_without_a_victim_meeting_neither_screen_nor_seen_alone_is_established() -> None:
     case = prepared(victim_preparation=False)
     assert case.direct_gate_failures(TODAY, endorsement_valid=True) == [
-        VICTIM_PREPARATION_MISSING, COERCION_SCREEN_NOT_PASSED, VICTIM_NOT_SEEN_ALONE,
+        VICTIM_PREPARATION_MISSING,
+        COERCION_SCREEN_NOT_PASSED,
+        VICTIM_NOT_SEEN_ALONE,
     ]
 
 
@@ -76,9 +86,14 @@ def test_a_risk_band_at_the_direct_limit_is_within_it() -> None:
 
 def test_every_failed_condition_is_listed_together() -> None:
     case = prepared(
-        eligibility="eligible_indirect_only", participate_consent=False, offender_consent=False,
-        victim_preparation=False, offender_preparation=False, band="high",
-        reassessment=True, safety_plan=False,
+        eligibility="eligible_indirect_only",
+        participate_consent=False,
+        offender_consent=False,
+        victim_preparation=False,
+        offender_preparation=False,
+        band="high",
+        reassessment=True,
+        safety_plan=False,
     )
     assert case.direct_gate_failures(TODAY, endorsement_valid=False) == ALL_DIRECT
 
@@ -86,13 +101,14 @@ def test_every_failed_condition_is_listed_together() -> None:
 def test_the_latest_victim_meeting_decides_the_screen() -> None:
     case = prepared(coercion_screen="failed", seen_alone=False)
     assert case.direct_gate_failures(TODAY, True) == [
-        COERCION_SCREEN_NOT_PASSED, VICTIM_NOT_SEEN_ALONE,
+        COERCION_SCREEN_NOT_PASSED,
+        VICTIM_NOT_SEEN_ALONE,
     ]
-    case.record_preparation("victim", FACILITATOR, at(9), seen_alone=True,
-                            coercion_screen="passed")
+    case.record_preparation("victim", FACILITATOR, at(9), seen_alone=True, coercion_screen="passed")
     assert case.direct_gate_failures(TODAY, True) == []
-    case.record_preparation("victim", FACILITATOR, at(10), seen_alone=True,
-                            coercion_screen="failed")
+    case.record_preparation(
+        "victim", FACILITATOR, at(10), seen_alone=True, coercion_screen="failed"
+    )
     assert case.direct_gate_failures(TODAY, True) == [COERCION_SCREEN_NOT_PASSED]
 
 
@@ -123,7 +139,8 @@ def test_a_safety_plan_past_its_review_date_does_not_count() -> None:
     ],
 )
 def test_each_indirect_condition_alone_is_the_only_failure(
-    condition: dict[str, Any], code: str,
+    condition: dict[str, Any],
+    code: str,
 ) -> None:
     assert prepared(**condition).indirect_gate_failures(TODAY, True) == [code]
 
@@ -131,28 +148,43 @@ def test_each_indirect_condition_alone_is_the_only_failure(
 def test_the_indirect_gate_without_endorsement_or_victim_preparation() -> None:
     assert prepared().indirect_gate_failures(TODAY, False) == [NO_ENDORSED_FACILITATOR]
     assert prepared(victim_preparation=False).indirect_gate_failures(TODAY, True) == [
-        VICTIM_PREPARATION_MISSING, COERCION_SCREEN_NOT_PASSED,
+        VICTIM_PREPARATION_MISSING,
+        COERCION_SCREEN_NOT_PASSED,
     ]
 
 
 def test_the_indirect_gate_ignores_what_only_a_meeting_in_person_needs() -> None:
     case = prepared(
-        eligibility="eligible_indirect_only", offender_preparation=False, band="high",
-        safety_plan=False, seen_alone=False,
+        eligibility="eligible_indirect_only",
+        offender_preparation=False,
+        band="high",
+        safety_plan=False,
+        seen_alone=False,
     )
     assert case.indirect_gate_failures(TODAY, True) == []
     assert case.direct_gate_failures(TODAY, True) == [
-        OFFENDER_PREPARATION_MISSING, VICTIM_NOT_SEEN_ALONE, RISK_BAND_ABOVE_DIRECT_LIMIT,
-        NO_SAFETY_PLAN, ELIGIBILITY_INDIRECT_ONLY,
+        OFFENDER_PREPARATION_MISSING,
+        VICTIM_NOT_SEEN_ALONE,
+        RISK_BAND_ABOVE_DIRECT_LIMIT,
+        NO_SAFETY_PLAN,
+        ELIGIBILITY_INDIRECT_ONLY,
     ]
 
 
 def test_the_indirect_gate_lists_all_its_failures_together() -> None:
-    case = prepared(participate_consent=False, offender_consent=False,
-                    victim_preparation=False, reassessment=True)
+    case = prepared(
+        participate_consent=False,
+        offender_consent=False,
+        victim_preparation=False,
+        reassessment=True,
+    )
     assert case.indirect_gate_failures(TODAY, False) == [
-        NO_ENDORSED_FACILITATOR, PARTICIPATE_CONSENT_INACTIVE, OFFENDER_CONSENT_MISSING,
-        VICTIM_PREPARATION_MISSING, COERCION_SCREEN_NOT_PASSED, REASSESSMENT_REQUIRED,
+        NO_ENDORSED_FACILITATOR,
+        PARTICIPATE_CONSENT_INACTIVE,
+        OFFENDER_CONSENT_MISSING,
+        VICTIM_PREPARATION_MISSING,
+        COERCION_SCREEN_NOT_PASSED,
+        REASSESSMENT_REQUIRED,
     ]
 
 

@@ -13,10 +13,20 @@ from .conftest import CONFERENCE_AT, COORDINATOR, FACILITATOR, TODAY, at, prepar
 
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 ITEMS: list[dict[str, Any]] = [
-    {"item_id": "apology", "what": "Written apology", "owner": "offender",
-     "due_date": "2025-04-01", "monitoring_agency": "rj_provider"},
-    {"item_id": "contact", "what": "No contact except via provider", "owner": "offender",
-     "due_date": date(2025, 9, 30), "monitoring_agency": "victim_services"},
+    {
+        "item_id": "apology",
+        "what": "Written apology",
+        "owner": "offender",
+        "due_date": "2025-04-01",
+        "monitoring_agency": "rj_provider",
+    },
+    {
+        "item_id": "contact",
+        "what": "No contact except via provider",
+        "owner": "offender",
+        "due_date": date(2025, 9, 30),
+        "monitoring_agency": "victim_services",
+    },
 ]
 
 
@@ -39,11 +49,16 @@ def full_history() -> RJCase:
 
 def state(case: RJCase) -> dict[str, Any]:
     return {
-        "status": case.status, "facilitators": (case.facilitator_id, case.co_facilitator_id),
-        "preparations": case.preparations, "consents": case.agreement_consents,
-        "items": case.agreement_items, "items_status": case.items_status(),
-        "returned_to": case.returned_to, "shared": case.outcome_shared_with_court,
-        "notes": case.conference_notes, "review": case.safety_plan_review_date,
+        "status": case.status,
+        "facilitators": (case.facilitator_id, case.co_facilitator_id),
+        "preparations": case.preparations,
+        "consents": case.agreement_consents,
+        "items": case.agreement_items,
+        "items_status": case.items_status(),
+        "returned_to": case.returned_to,
+        "shared": case.outcome_shared_with_court,
+        "notes": case.conference_notes,
+        "review": case.safety_plan_review_date,
         "version": case.version,
     }
 
@@ -70,7 +85,9 @@ def test_automatic_stop_and_suspension_round_trip() -> None:
     assert (again.status, again.suspension_reason) == ("suspended", "risk_escalated")
     again = app.repository.get(stopped.id)
     assert (again.status, again.stop_reason, again.stopped_at) == (
-        "stopped", "victim_withdrew", at(100),
+        "stopped",
+        "victim_withdrew",
+        at(100),
     )
 
 
@@ -78,7 +95,13 @@ def test_snapshots_of_both_aggregates_restore_the_same_state() -> None:
     app = Application(env={**POPO, "IS_SNAPSHOTTING_ENABLED": "y"})
     case = full_history()
     facilitator = Facilitator.register(
-        FACILITATOR, "Sam", "rj-north", "RJC-1", date(2027, 1, 1), date(2025, 6, 30), at=at(0),
+        FACILITATOR,
+        "Sam",
+        "rj-north",
+        "RJC-1",
+        date(2027, 1, 1),
+        date(2025, 6, 30),
+        at=at(0),
     )
     facilitator.log_supervision("supervisor-1", "sup/1", at(1))
     app.save(case, facilitator)
@@ -93,7 +116,13 @@ def test_snapshots_of_both_aggregates_restore_the_same_state() -> None:
 def test_a_facilitator_round_trips_through_an_application() -> None:
     app = Application(env=POPO)
     facilitator = Facilitator.register(
-        FACILITATOR, "Sam", "rj-north", "RJC-1", date(2027, 1, 1), None, at=at(0),
+        FACILITATOR,
+        "Sam",
+        "rj-north",
+        "RJC-1",
+        date(2027, 1, 1),
+        None,
+        at=at(0),
     )
     facilitator.renew_endorsement(date(2026, 3, 31), at(1))
     facilitator.log_supervision("supervisor-1", "sup/1", at(2))

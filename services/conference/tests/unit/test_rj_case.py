@@ -30,10 +30,20 @@ from .conftest import (
 )
 
 ITEMS: list[dict[str, Any]] = [
-    {"item_id": "apology", "what": "Written apology", "owner": "offender",
-     "due_date": "2025-04-01", "monitoring_agency": "rj_provider"},
-    {"item_id": "programme", "what": "Complete a perpetrator programme", "owner": "offender",
-     "due_date": date(2025, 9, 30), "monitoring_agency": "police"},
+    {
+        "item_id": "apology",
+        "what": "Written apology",
+        "owner": "offender",
+        "due_date": "2025-04-01",
+        "monitoring_agency": "rj_provider",
+    },
+    {
+        "item_id": "programme",
+        "what": "Complete a perpetrator programme",
+        "owner": "offender",
+        "due_date": date(2025, 9, 30),
+        "monitoring_agency": "police",
+    },
 ]
 
 
@@ -64,15 +74,23 @@ def test_opening_keeps_the_case_id_and_starts_open() -> None:
     assert case.id == uuid.UUID(case_id)
     assert case.case_id == case_id
     assert (case.status, case.eligibility, case.risk_band, case.direct_max_band) == (
-        "open", "eligible_direct", "standard", "medium",
+        "open",
+        "eligible_direct",
+        "standard",
+        "medium",
     )
     assert event_names(case) == ["Opened"]
 
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"case_id": "not-a-uuid"}, {"eligibility": "ineligible"}, {"risk_band": "severe"},
-     {"direct_max_band": "extreme"}, {"at": T0.replace(tzinfo=None)}],
+    [
+        {"case_id": "not-a-uuid"},
+        {"eligibility": "ineligible"},
+        {"risk_band": "severe"},
+        {"direct_max_band": "extreme"},
+        {"at": T0.replace(tzinfo=None)},
+    ],
 )
 def test_opening_refuses_malformed_arguments(overrides: dict[str, Any]) -> None:
     with pytest.raises(ValidationFailed):
@@ -86,8 +104,7 @@ def test_the_happy_path_walks_every_stage() -> None:
     stages.append(case.status)
     case.note_participate_consent(True, at(1))
     case.record_offender_consent(True, at(2))
-    case.record_preparation("victim", FACILITATOR, at(3), seen_alone=True,
-                            coercion_screen="passed")
+    case.record_preparation("victim", FACILITATOR, at(3), seen_alone=True, coercion_screen="passed")
     case.record_preparation("offender", FACILITATOR, at(4))
     case.record_preparation("victim_support_person", FACILITATOR, at(5))
     case.note_safety_plan(True, at(6))
@@ -104,15 +121,32 @@ def test_the_happy_path_walks_every_stage() -> None:
     case.complete_item("programme", "certificate", "police", at(500))
     stages.append(case.status)
     assert stages == [
-        "open", "preparing", "scheduled", "conference_held", "agreement", "monitoring",
+        "open",
+        "preparing",
+        "scheduled",
+        "conference_held",
+        "agreement",
+        "monitoring",
         "completed",
     ]
     assert event_names(case) == [
-        "Opened", "FacilitatorAssigned", "ParticipateConsentNoted", "OffenderConsentRecorded",
-        "PreparationRecorded", "PreparationRecorded", "PreparationRecorded", "SafetyPlanNoted",
-        "ConferenceScheduled", "ConferenceHeld", "AgreementDrafted",
-        "AgreementConsentRecorded", "AgreementConsentRecorded", "AgreementAgreed",
-        "ItemCompleted", "ItemCompleted", "CaseCompleted",
+        "Opened",
+        "FacilitatorAssigned",
+        "ParticipateConsentNoted",
+        "OffenderConsentRecorded",
+        "PreparationRecorded",
+        "PreparationRecorded",
+        "PreparationRecorded",
+        "SafetyPlanNoted",
+        "ConferenceScheduled",
+        "ConferenceHeld",
+        "AgreementDrafted",
+        "AgreementConsentRecorded",
+        "AgreementConsentRecorded",
+        "AgreementAgreed",
+        "ItemCompleted",
+        "ItemCompleted",
+        "CaseCompleted",
     ]
 
 
@@ -141,12 +175,19 @@ def test_invalid_transitions_name_the_current_state(build: Any, command: Any) ->
 # --- facilitators ---------------------------------------------------------------------------
 def test_a_facilitator_whose_endorsement_expired_yesterday_is_refused() -> None:
     facilitator = Facilitator.register(
-        "user-fac-2", "Jo", "rj-north", "RJC-2", date(2027, 1, 1), TODAY - timedelta(days=1),
+        "user-fac-2",
+        "Jo",
+        "rj-north",
+        "RJC-2",
+        date(2027, 1, 1),
+        TODAY - timedelta(days=1),
     )
     case = opened()
     with pytest.raises(EndorsementInvalid) as refused:
         case.assign_facilitator(
-            facilitator.facilitator_id, facilitator.has_valid_endorsement(TODAY), TODAY,
+            facilitator.facilitator_id,
+            facilitator.has_valid_endorsement(TODAY),
+            TODAY,
             COORDINATOR,
         )
     assert refused.value.code == "endorsement_invalid"
@@ -174,8 +215,9 @@ def test_the_victims_meeting_must_state_seen_alone_and_the_screen() -> None:
     with pytest.raises(ValidationFailed):
         case.record_preparation("victim", FACILITATOR, at(9), seen_alone=True)
     with pytest.raises(ValidationFailed):
-        case.record_preparation("victim", FACILITATOR, at(9), seen_alone=True,
-                                coercion_screen="inconclusive")
+        case.record_preparation(
+            "victim", FACILITATOR, at(9), seen_alone=True, coercion_screen="inconclusive"
+        )
 
 
 def test_preparation_records_support_persons_and_childrens_needs() -> None:
@@ -195,7 +237,9 @@ def test_withdrawn_participate_consent_stops_a_live_case_at_once(build: Any) -> 
     case.note_participate_consent(False, at(600))
     assert case.status == "stopped"
     assert (case.stop_reason, case.stopped_by, case.stopped_at) == (
-        "victim_withdrew", None, at(600),
+        "victim_withdrew",
+        None,
+        at(600),
     )
     events = case.collect_events()
     assert [type(e).__name__ for e in events] == ["ParticipateConsentNoted", "CaseStopped"]
@@ -361,10 +405,13 @@ def test_completing_every_item_completes_the_case() -> None:
     case.complete_item("apology", "letter received", "rj_provider", at(400))
     assert case.status == "monitoring"
     assert case.items_status() == [
-        {"item_id": "apology", "status": "completed", "due_date": "2025-04-01",
-         "completed_at": at(400)},
-        {"item_id": "programme", "status": "open", "due_date": "2025-09-30",
-         "completed_at": None},
+        {
+            "item_id": "apology",
+            "status": "completed",
+            "due_date": "2025-04-01",
+            "completed_at": at(400),
+        },
+        {"item_id": "programme", "status": "open", "due_date": "2025-09-30", "completed_at": None},
     ]
     case.collect_events()
     case.complete_item("programme", "certificate", "police", at(500))
@@ -378,7 +425,9 @@ def test_a_breach_returns_the_case_to_the_court() -> None:
     case.breach_item("programme", "did not attend", "police", at(450))
     assert (case.status, case.returned_to) == ("returned", "court")
     assert case.item_report("programme") == {
-        "status": "breached", "evidence": "did not attend", "reported_by_agency": "police",
+        "status": "breached",
+        "evidence": "did not attend",
+        "reported_by_agency": "police",
         "at": at(450),
     }
     assert event_names(case) == ["AgreementBreached"]

@@ -48,26 +48,41 @@ class CourtService(AccordApplication):
     def __init__(self, settings: ServiceSettings) -> None:
         super().__init__(settings)
         self.court_case_log: EventSourcedLog[CourtCaseLogged] = EventSourcedLog(
-            self.events, COURT_CASE_LOG_ID, CourtCaseLogged)
+            self.events, COURT_CASE_LOG_ID, CourtCaseLogged
+        )
         self.contexts = CaseContexts(self)
 
     # --- learning from the RJ provider's events (each returns the aggregates it changed) ---
-    def learn_agreement(self, case_id: str, court_reference: str | None,
-                        items_status: Sequence[Mapping[str, Any]], at: datetime) -> list[Any]:
+    def learn_agreement(
+        self,
+        case_id: str,
+        court_reference: str | None,
+        items_status: Sequence[Mapping[str, Any]],
+        at: datetime,
+    ) -> list[Any]:
         """An agreement without a court reference is no business of the court."""
         if court_reference is None:
             return []
         return self._note_items(case_id, court_reference, items_status, None, at)
 
-    def learn_item_report(self, case_id: str, court_reference: str | None,
-                          items_status: Sequence[Mapping[str, Any]],
-                          at: datetime) -> list[Any]:
+    def learn_item_report(
+        self,
+        case_id: str,
+        court_reference: str | None,
+        items_status: Sequence[Mapping[str, Any]],
+        at: datetime,
+    ) -> list[Any]:
         if court_reference is None:
             return []
         return self._note_items(case_id, court_reference, items_status, None, at)
 
-    def learn_items_text(self, case_id: str, court_reference: str | None,
-                         items_text: Sequence[Mapping[str, Any]], at: datetime) -> list[Any]:
+    def learn_items_text(
+        self,
+        case_id: str,
+        court_reference: str | None,
+        items_text: Sequence[Mapping[str, Any]],
+        at: datetime,
+    ) -> list[Any]:
         """The item text shared with the court because every party consented to it. A share
         naming no court reference applies to every court case the RJ case is known by."""
         if court_reference is not None:
@@ -89,18 +104,23 @@ class CourtService(AccordApplication):
                 changed.append(court_case)
         return changed
 
-    def _note_items(self, case_id: str, court_reference: str,
-                    items_status: Sequence[Mapping[str, Any]],
-                    items_text: Sequence[Mapping[str, Any]] | None,
-                    at: datetime) -> list[Any]:
+    def _note_items(
+        self,
+        case_id: str,
+        court_reference: str,
+        items_status: Sequence[Mapping[str, Any]],
+        items_text: Sequence[Mapping[str, Any]] | None,
+        at: datetime,
+    ) -> list[Any]:
         court_case, changed = self._linked(case_id, court_reference, at)
         if court_case is None:
             return []
         court_case.note_items(items_status, items_text, at)
         return changed
 
-    def _linked(self, case_id: str, court_reference: str,
-                at: datetime) -> tuple[CourtCase | None, list[Any]]:
+    def _linked(
+        self, case_id: str, court_reference: str, at: datetime
+    ) -> tuple[CourtCase | None, list[Any]]:
         """The court case of this reference, linked to the RJ case on first sight. The share of
         item text and the agreement travel on different topics, so either may come first."""
         reference = court_reference_of(court_reference)
@@ -114,8 +134,11 @@ class CourtService(AccordApplication):
         if court_case.case_id != case_id:
             # One court reference belongs to one case: data of another case is never attached
             # to it. Ids only in the log, never case content.
-            log.warning("court reference of case %s is already linked to case %s; ignored",
-                        case_id, court_case.case_id)
+            log.warning(
+                "court reference of case %s is already linked to case %s; ignored",
+                case_id,
+                court_case.case_id,
+            )
             return None, []
         return court_case, [court_case]
 
@@ -171,16 +194,26 @@ class CourtService(AccordApplication):
         }
 
     # --- review decisions ------------------------------------------------------------------
-    def record_review_decision(self, court_reference: str, decision: str, by: str, notes: str,
-                               *, idempotency_key: str | None = None,
-                               expected_version: int | None = None,
-                               at: datetime | None = None) -> bool:
+    def record_review_decision(
+        self,
+        court_reference: str,
+        decision: str,
+        by: str,
+        notes: str,
+        *,
+        idempotency_key: str | None = None,
+        expected_version: int | None = None,
+        at: datetime | None = None,
+    ) -> bool:
         """Returns False when this Idempotency-Key was already used for this court case with
         the same request: the repeat has no second effect. The same key with another request
         raises IdempotencyKeyReused."""
         court_case = self.court_case(court_reference)
-        tracking = (None if idempotency_key is None
-                    else f"command:review-decision:{court_case.id}:{idempotency_key}")
+        tracking = (
+            None
+            if idempotency_key is None
+            else f"command:review-decision:{court_case.id}:{idempotency_key}"
+        )
         # The tracking position holds a fingerprint of the request the key was first used for.
         fingerprint = _fingerprint(decision, notes)
         if tracking is not None and self._key_used(tracking, fingerprint):
@@ -214,12 +247,20 @@ class CourtService(AccordApplication):
     def integration_events(self, domain_event: DomainEventProtocol[uuid.UUID]) -> list[Routed]:
         if isinstance(domain_event, CourtCase.ReviewDecided):
             court_case: CourtCase = self.repository.get(
-                domain_event.originator_id, version=domain_event.originator_version)
+                domain_event.originator_id, version=domain_event.originator_version
+            )
             # The decision is published; the judge's notes and name stay with the court.
-            return [(ReviewDecided(case_id=court_case.case_id,
-                                   court_reference=court_case.court_reference,
-                                   decision=domain_event.decision, at=domain_event.at),
-                     None)]
+            return [
+                (
+                    ReviewDecided(
+                        case_id=court_case.case_id,
+                        court_reference=court_case.court_reference,
+                        decision=domain_event.decision,
+                        at=domain_event.at,
+                    ),
+                    None,
+                )
+            ]
         return super().integration_events(domain_event)
 
 

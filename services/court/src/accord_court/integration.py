@@ -26,8 +26,7 @@ def inbox_handlers(app: CourtService) -> dict[str, Handler]:
 
     def agreement_made(e: IntegrationEvent, c: AgreementMade) -> list[Any]:
         changed = list(context[AgreementMade.type](e, c))
-        return [*changed, *app.learn_agreement(c.case_id, c.court_reference, c.items_status,
-                                               c.at)]
+        return [*changed, *app.learn_agreement(c.case_id, c.court_reference, c.items_status, c.at)]
 
     def item_reported(_: IntegrationEvent, c: ItemReported) -> list[Any]:
         return app.learn_item_report(c.case_id, c.court_reference, c.items_status, c.at)
@@ -43,5 +42,10 @@ def inbox_handlers(app: CourtService) -> dict[str, Handler]:
             return []
         return app.forget_items_text(c.case_id, c.reason, c.at)
 
-    return {**context, AgreementMade.type: agreement_made, ItemReported.type: item_reported,
-            AgreementItemsShared.type: items_shared, ShareRevoked.type: share_revoked}
+    return {
+        **context,
+        AgreementMade.type: agreement_made,
+        ItemReported.type: item_reported,
+        AgreementItemsShared.type: items_shared,
+        ShareRevoked.type: share_revoked,
+    }

@@ -24,8 +24,12 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
     app = CourtService(settings)
     inbox = ApplicationInbox(app, inbox_handlers(app), refusals=(CourtError,))
     # The referral topic tells the court which court a case belongs to (SPEC section 4a).
-    return ServiceRuntime(settings, app, inbox=inbox, topics=[
-        REFERRAL_TOPIC, CONFERENCE_TOPIC, VICTIM_SUPPORT_TOPIC, share_topic("court")])
+    return ServiceRuntime(
+        settings,
+        app,
+        inbox=inbox,
+        topics=[REFERRAL_TOPIC, CONFERENCE_TOPIC, VICTIM_SUPPORT_TOPIC, share_topic("court")],
+    )
 
 
 def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:

@@ -26,27 +26,41 @@ DECISIONS = f"/court-cases/{REFERENCE}/decisions"
 
 class Court:
     def __init__(self, tmp_path: Path) -> None:
-        settings = ServiceSettings.for_service("court", 0, persistence="memory",
-                                               data_dir=tmp_path, enforce_policy=False)
+        settings = ServiceSettings.for_service(
+            "court", 0, persistence="memory", data_dir=tmp_path, enforce_policy=False
+        )
         self.runtime = make_runtime(settings)
         self.client = TestClient(make_api(self.runtime))
         self.keys = tmp_path / "dev-keys"
 
-    def headers(self, agency: str = "court", role: str = "judge",
-                **extra: str) -> dict[str, str]:
+    def headers(self, agency: str = "court", role: str = "judge", **extra: str) -> dict[str, str]:
         token = mint(self.keys, agency=agency, role=role, user=f"{agency}-{role}-7")
         return {"Authorization": f"Bearer {token}", **extra}
 
     def learn_agreement(self) -> None:
         tell(self.runtime, submitted(CASE_ID, court_reference=REFERENCE))
         contract = AgreementMade(
-            case_id=CASE_ID, court_reference=REFERENCE, outcome_consent_all_parties=False,
-            items_status=[{"item_id": "apology", "status": "open", "due_date": "2025-06-01",
-                           "completed_at": None}],
-            at=datetime(2025, 5, 1, tzinfo=UTC))
-        event = IntegrationEvent(type=contract.type, topic="accord.conference.events",
-                                 case_id=CASE_ID, data=contract.model_dump(mode="json"),
-                                 id=str(uuid.uuid4()), source="/accord/conference")
+            case_id=CASE_ID,
+            court_reference=REFERENCE,
+            outcome_consent_all_parties=False,
+            items_status=[
+                {
+                    "item_id": "apology",
+                    "status": "open",
+                    "due_date": "2025-06-01",
+                    "completed_at": None,
+                }
+            ],
+            at=datetime(2025, 5, 1, tzinfo=UTC),
+        )
+        event = IntegrationEvent(
+            type=contract.type,
+            topic="accord.conference.events",
+            case_id=CASE_ID,
+            data=contract.model_dump(mode="json"),
+            id=str(uuid.uuid4()),
+            source="/accord/conference",
+        )
         assert self.runtime.inbox is not None
         self.runtime.inbox.process(event, contract)
 
@@ -63,11 +77,15 @@ def court(tmp_path: Path) -> Court:
 
 def test_a_judge_records_a_decision_on_a_reference_with_slashes(court: Court) -> None:
     court.learn_agreement()
-    response = court.client.post(DECISIONS, headers=court.headers(),
-                                 json={"decision": "review_adjourned", "notes": "programme"})
+    response = court.client.post(
+        DECISIONS,
+        headers=court.headers(),
+        json={"decision": "review_adjourned", "notes": "programme"},
+    )
     assert response.status_code == 204
     assert [(d["decision"], d["by"], d["notes"]) for d in court.decisions()] == [
-        ("review_adjourned", "court-judge-7", "programme")]
+        ("review_adjourned", "court-judge-7", "programme")
+    ]
     read = court.client.get(f"/court-cases/{REFERENCE}", headers=court.headers(role="clerk"))
     assert read.status_code == 200
     assert read.json()["decisions"][0]["decision"] == "review_adjourned"
@@ -84,11 +102,16 @@ def test_a_judge_records_a_decision_on_a_reference_with_slashes(court: Court) ->
         ("victim_services", "advocate", "get", "/court-cases"),
     ],
 )
-def test_other_agencies_may_not_decide_or_list(court: Court, agency: str, role: str,
-                                               method: str, path: str) -> None:
+def test_other_agencies_may_not_decide_or_list(
+    court: Court, agency: str, role: str, method: str, path: str
+) -> None:
     court.learn_agreement()
-    response = court.client.request(method.upper(), path, headers=court.headers(agency, role),
-                                    json={"decision": "compliance_accepted"})
+    response = court.client.request(
+        method.upper(),
+        path,
+        headers=court.headers(agency, role),
+        json={"decision": "compliance_accepted"},
+    )
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "forbidden"
@@ -97,8 +120,10 @@ def test_other_agencies_may_not_decide_or_list(court: Court, agency: str, role: 
 
 def test_requests_without_a_token_are_refused(court: Court) -> None:
     court.learn_agreement()
-    for response in (court.client.get(f"/court-cases/{REFERENCE}"),
-                     court.client.post(DECISIONS, json={"decision": "compliance_accepted"})):
+    for response in (
+        court.client.get(f"/court-cases/{REFERENCE}"),
+        court.client.post(DECISIONS, json={"decision": "compliance_accepted"}),
+    ):
         assert response.status_code == 401
         assert response.json()["code"] == "unauthorized"
 
@@ -131,8 +156,11 @@ def test_malformed_court_references_are_refused(court: Court, reference: str) ->
 def test_an_unknown_court_reference_is_not_found(court: Court) -> None:
     for response in (
         court.client.get("/court-cases/T2099/1", headers=court.headers()),
-        court.client.post("/court-cases/T2099/1/decisions", headers=court.headers(),
-                          json={"decision": "compliance_accepted"}),
+        court.client.post(
+            "/court-cases/T2099/1/decisions",
+            headers=court.headers(),
+            json={"decision": "compliance_accepted"},
+        ),
     ):
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
@@ -140,21 +168,26 @@ def test_an_unknown_court_reference_is_not_found(court: Court) -> None:
 
 def test_a_closed_review_answers_a_state_conflict(court: Court) -> None:
     court.learn_agreement()
-    first = court.client.post(DECISIONS, headers=court.headers(),
-                              json={"decision": "returned_for_sentencing"})
+    first = court.client.post(
+        DECISIONS, headers=court.headers(), json={"decision": "returned_for_sentencing"}
+    )
     assert first.status_code == 204
-    again = court.client.post(DECISIONS, headers=court.headers(),
-                              json={"decision": "compliance_accepted"})
+    again = court.client.post(
+        DECISIONS, headers=court.headers(), json={"decision": "compliance_accepted"}
+    )
     assert again.status_code == 409
     assert (again.json()["code"], again.json()["state"]) == (
-        "invalid_state", "returned_for_sentencing")
+        "invalid_state",
+        "returned_for_sentencing",
+    )
 
 
 def test_a_repeated_idempotency_key_has_no_second_effect(court: Court) -> None:
     court.learn_agreement()
     headers = court.headers(**{"Idempotency-Key": "decision-1"})
     for _ in range(2):
-        response = court.client.post(DECISIONS, headers=headers,
-                                     json={"decision": "review_adjourned"})
+        response = court.client.post(
+            DECISIONS, headers=headers, json={"decision": "review_adjourned"}
+        )
         assert response.status_code == 204
     assert len(court.decisions()) == 1

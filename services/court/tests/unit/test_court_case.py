@@ -13,13 +13,22 @@ REFERENCE = "T20250001"
 CASE_ID = str(uuid.UUID(int=7))
 JUDGE = "judge-3"
 STATUS: list[dict[str, Any]] = [
-    {"item_id": "apology", "status": "completed", "due_date": "2025-04-01",
-     "completed_at": "2025-03-28T12:00:00+00:00"},
+    {
+        "item_id": "apology",
+        "status": "completed",
+        "due_date": "2025-04-01",
+        "completed_at": "2025-03-28T12:00:00+00:00",
+    },
     {"item_id": "programme", "status": "open", "due_date": date(2025, 9, 30)},
 ]
 TEXT: list[dict[str, Any]] = [
-    {"item_id": "apology", "what": "Written apology", "owner": "offender",
-     "due_date": "2025-04-01", "monitoring_agency": "rj_provider"},
+    {
+        "item_id": "apology",
+        "what": "Written apology",
+        "owner": "offender",
+        "due_date": "2025-04-01",
+        "monitoring_agency": "rj_provider",
+    },
 ]
 
 
@@ -35,11 +44,14 @@ def test_the_id_is_derived_from_the_court_reference() -> None:
     court_case = linked()
     assert court_case.id == CourtCase.id_for(REFERENCE)
     assert court_case.id == uuid.uuid5(
-        uuid.uuid5(uuid.NAMESPACE_URL, "accord/court/court-reference"), REFERENCE,
+        uuid.uuid5(uuid.NAMESPACE_URL, "accord/court/court-reference"),
+        REFERENCE,
     )
     assert CourtCase.id_for("T20250002") != court_case.id
     assert (court_case.court_reference, court_case.case_id, court_case.court_name) == (
-        REFERENCE, CASE_ID, "Leeds Crown Court",
+        REFERENCE,
+        CASE_ID,
+        "Leeds Crown Court",
     )
     assert [type(e).__name__ for e in court_case.collect_events()] == ["Linked"]
 
@@ -48,15 +60,20 @@ def test_noting_items_keeps_the_latest_compliance_picture() -> None:
     court_case = linked()
     court_case.note_items(STATUS, None, at(1))
     assert court_case.items_status == [
-        {"item_id": "apology", "status": "completed", "due_date": "2025-04-01",
-         "completed_at": "2025-03-28T12:00:00+00:00"},
-        {"item_id": "programme", "status": "open", "due_date": "2025-09-30",
-         "completed_at": None},
+        {
+            "item_id": "apology",
+            "status": "completed",
+            "due_date": "2025-04-01",
+            "completed_at": "2025-03-28T12:00:00+00:00",
+        },
+        {"item_id": "programme", "status": "open", "due_date": "2025-09-30", "completed_at": None},
     ]
     assert court_case.items_text is None
     assert not court_case.all_completed
     court_case.note_items(
-        [STATUS[0], {**STATUS[1], "status": "breached"}], None, at(2),
+        [STATUS[0], {**STATUS[1], "status": "breached"}],
+        None,
+        at(2),
     )
     assert court_case.any_breached
     assert court_case.items_noted_at == at(2)
@@ -119,12 +136,14 @@ def test_an_adjourned_review_stays_open() -> None:
     court_case = linked()
     court_case.record_review_decision("review_adjourned", JUDGE, "await programme", at(5))
     assert (court_case.review_status, court_case.latest_decision) == (
-        "awaiting_review", "review_adjourned",
+        "awaiting_review",
+        "review_adjourned",
     )
     court_case.record_review_decision("returned_for_sentencing", JUDGE, "breach", at(9))
     assert court_case.review_status == "returned_for_sentencing"
     assert [d["decision"] for d in court_case.decisions] == [
-        "review_adjourned", "returned_for_sentencing",
+        "review_adjourned",
+        "returned_for_sentencing",
     ]
 
 
@@ -145,7 +164,10 @@ def test_unknown_decisions_are_refused() -> None:
 )
 def test_linking_refuses_malformed_arguments(arguments: dict[str, Any]) -> None:
     values: dict[str, Any] = {
-        "court_reference": REFERENCE, "case_id": CASE_ID, "court_name": "Leeds", "at": T0,
+        "court_reference": REFERENCE,
+        "case_id": CASE_ID,
+        "court_name": "Leeds",
+        "at": T0,
     }
     values.update(arguments)
     with pytest.raises(ValidationFailed):

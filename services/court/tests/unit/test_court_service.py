@@ -40,15 +40,29 @@ STATUS_OPEN: list[dict[str, Any]] = [
     {"item_id": "programme", "status": "open", "due_date": "2025-09-30", "completed_at": None},
 ]
 STATUS_APOLOGY_DONE: list[dict[str, Any]] = [
-    {"item_id": "apology", "status": "completed", "due_date": "2025-06-01",
-     "completed_at": "2025-05-20T09:00:00Z"},
+    {
+        "item_id": "apology",
+        "status": "completed",
+        "due_date": "2025-06-01",
+        "completed_at": "2025-05-20T09:00:00Z",
+    },
     STATUS_OPEN[1],
 ]
 TEXT: list[dict[str, Any]] = [
-    {"item_id": "apology", "what": "Written apology", "owner": "offender",
-     "due_date": "2025-06-01", "monitoring_agency": "rj_provider"},
-    {"item_id": "programme", "what": "Complete a behaviour change programme",
-     "owner": "offender", "due_date": "2025-09-30", "monitoring_agency": "rj_provider"},
+    {
+        "item_id": "apology",
+        "what": "Written apology",
+        "owner": "offender",
+        "due_date": "2025-06-01",
+        "monitoring_agency": "rj_provider",
+    },
+    {
+        "item_id": "programme",
+        "what": "Complete a behaviour change programme",
+        "owner": "offender",
+        "due_date": "2025-09-30",
+        "monitoring_agency": "rj_provider",
+    },
 ]
 
 
@@ -65,34 +79,63 @@ def deliver(app: CourtService, contract: Contract, event_id: str | None = None) 
     """As the inbox consumer does: the payload travels as JSON and is validated again."""
     data = contract.model_dump(mode="json")
     routed = "court" if "{agency}" in contract.topic else None
-    event = IntegrationEvent(type=contract.type, topic=topic_for(contract, routed),
-                             case_id=contract.case_id, data=data,
-                             id=event_id or str(uuid.uuid4()), source="/accord/conference")
+    event = IntegrationEvent(
+        type=contract.type,
+        topic=topic_for(contract, routed),
+        case_id=contract.case_id,
+        data=data,
+        id=event_id or str(uuid.uuid4()),
+        source="/accord/conference",
+    )
     inbox = ApplicationInbox(app, inbox_handlers(app), refusals=(CourtError,))
     inbox.process(event, type(contract).model_validate(data))
     return event.id
 
 
-def agreement(court_reference: str | None = REFERENCE, case_id: str = CASE_ID,
-              all_parties: bool = True, hours: int = 1) -> AgreementMade:
-    return AgreementMade(case_id=case_id, court_reference=court_reference,
-                         items_status=STATUS_OPEN, outcome_consent_all_parties=all_parties,
-                         at=at(hours))
+def agreement(
+    court_reference: str | None = REFERENCE,
+    case_id: str = CASE_ID,
+    all_parties: bool = True,
+    hours: int = 1,
+) -> AgreementMade:
+    return AgreementMade(
+        case_id=case_id,
+        court_reference=court_reference,
+        items_status=STATUS_OPEN,
+        outcome_consent_all_parties=all_parties,
+        at=at(hours),
+    )
 
 
 def shared(court_reference: str | None = REFERENCE, hours: int = 2) -> AgreementItemsShared:
-    return AgreementItemsShared(case_id=CASE_ID, recipient="court",
-                                court_reference=court_reference, items_text=TEXT, at=at(hours))
+    return AgreementItemsShared(
+        case_id=CASE_ID,
+        recipient="court",
+        court_reference=court_reference,
+        items_text=TEXT,
+        at=at(hours),
+    )
 
 
 def revoked(data_classes: list[str], hours: int = 3) -> ShareRevoked:
-    return ShareRevoked(case_id=CASE_ID, recipient="court", data_classes=data_classes,
-                        reason="outcome_consent_withdrawn", at=at(hours))
+    return ShareRevoked(
+        case_id=CASE_ID,
+        recipient="court",
+        data_classes=data_classes,
+        reason="outcome_consent_withdrawn",
+        at=at(hours),
+    )
 
 
 def outcome_consent(status: str, hours: int) -> ConsentChanged:
-    return ConsentChanged(case_id=CASE_ID, consent_id="outcome-victim", scope="outcome",
-                          status=status, party="victim", at=at(hours))
+    return ConsentChanged(
+        case_id=CASE_ID,
+        consent_id="outcome-victim",
+        scope="outcome",
+        status=status,
+        party="victim",
+        at=at(hours),
+    )
 
 
 def published(app: CourtService) -> list[IntegrationEvent]:
@@ -102,12 +145,22 @@ def published(app: CourtService) -> list[IntegrationEvent]:
 def test_an_agreement_with_a_court_reference_links_the_court_case(app: CourtService) -> None:
     deliver(app, agreement())
     assert app.court_view(REFERENCE) == {
-        "court_reference": REFERENCE, "case_id": CASE_ID, "decisions": [],
+        "court_reference": REFERENCE,
+        "case_id": CASE_ID,
+        "decisions": [],
         "items_status": [
-            {"item_id": "apology", "status": "open", "due_date": "2025-06-01",
-             "completed_at": None},
-            {"item_id": "programme", "status": "open", "due_date": "2025-09-30",
-             "completed_at": None},
+            {
+                "item_id": "apology",
+                "status": "open",
+                "due_date": "2025-06-01",
+                "completed_at": None,
+            },
+            {
+                "item_id": "programme",
+                "status": "open",
+                "due_date": "2025-09-30",
+                "completed_at": None,
+            },
         ],
         "items_text": None,
     }
@@ -136,15 +189,27 @@ def test_an_agreement_without_a_court_reference_is_no_court_case(app: CourtServi
 
 def test_item_reports_update_the_statuses(app: CourtService) -> None:
     deliver(app, agreement())
-    deliver(app, ItemReported(
-        case_id=CASE_ID, item_id="apology", status="completed", reported_by_agency="rj_provider",
-        court_reference=REFERENCE, items_status=STATUS_APOLOGY_DONE, case_status="monitoring",
-        at=at(5)))
+    deliver(
+        app,
+        ItemReported(
+            case_id=CASE_ID,
+            item_id="apology",
+            status="completed",
+            reported_by_agency="rj_provider",
+            court_reference=REFERENCE,
+            items_status=STATUS_APOLOGY_DONE,
+            case_status="monitoring",
+            at=at(5),
+        ),
+    )
     statuses = app.court_view(REFERENCE)["items_status"]
     assert [(s["item_id"], s["status"]) for s in statuses] == [
-        ("apology", "completed"), ("programme", "open")]
+        ("apology", "completed"),
+        ("programme", "open"),
+    ]
     assert datetime.fromisoformat(statuses[0]["completed_at"]) == datetime(
-        2025, 5, 20, 9, 0, tzinfo=UTC)
+        2025, 5, 20, 9, 0, tzinfo=UTC
+    )
 
 
 def test_item_text_is_held_while_shared_and_forgotten_on_revocation(app: CourtService) -> None:
@@ -176,8 +241,16 @@ def test_a_share_without_a_court_reference_reaches_the_cases_court_cases(
 
 def test_a_share_addressed_to_another_agency_is_not_held(app: CourtService) -> None:
     deliver(app, agreement())
-    deliver(app, AgreementItemsShared(case_id=CASE_ID, recipient="police",
-                                      court_reference=REFERENCE, items_text=TEXT, at=at(2)))
+    deliver(
+        app,
+        AgreementItemsShared(
+            case_id=CASE_ID,
+            recipient="police",
+            court_reference=REFERENCE,
+            items_text=TEXT,
+            at=at(2),
+        ),
+    )
     assert app.court_view(REFERENCE)["items_text"] is None
 
 
@@ -215,8 +288,16 @@ def test_a_duplicate_delivery_has_no_second_effect(app: CourtService) -> None:
 def test_a_court_reference_is_never_attached_to_a_second_case(app: CourtService) -> None:
     deliver(app, agreement())
     deliver(app, agreement(case_id=OTHER_CASE_ID, hours=2))
-    deliver(app, AgreementItemsShared(case_id=OTHER_CASE_ID, recipient="court",
-                                      court_reference=REFERENCE, items_text=TEXT, at=at(3)))
+    deliver(
+        app,
+        AgreementItemsShared(
+            case_id=OTHER_CASE_ID,
+            recipient="court",
+            court_reference=REFERENCE,
+            items_text=TEXT,
+            at=at(3),
+        ),
+    )
     view = app.court_view(REFERENCE)
     assert (view["case_id"], view["items_text"]) == (CASE_ID, None)
     assert len(app.court_views()) == 1
@@ -231,10 +312,12 @@ def test_a_malformed_court_reference_is_refused_and_not_retried(app: CourtServic
 def test_a_review_decision_is_published_without_notes_or_author(app: CourtService) -> None:
     deliver(app, agreement())
     before = len(published(app))
-    assert app.record_review_decision(REFERENCE, "review_adjourned", JUDGE, "await programme",
-                                      at=at(10))
-    assert app.record_review_decision(REFERENCE, "compliance_accepted", JUDGE, "all kept",
-                                      at=at(11))
+    assert app.record_review_decision(
+        REFERENCE, "review_adjourned", JUDGE, "await programme", at=at(10)
+    )
+    assert app.record_review_decision(
+        REFERENCE, "compliance_accepted", JUDGE, "all kept", at=at(11)
+    )
     assert app.court_view(REFERENCE)["decisions"] == [
         {"decision": "review_adjourned", "by": JUDGE, "notes": "await programme", "at": at(10)},
         {"decision": "compliance_accepted", "by": JUDGE, "notes": "all kept", "at": at(11)},
@@ -243,9 +326,11 @@ def test_a_review_decision_is_published_without_notes_or_author(app: CourtServic
     # Learning the case publishes nothing; each decision publishes one event.
     assert before == 0
     assert [(e.type, e.topic, e.case_id) for e in events] == [
-        (ReviewDecided.type, COURT_TOPIC, CASE_ID)] * 2
+        (ReviewDecided.type, COURT_TOPIC, CASE_ID)
+    ] * 2
     assert ReviewDecided.model_validate(events[1].data) == ReviewDecided(
-        case_id=CASE_ID, court_reference=REFERENCE, decision="compliance_accepted", at=at(11))
+        case_id=CASE_ID, court_reference=REFERENCE, decision="compliance_accepted", at=at(11)
+    )
     assert "all kept" not in json.dumps([e.data for e in events])
     assert JUDGE not in json.dumps([e.data for e in events])
 
@@ -255,8 +340,17 @@ def test_the_outbox_translation_of_one_stored_decision(app: CourtService) -> Non
     app.record_review_decision(REFERENCE, "returned_for_sentencing", JUDGE, "", at=at(10))
     stored = list(app.events.get(app.court_case(REFERENCE).id))
     routed = [r for e in stored for r in app.integration_events(e)]
-    assert routed == [(ReviewDecided(case_id=CASE_ID, court_reference=REFERENCE,
-                                     decision="returned_for_sentencing", at=at(10)), None)]
+    assert routed == [
+        (
+            ReviewDecided(
+                case_id=CASE_ID,
+                court_reference=REFERENCE,
+                decision="returned_for_sentencing",
+                at=at(10),
+            ),
+            None,
+        )
+    ]
 
 
 def test_a_closed_review_refuses_another_decision(app: CourtService) -> None:
@@ -273,12 +367,15 @@ def test_a_closed_review_refuses_another_decision(app: CourtService) -> None:
 
 def test_a_repeated_idempotency_key_records_one_decision(app: CourtService) -> None:
     deliver(app, agreement())
-    assert app.record_review_decision(REFERENCE, "review_adjourned", JUDGE, "",
-                                      idempotency_key="k-1", at=at(10))
-    assert not app.record_review_decision(REFERENCE, "review_adjourned", JUDGE, "",
-                                          idempotency_key="k-1", at=at(11))
-    assert app.record_review_decision(REFERENCE, "review_adjourned", JUDGE, "",
-                                      idempotency_key="k-2", at=at(12))
+    assert app.record_review_decision(
+        REFERENCE, "review_adjourned", JUDGE, "", idempotency_key="k-1", at=at(10)
+    )
+    assert not app.record_review_decision(
+        REFERENCE, "review_adjourned", JUDGE, "", idempotency_key="k-1", at=at(11)
+    )
+    assert app.record_review_decision(
+        REFERENCE, "review_adjourned", JUDGE, "", idempotency_key="k-2", at=at(12)
+    )
     assert [d["at"] for d in app.court_view(REFERENCE)["decisions"]] == [at(10), at(12)]
 
 
@@ -289,17 +386,31 @@ def test_decisions_on_an_unknown_court_reference_are_refused(app: CourtService) 
 
 def test_the_composed_runtime_learns_from_every_subscribed_topic() -> None:
     runtime = make_runtime(ServiceSettings.for_service("court", 0, persistence="memory"))
-    assert runtime.topics == ["accord.referral.events", "accord.conference.events",
-                              "accord.victim_support.events", "accord.share.court"]
+    assert runtime.topics == [
+        "accord.referral.events",
+        "accord.conference.events",
+        "accord.victim_support.events",
+        "accord.share.court",
+    ]
     assert runtime.inbox_types is not None
-    assert {AgreementMade.type, ItemReported.type, AgreementItemsShared.type,
-            ShareRevoked.type, ConsentChanged.type} <= runtime.inbox_types
+    assert {
+        AgreementMade.type,
+        ItemReported.type,
+        AgreementItemsShared.type,
+        ShareRevoked.type,
+        ConsentChanged.type,
+    } <= runtime.inbox_types
     app = runtime.app
     assert isinstance(app, CourtService)
     contract = shared()
-    event = IntegrationEvent(type=contract.type, topic="accord.share.court", case_id=CASE_ID,
-                             data=contract.model_dump(mode="json"), id="share-1",
-                             source="/accord/conference")
+    event = IntegrationEvent(
+        type=contract.type,
+        topic="accord.share.court",
+        case_id=CASE_ID,
+        data=contract.model_dump(mode="json"),
+        id="share-1",
+        source="/accord/conference",
+    )
     assert runtime.inbox is not None
     runtime.inbox.process(event, contract)
     assert app.court_view(REFERENCE)["items_text"] == TEXT

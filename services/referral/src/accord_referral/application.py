@@ -50,19 +50,31 @@ class ReferralService(AccordApplication):
         super().__init__(settings)
         self.eligibility = eligibility
         self.referral_log: EventSourcedLog[ReferralLogged] = EventSourcedLog(
-            self.events, REFERRAL_LOG_ID, ReferralLogged)
+            self.events, REFERRAL_LOG_ID, ReferralLogged
+        )
         self.contexts = CaseContexts(self)
 
     # --- commands ------------------------------------------------------------------------
-    def submit(self, *, details: Mapping[str, Any], risk: Mapping[str, Any], submitted_by: str,
-               referring_org: str, organisations: Mapping[str, str] | None = None,
-               idempotency_key: str | None = None, request_digest: str | None = None,
-               now: datetime | None = None) -> tuple[str, bool]:
+    def submit(
+        self,
+        *,
+        details: Mapping[str, Any],
+        risk: Mapping[str, Any],
+        submitted_by: str,
+        referring_org: str,
+        organisations: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        request_digest: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[str, bool]:
         """Returns (case id, created). A repeated Idempotency-Key returns the first case; the
         same key for a different request raises IdempotencyKeyReused."""
         now = now or datetime.now(UTC)
-        case_id = (uuid.uuid5(uuid.NAMESPACE_URL, f"accord/referral/{referring_org}/"
-                              f"{idempotency_key}") if idempotency_key else uuid.uuid4())
+        case_id = (
+            uuid.uuid5(uuid.NAMESPACE_URL, f"accord/referral/{referring_org}/{idempotency_key}")
+            if idempotency_key
+            else uuid.uuid4()
+        )
         if idempotency_key:
             existing = self._find(case_id)
             if existing is not None:
@@ -71,51 +83,81 @@ class ReferralService(AccordApplication):
                     raise IdempotencyKeyReused(str(case_id))
                 return str(case_id), False
         assessment = assess(risk["answers"], bool(risk.get("professional_judgement_high")))
-        decision = self.eligibility({
-            "jurisdiction": details["jurisdiction"], "initiated_by": details["initiated_by"],
-            "offender_acknowledged": bool(details["offender_acknowledged"]),
-            "guilty_plea": bool(details.get("guilty_plea", False)),
-            "risk_band": assessment.band,
-        })
+        decision = self.eligibility(
+            {
+                "jurisdiction": details["jurisdiction"],
+                "initiated_by": details["initiated_by"],
+                "offender_acknowledged": bool(details["offender_acknowledged"]),
+                "guilty_plea": bool(details.get("guilty_plea", False)),
+                "risk_band": assessment.band,
+            }
+        )
         jurisdiction = details["jurisdiction"]
-        deadlines = {k: v.isoformat() for k, v in deadlines_for(
-            now, decision.get("deadlines", {}), public_holidays(jurisdiction, now),
-            local_zone(jurisdiction)).items()}
+        deadlines = {
+            k: v.isoformat()
+            for k, v in deadlines_for(
+                now,
+                decision.get("deadlines", {}),
+                public_holidays(jurisdiction, now),
+                local_zone(jurisdiction),
+            ).items()
+        }
         referral = Referral.submit(
-            case_id=case_id, jurisdiction=details["jurisdiction"],
-            initiated_by=details["initiated_by"], incident_date=details["incident_date"],
-            incident_summary=details["incident_summary"], offence_type=details["offence_type"],
+            case_id=case_id,
+            jurisdiction=details["jurisdiction"],
+            initiated_by=details["initiated_by"],
+            incident_date=details["incident_date"],
+            incident_summary=details["incident_summary"],
+            offence_type=details["offence_type"],
             victim_name=details["victim_name"],
             victim_date_of_birth=details.get("victim_date_of_birth"),
             offender_name=details["offender_name"],
             offender_date_of_birth=details.get("offender_date_of_birth"),
             offender_acknowledged=bool(details["offender_acknowledged"]),
             guilty_plea=bool(details.get("guilty_plea", False)),
-            court_reference=details.get("court_reference"), submitted_by=submitted_by,
-            submitted_at=now, deadlines=deadlines,
+            court_reference=details.get("court_reference"),
+            submitted_by=submitted_by,
+            submitted_at=now,
+            deadlines=deadlines,
             organisations={"police": referring_org, **(organisations or {})},
-            request_digest=request_digest)
-        referral.assess_risk(dict(risk["answers"]), bool(risk.get("professional_judgement_high")),
-                             submitted_by, now)
-        referral.record_screening(decision["outcome"], list(decision.get("reasons", [])),
-                                  assessment.band, now)
+            request_digest=request_digest,
+        )
+        referral.assess_risk(
+            dict(risk["answers"]), bool(risk.get("professional_judgement_high")), submitted_by, now
+        )
+        referral.record_screening(
+            decision["outcome"], list(decision.get("reasons", [])), assessment.band, now
+        )
         self.save(referral, self.referral_log.trigger_event(referral_id=case_id))
         return str(case_id), True
 
-    def assess_risk(self, case_id: str, answers: Mapping[str, bool], judgement_high: bool,
-                    assessed_by: str, expected_version: int | None = None) -> None:
+    def assess_risk(
+        self,
+        case_id: str,
+        answers: Mapping[str, bool],
+        judgement_high: bool,
+        assessed_by: str,
+        expected_version: int | None = None,
+    ) -> None:
         referral = self._get(case_id, expected_version)
         referral.assess_risk(dict(answers), judgement_high, assessed_by, datetime.now(UTC))
         self.save(referral)
 
-    def report_incident(self, case_id: str, incident_date: date, summary: str,
-                        reported_by: str, expected_version: int | None = None) -> None:
+    def report_incident(
+        self,
+        case_id: str,
+        incident_date: date,
+        summary: str,
+        reported_by: str,
+        expected_version: int | None = None,
+    ) -> None:
         referral = self._get(case_id, expected_version)
         referral.report_incident(incident_date, summary, reported_by, datetime.now(UTC))
         self.save(referral)
 
-    def withdraw(self, case_id: str, reason: str, by: str,
-                 expected_version: int | None = None) -> None:
+    def withdraw(
+        self, case_id: str, reason: str, by: str, expected_version: int | None = None
+    ) -> None:
         referral = self._get(case_id, expected_version)
         referral.withdraw(reason, by, datetime.now(UTC))
         self.save(referral)
@@ -125,14 +167,20 @@ class ReferralService(AccordApplication):
         referral.record_acceptance(provider_org, at)
         return [referral]
 
-    def record_decline(self, case_id: str, provider_org: str, reason: str,
-                       at: datetime) -> list[Referral]:
+    def record_decline(
+        self, case_id: str, provider_org: str, reason: str, at: datetime
+    ) -> list[Referral]:
         referral = self._get(case_id)
         referral.record_decline(provider_org, reason, at)
         return [referral]
 
-    def policy_case(self, case_id: str, agency: str | None = None, user: str | None = None,
-                    risk_band: str | None = None) -> dict[str, Any]:
+    def policy_case(
+        self,
+        case_id: str,
+        agency: str | None = None,
+        user: str | None = None,
+        risk_band: str | None = None,
+    ) -> dict[str, Any]:
         """What the policy needs: consents and grants learnt from events, and the current risk
         band, which this service owns (passed in when the caller has the referral already)."""
         case = self.contexts.policy_case(case_id, agency, user)
@@ -150,9 +198,13 @@ class ReferralService(AccordApplication):
     def referral(self, case_id: str, today: date | None = None) -> dict[str, Any]:
         return self._document(self._get(case_id), today or datetime.now(UTC).date())
 
-    def referrals(self, today: date | None = None, limit: int = 100,
-                  overdue_only: bool = False,
-                  visible_to: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    def referrals(
+        self,
+        today: date | None = None,
+        limit: int = 100,
+        overdue_only: bool = False,
+        visible_to: tuple[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
         """Newest first. `visible_to` (agency, org) keeps the cases that organisation is
         responsible for, so a page of results is a page of the caller's own cases; the policy
         still decides every row."""
@@ -189,26 +241,41 @@ class ReferralService(AccordApplication):
 
     @staticmethod
     def _document(r: Referral, today: date) -> dict[str, Any]:
-        deadlines = {k: date.fromisoformat(v) if isinstance(v, str) else v
-                     for k, v in (r.deadlines or {}).items()}
+        deadlines = {
+            k: date.fromisoformat(v) if isinstance(v, str) else v
+            for k, v in (r.deadlines or {}).items()
+        }
         open_ = r.status not in ("accepted", "declined", "withdrawn", "ineligible")
         return {
-            "case_id": str(r.id), "status": r.status, "jurisdiction": r.jurisdiction,
-            "initiated_by": r.initiated_by, "submitted_at": r.submitted_at,
-            "court_reference": r.court_reference, "eligibility": r.eligibility,
+            "case_id": str(r.id),
+            "status": r.status,
+            "jurisdiction": r.jurisdiction,
+            "initiated_by": r.initiated_by,
+            "submitted_at": r.submitted_at,
+            "court_reference": r.court_reference,
+            "eligibility": r.eligibility,
             "eligibility_reasons": list(r.eligibility_reasons or []),
             "deadlines": {k: v.isoformat() for k, v in deadlines.items()},
             "overdue": open_ and is_overdue(deadlines, today),
-            "decided_by": r.decided_by, "decline_reason": r.decline_reason,
-            "withdrawn_reason": r.withdrawn_reason, "version": r.version,
+            "decided_by": r.decided_by,
+            "decline_reason": r.decline_reason,
+            "withdrawn_reason": r.withdrawn_reason,
+            "version": r.version,
             "reassessment_required": r.reassessment_required,
-            "victim_name": r.victim_name, "victim_date_of_birth": r.victim_date_of_birth,
-            "offender_name": r.offender_name, "offender_date_of_birth": r.offender_date_of_birth,
-            "incident_date": r.incident_date, "incident_summary": r.incident_summary,
-            "offence_type": r.offence_type, "offender_acknowledged": r.offender_acknowledged,
-            "guilty_plea": r.guilty_plea, "incidents": list(r.incidents or []),
-            "risk_band": r.risk_band, "risk_score": r.risk_score,
-            "dash_answers": dict(r.dash_answers or {}), "red_flags": list(r.red_flags or []),
+            "victim_name": r.victim_name,
+            "victim_date_of_birth": r.victim_date_of_birth,
+            "offender_name": r.offender_name,
+            "offender_date_of_birth": r.offender_date_of_birth,
+            "incident_date": r.incident_date,
+            "incident_summary": r.incident_summary,
+            "offence_type": r.offence_type,
+            "offender_acknowledged": r.offender_acknowledged,
+            "guilty_plea": r.guilty_plea,
+            "incidents": list(r.incidents or []),
+            "risk_band": r.risk_band,
+            "risk_score": r.risk_score,
+            "dash_answers": dict(r.dash_answers or {}),
+            "red_flags": list(r.red_flags or []),
             "professional_judgement": r.professional_judgement,
             "risk_history": list(r.risk_history or []),
         }
@@ -218,21 +285,38 @@ class ReferralService(AccordApplication):
         e: Any = domain_event
         case_id = str(domain_event.originator_id)
         if isinstance(domain_event, Referral.Submitted):
-            return [(ReferralSubmitted(
-                case_id=case_id, jurisdiction=e.jurisdiction, initiated_by=e.initiated_by,
-                submitted_at=e.submitted_at, court_reference=e.court_reference,
-                referring_org=(getattr(e, "organisations", None) or {}).get("police", ""),
-                organisations=dict(getattr(e, "organisations", None) or {}),
-                deadlines=e.deadlines or {}), None)]
+            return [
+                (
+                    ReferralSubmitted(
+                        case_id=case_id,
+                        jurisdiction=e.jurisdiction,
+                        initiated_by=e.initiated_by,
+                        submitted_at=e.submitted_at,
+                        court_reference=e.court_reference,
+                        referring_org=(getattr(e, "organisations", None) or {}).get("police", ""),
+                        organisations=dict(getattr(e, "organisations", None) or {}),
+                        deadlines=e.deadlines or {},
+                    ),
+                    None,
+                )
+            ]
         if isinstance(domain_event, Referral.RiskAssessed):
             return [(RiskAssessed(case_id=case_id, risk_band=e.band, at=e.at), None)]
         if isinstance(domain_event, Referral.Screened):
-            return [(ReferralScreened(case_id=case_id, outcome=e.outcome, reasons=e.reasons,
-                                      risk_band=e.risk_band, at=e.at), None)]
+            return [
+                (
+                    ReferralScreened(
+                        case_id=case_id,
+                        outcome=e.outcome,
+                        reasons=e.reasons,
+                        risk_band=e.risk_band,
+                        at=e.at,
+                    ),
+                    None,
+                )
+            ]
         if isinstance(domain_event, Referral.IncidentReported):
-            return [(IncidentReported(case_id=case_id, reassessment_required=True,
-                                      at=e.at), None)]
+            return [(IncidentReported(case_id=case_id, reassessment_required=True, at=e.at), None)]
         if isinstance(domain_event, Referral.Withdrawn):
             return [(ReferralWithdrawn(case_id=case_id, reason=e.reason, at=e.at), None)]
         return super().integration_events(domain_event)
-

@@ -18,5 +18,8 @@ def inbox_handlers(app: ReferralService) -> dict[str, Handler]:
     def declined(_: IntegrationEvent, c: ReferralDeclined) -> list[Any]:
         return list(app.record_decline(c.case_id, c.provider_org, c.reason, c.at))
 
-    return {**app.contexts.handlers(), ReferralAccepted.type: accepted,
-            ReferralDeclined.type: declined}
+    return {
+        **app.contexts.handlers(),
+        ReferralAccepted.type: accepted,
+        ReferralDeclined.type: declined,
+    }

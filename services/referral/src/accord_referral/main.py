@@ -27,13 +27,13 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
 
     app = ReferralService(settings, eligibility)
     inbox = ApplicationInbox(app, inbox_handlers(app), refusals=(ReferralError,))
-    return ServiceRuntime(settings, app, inbox=inbox, pdp=pdp,
-                          topics=[CONFERENCE_TOPIC, VICTIM_SUPPORT_TOPIC])
+    return ServiceRuntime(
+        settings, app, inbox=inbox, pdp=pdp, topics=[CONFERENCE_TOPIC, VICTIM_SUPPORT_TOPIC]
+    )
 
 
 def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
-    return build_api(runtime, "Accord referral service (police)",
-                     [router], with_workers)
+    return build_api(runtime, "Accord referral service (police)", [router], with_workers)
 
 
 cli = service_cli("referral", load_settings, make_runtime, make_api)

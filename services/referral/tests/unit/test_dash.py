@@ -23,12 +23,29 @@ NON_RED_FLAG_CODES = [code for code in QUESTION_CODES if code not in RED_FLAG_CO
 # The SafeLives checklist's order is part of the contract: forms, exports and a practitioner
 # reading "question 15" back to a colleague all count from it.
 SAFELIVES_ORDER = (
-    "current_injury", "very_frightened", "afraid_of_further_injury", "isolated",
-    "feeling_depressed", "separation", "conflict_over_child_contact", "stalking_harassment",
-    "pregnant_or_recent_birth", "abuse_more_often", "abuse_getting_worse", "controlling_jealous",
-    "weapons_used", "threats_to_kill", "attempted_strangulation", "sexual_abuse",
-    "other_person_threatened", "hurt_others", "hurt_animals", "financial_issues",
-    "substance_misuse_mental_health", "threats_of_suicide", "breached_bail_or_order",
+    "current_injury",
+    "very_frightened",
+    "afraid_of_further_injury",
+    "isolated",
+    "feeling_depressed",
+    "separation",
+    "conflict_over_child_contact",
+    "stalking_harassment",
+    "pregnant_or_recent_birth",
+    "abuse_more_often",
+    "abuse_getting_worse",
+    "controlling_jealous",
+    "weapons_used",
+    "threats_to_kill",
+    "attempted_strangulation",
+    "sexual_abuse",
+    "other_person_threatened",
+    "hurt_others",
+    "hurt_animals",
+    "financial_issues",
+    "substance_misuse_mental_health",
+    "threats_of_suicide",
+    "breached_bail_or_order",
     "criminal_history",
 )
 
@@ -54,14 +71,18 @@ def test_the_questions_are_the_safelives_checklist_in_its_order() -> None:
 
 @pytest.mark.parametrize(
     ("number", "code", "wording"),
-    [(12, "controlling_jealous", "excessively jealous"),
-     (13, "weapons_used", "weapons or objects"),
-     (15, "attempted_strangulation", "strangle"),
-     (18, "hurt_others", "hurt anyone else"),
-     (21, "substance_misuse_mental_health", "mental health")],
+    [
+        (12, "controlling_jealous", "excessively jealous"),
+        (13, "weapons_used", "weapons or objects"),
+        (15, "attempted_strangulation", "strangle"),
+        (18, "hurt_others", "hurt anyone else"),
+        (21, "substance_misuse_mental_health", "mental health"),
+    ],
 )
 def test_each_question_carries_the_wording_read_to_the_victim(
-    number: int, code: str, wording: str,
+    number: int,
+    code: str,
+    wording: str,
 ) -> None:
     asked_code, text = QUESTIONS[number - 1]
 
@@ -70,8 +91,14 @@ def test_each_question_carries_the_wording_read_to_the_victim(
 
 
 @pytest.mark.parametrize(
-    "code", ["children_not_perpetrators", "children_harmed", "threats_against_children",
-             "previous_domestic_violence_record", "abuse_escalating"],
+    "code",
+    [
+        "children_not_perpetrators",
+        "children_harmed",
+        "threats_against_children",
+        "previous_domestic_violence_record",
+        "abuse_escalating",
+    ],
 )
 def test_codes_outside_the_safelives_checklist_are_rejected(code: str) -> None:
     with pytest.raises(InvalidDashAnswers) as caught:
@@ -82,8 +109,12 @@ def test_codes_outside_the_safelives_checklist_are_rejected(code: str) -> None:
 
 def test_the_red_flags_are_the_predictors_named_in_the_spec() -> None:
     spec_red_flags = {
-        "attempted_strangulation", "threats_to_kill", "stalking_harassment", "abuse_more_often",
-        "abuse_getting_worse", "separation",
+        "attempted_strangulation",
+        "threats_to_kill",
+        "stalking_harassment",
+        "abuse_more_often",
+        "abuse_getting_worse",
+        "separation",
     }
 
     assert frozenset(spec_red_flags) == RED_FLAG_CODES
@@ -92,8 +123,7 @@ def test_the_red_flags_are_the_predictors_named_in_the_spec() -> None:
 
 @pytest.mark.parametrize(
     ("yes", "band"),
-    [(0, "standard"), (9, "standard"), (10, "medium"), (13, "medium"), (14, "high"),
-     (24, "high")],
+    [(0, "standard"), (9, "standard"), (10, "medium"), (13, "medium"), (14, "high"), (24, "high")],
 )
 def test_band_follows_the_score_thresholds(yes: int, band: str) -> None:
     assessment = assess(answers(yes), professional_judgement_high=False)
@@ -122,8 +152,11 @@ def test_professional_judgement_never_lowers_a_high_score() -> None:
 
 
 def test_red_flags_are_the_yes_answers_among_the_predictors_in_checklist_order() -> None:
-    given_answers = answers(0) | {"threats_to_kill": True, "separation": True,
-                                  "current_injury": True}
+    given_answers = answers(0) | {
+        "threats_to_kill": True,
+        "separation": True,
+        "current_injury": True,
+    }
 
     assessment = assess(given_answers, professional_judgement_high=False)
 
@@ -135,8 +168,12 @@ def test_every_red_flag_in_checklist_order_when_every_answer_is_yes() -> None:
     assessment = assess({code: True for code in QUESTION_CODES}, False)
 
     assert assessment.red_flags == (
-        "separation", "stalking_harassment", "abuse_more_often", "abuse_getting_worse",
-        "threats_to_kill", "attempted_strangulation",
+        "separation",
+        "stalking_harassment",
+        "abuse_more_often",
+        "abuse_getting_worse",
+        "threats_to_kill",
+        "attempted_strangulation",
     )
 
 

@@ -38,9 +38,17 @@ def test_weekends_and_holidays_are_not_working_days() -> None:
 
 @pytest.mark.parametrize(
     ("start", "days", "due"),
-    [(WEDNESDAY, 2, FRIDAY), (THURSDAY, 2, MONDAY), (FRIDAY, 2, TUESDAY), (FRIDAY, 1, MONDAY),
-     (SATURDAY, 1, MONDAY), (SUNDAY, 2, TUESDAY), (WEDNESDAY, 5, date(2025, 3, 12)),
-     (WEDNESDAY, 0, WEDNESDAY), (SATURDAY, 0, MONDAY)],
+    [
+        (WEDNESDAY, 2, FRIDAY),
+        (THURSDAY, 2, MONDAY),
+        (FRIDAY, 2, TUESDAY),
+        (FRIDAY, 1, MONDAY),
+        (SATURDAY, 1, MONDAY),
+        (SUNDAY, 2, TUESDAY),
+        (WEDNESDAY, 5, date(2025, 3, 12)),
+        (WEDNESDAY, 0, WEDNESDAY),
+        (SATURDAY, 0, MONDAY),
+    ],
 )
 def test_working_days_skip_weekends(start: date, days: int, due: date) -> None:
     assert add_working_days(start, days) == due
@@ -69,11 +77,14 @@ def test_working_days_between_counts_the_days_after_the_start() -> None:
     assert working_days_between(FRIDAY, TUESDAY, frozenset({MONDAY})) == 1
 
 
-@given(st.dates(date(2000, 1, 1), date(2100, 1, 1)).filter(lambda d: d.weekday() < 5),
-       st.integers(0, 60),
-       st.sets(st.dates(date(2000, 1, 1), date(2100, 6, 1)), max_size=20))
-def test_adding_working_days_is_undone_by_counting_them(start: date, days: int,
-                                                        holiday_set: set[date]) -> None:
+@given(
+    st.dates(date(2000, 1, 1), date(2100, 1, 1)).filter(lambda d: d.weekday() < 5),
+    st.integers(0, 60),
+    st.sets(st.dates(date(2000, 1, 1), date(2100, 6, 1)), max_size=20),
+)
+def test_adding_working_days_is_undone_by_counting_them(
+    start: date, days: int, holiday_set: set[date]
+) -> None:
     holidays = frozenset(holiday_set - {start})
 
     due = add_working_days(start, days, holidays)
@@ -87,8 +98,10 @@ def test_england_and_wales_deadlines_from_a_friday_referral() -> None:
 
     due = deadlines_for(submitted_at, ENGLAND_WALES)
 
-    assert due == {"victim_information_due": date(2025, 3, 14),
-                   "victim_support_referral_due": TUESDAY}
+    assert due == {
+        "victim_information_due": date(2025, 3, 14),
+        "victim_support_referral_due": TUESDAY,
+    }
 
 
 def test_deadlines_move_past_holidays() -> None:
@@ -117,8 +130,9 @@ def test_due_key_names_follow_the_referral_vocabulary() -> None:
     assert due_key("first_contact_due") == "first_contact_due"
 
 
-@pytest.mark.parametrize("pack", [{"a_working_days": -1}, {"a_working_days": True},
-                                  {"a_working_days": "5"}, {"": 2}])
+@pytest.mark.parametrize(
+    "pack", [{"a_working_days": -1}, {"a_working_days": True}, {"a_working_days": "5"}, {"": 2}]
+)
 def test_malformed_pack_deadlines_are_rejected(pack: dict[str, Any]) -> None:
     with pytest.raises(InvalidDeadlines) as caught:
         deadlines_for(datetime(2025, 3, 7, tzinfo=UTC), pack)
@@ -139,12 +153,16 @@ def test_a_submission_time_must_be_a_datetime() -> None:
 
 
 def test_a_deadline_is_met_on_its_due_date_and_overdue_the_day_after() -> None:
-    deadlines = {"victim_support_referral_due": TUESDAY,
-                 "victim_information_due": date(2025, 3, 14)}
+    deadlines = {
+        "victim_support_referral_due": TUESDAY,
+        "victim_information_due": date(2025, 3, 14),
+    }
 
     assert not is_overdue(deadlines, TUESDAY)
     assert is_overdue(deadlines, date(2025, 3, 12))
     assert overdue_deadlines(deadlines, date(2025, 3, 12)) == ["victim_support_referral_due"]
     assert overdue_deadlines(deadlines, date(2025, 3, 15)) == [
-        "victim_information_due", "victim_support_referral_due"]
+        "victim_information_due",
+        "victim_support_referral_due",
+    ]
     assert not is_overdue({}, date(2030, 1, 1))

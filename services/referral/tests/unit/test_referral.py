@@ -40,13 +40,22 @@ def checklist(yes: int = 3, *red_flags: str) -> dict[str, bool]:
 
 def submitted(**overrides: Any) -> Referral:
     arguments: dict[str, Any] = {
-        "case_id": uuid4(), "jurisdiction": "england-wales", "initiated_by": "victim",
-        "incident_date": date(2025, 3, 1), "incident_summary": "Assault at the home address",
-        "offence_type": "assault_occasioning_abh", "victim_name": "Alex Victim",
-        "victim_date_of_birth": date(1990, 1, 1), "offender_name": "Sam Offender",
-        "offender_date_of_birth": date(1988, 5, 5), "offender_acknowledged": True,
-        "guilty_plea": False, "court_reference": "T20250001", "submitted_by": OFFICER,
-        "submitted_at": T0, "deadlines": DEADLINES,
+        "case_id": uuid4(),
+        "jurisdiction": "england-wales",
+        "initiated_by": "victim",
+        "incident_date": date(2025, 3, 1),
+        "incident_summary": "Assault at the home address",
+        "offence_type": "assault_occasioning_abh",
+        "victim_name": "Alex Victim",
+        "victim_date_of_birth": date(1990, 1, 1),
+        "offender_name": "Sam Offender",
+        "offender_date_of_birth": date(1988, 5, 5),
+        "offender_acknowledged": True,
+        "guilty_plea": False,
+        "court_reference": "T20250001",
+        "submitted_by": OFFICER,
+        "submitted_at": T0,
+        "deadlines": DEADLINES,
     }
     arguments.update(overrides)
     return Referral.submit(**arguments)
@@ -60,8 +69,11 @@ def assessed(yes: int = 3, **overrides: Any) -> Referral:
 
 def screened(outcome: str, **overrides: Any) -> Referral:
     referral = assessed(**overrides)
-    reasons = {"eligible_direct": [], "eligible_indirect_only": ["risk_too_high_for_direct"],
-               "ineligible": ["no_acknowledgement_of_responsibility"]}[outcome]
+    reasons = {
+        "eligible_direct": [],
+        "eligible_indirect_only": ["risk_too_high_for_direct"],
+        "ineligible": ["no_acknowledgement_of_responsibility"],
+    }[outcome]
     referral.record_screening(outcome, reasons, "standard", T1)
     return referral
 
@@ -100,8 +112,9 @@ COMMANDS: dict[str, Callable[[Referral], None]] = {
     "record_decline": lambda r: r.record_decline(PROVIDER, "no capacity", T3),
     "withdraw": lambda r: r.withdraw("victim withdrew", OFFICER, T3),
     "assess_risk": lambda r: r.assess_risk(checklist(4), False, OFFICER, T3),
-    "report_incident": lambda r: r.report_incident(date(2025, 3, 8), "threats by text",
-                                                   OFFICER, T3),
+    "report_incident": lambda r: r.report_incident(
+        date(2025, 3, 8), "threats by text", OFFICER, T3
+    ),
 }
 
 NON_TERMINAL = {"submitted", "eligible_direct", "eligible_indirect_only", "accepted"}
@@ -113,8 +126,12 @@ ALLOWED = {
     "assess_risk": NON_TERMINAL,
     "report_incident": NON_TERMINAL,
 }
-STATUS_AFTER = {"record_screening": "eligible_direct", "record_acceptance": "accepted",
-                "record_decline": "declined", "withdraw": "withdrawn"}
+STATUS_AFTER = {
+    "record_screening": "eligible_direct",
+    "record_acceptance": "accepted",
+    "record_decline": "declined",
+    "withdraw": "withdrawn",
+}
 
 
 def event_names(referral: Referral) -> list[str]:
@@ -139,8 +156,10 @@ def test_submission_records_the_referral_under_the_case_id() -> None:
     assert referral.offender_acknowledged is True
     assert referral.court_reference == "T20250001"
     assert referral.submitted_at == T0
-    assert referral.deadline_dates() == {"victim_information_due": date(2025, 3, 14),
-                                         "victim_support_referral_due": date(2025, 3, 11)}
+    assert referral.deadline_dates() == {
+        "victim_information_due": date(2025, 3, 14),
+        "victim_support_referral_due": date(2025, 3, 11),
+    }
     assert referral.risk_band is None
     assert referral.risk_history == []
     assert not referral.reassessment_required
@@ -154,8 +173,9 @@ def test_deadlines_may_be_given_as_dates_and_are_kept_as_iso_dates() -> None:
 
 
 def test_dates_of_birth_and_court_reference_are_optional() -> None:
-    referral = submitted(victim_date_of_birth=None, offender_date_of_birth=None,
-                         court_reference=None)
+    referral = submitted(
+        victim_date_of_birth=None, offender_date_of_birth=None, court_reference=None
+    )
 
     assert referral.victim_date_of_birth is None
     assert referral.offender_date_of_birth is None
@@ -170,14 +190,26 @@ def test_an_incident_dated_on_the_next_utc_day_is_accepted_for_zones_ahead_of_ut
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("case_id", "not-a-uuid"), ("jurisdiction", ""), ("initiated_by", "neighbour"),
-     ("incident_date", datetime(2025, 3, 1, tzinfo=UTC)), ("incident_date", "2025-03-01"),
-     ("incident_date", date(2025, 3, 9)), ("incident_summary", "   "),
-     ("offence_type", None), ("victim_name", ""), ("offender_name", 7),
-     ("victim_date_of_birth", date(2030, 1, 1)), ("offender_date_of_birth", "1988-05-05"),
-     ("offender_acknowledged", "yes"), ("guilty_plea", None), ("court_reference", ""),
-     ("submitted_by", ""), ("submitted_at", datetime(2025, 3, 7, 10, 0)),
-     ("submitted_at", date(2025, 3, 7))],
+    [
+        ("case_id", "not-a-uuid"),
+        ("jurisdiction", ""),
+        ("initiated_by", "neighbour"),
+        ("incident_date", datetime(2025, 3, 1, tzinfo=UTC)),
+        ("incident_date", "2025-03-01"),
+        ("incident_date", date(2025, 3, 9)),
+        ("incident_summary", "   "),
+        ("offence_type", None),
+        ("victim_name", ""),
+        ("offender_name", 7),
+        ("victim_date_of_birth", date(2030, 1, 1)),
+        ("offender_date_of_birth", "1988-05-05"),
+        ("offender_acknowledged", "yes"),
+        ("guilty_plea", None),
+        ("court_reference", ""),
+        ("submitted_by", ""),
+        ("submitted_at", datetime(2025, 3, 7, 10, 0)),
+        ("submitted_at", date(2025, 3, 7)),
+    ],
 )
 def test_submission_rejects_malformed_values_naming_the_field(field: str, value: Any) -> None:
     with pytest.raises(ValidationFailed) as caught:
@@ -195,8 +227,7 @@ def test_submitted_text_is_stored_without_surrounding_whitespace() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("victim_name", "x" * 201), ("incident_summary", "x" * 4_001),
-     ("court_reference", "T" * 65)],
+    [("victim_name", "x" * 201), ("incident_summary", "x" * 4_001), ("court_reference", "T" * 65)],
 )
 def test_submission_refuses_text_longer_than_the_api_accepts(field: str, value: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
@@ -220,9 +251,15 @@ def test_an_argument_refusal_is_a_referral_error_with_the_shared_code_and_status
     assert caught.value.details == {"field": "offender_acknowledged"}
 
 
-@pytest.mark.parametrize("deadlines", [{"victim_information_due": "14/03/2025"},
-                                       {"victim_information_due": 5},
-                                       {"victim_information_due": T0}, ["2025-03-14"]])
+@pytest.mark.parametrize(
+    "deadlines",
+    [
+        {"victim_information_due": "14/03/2025"},
+        {"victim_information_due": 5},
+        {"victim_information_due": T0},
+        ["2025-03-14"],
+    ],
+)
 def test_submission_rejects_deadlines_that_are_not_dates(deadlines: Any) -> None:
     with pytest.raises(InvalidDeadlines):
         submitted(deadlines=deadlines)
@@ -259,8 +296,9 @@ def test_screening_sets_the_status_to_the_outcome(outcome: str) -> None:
 def test_screening_records_the_reason_codes() -> None:
     referral = assessed()
 
-    referral.record_screening("ineligible", ["no_guilty_plea", "initiator_not_permitted"],
-                              "standard", T1)
+    referral.record_screening(
+        "ineligible", ["no_guilty_plea", "initiator_not_permitted"], "standard", T1
+    )
 
     assert referral.eligibility_reasons == ["no_guilty_plea", "initiator_not_permitted"]
 
@@ -459,8 +497,10 @@ def test_every_reassessment_is_a_new_event_and_history_keeps_the_earlier_ones() 
     referral.assess_risk(checklist(15), False, OFFICER, T2)
 
     assert event_names(referral) == ["Submitted", "RiskAssessed", "RiskAssessed", "RiskAssessed"]
-    assert [(h["score"], h["band"], h["professional_judgement_high"], h["assessed_by"], h["at"])
-            for h in referral.risk_history] == [
+    assert [
+        (h["score"], h["band"], h["professional_judgement_high"], h["assessed_by"], h["at"])
+        for h in referral.risk_history
+    ] == [
         (2, "standard", False, OFFICER, T0),
         (2, "high", True, "sgt-12", T1),
         (15, "high", False, OFFICER, T2),
@@ -522,9 +562,14 @@ def test_a_new_incident_requires_reassessment_until_the_next_assessment() -> Non
     referral.report_incident(date(2025, 3, 8), "threats by text message", OFFICER, T2)
 
     assert referral.reassessment_required
-    assert referral.incidents == [{"incident_date": "2025-03-08",
-                                   "summary": "threats by text message",
-                                   "reported_by": OFFICER, "at": T2}]
+    assert referral.incidents == [
+        {
+            "incident_date": "2025-03-08",
+            "summary": "threats by text message",
+            "reported_by": OFFICER,
+            "at": T2,
+        }
+    ]
     assert referral.risk_band == "standard"
 
     referral.assess_risk(checklist(14), False, OFFICER, T3)
@@ -558,8 +603,16 @@ def test_an_incident_cannot_be_dated_in_the_future() -> None:
 
 
 def test_every_domain_error_is_a_referral_error_with_a_stable_code() -> None:
-    for error in (ValidationFailed, InvalidDashAnswers, InvalidDeadlines, ReasonsRequired,
-                  OffenderInitiated, RiskBandMismatch, InvalidState, RiskAssessmentRequired):
+    for error in (
+        ValidationFailed,
+        InvalidDashAnswers,
+        InvalidDeadlines,
+        ReasonsRequired,
+        OffenderInitiated,
+        RiskBandMismatch,
+        InvalidState,
+        RiskAssessmentRequired,
+    ):
         assert issubclass(error, ReferralError)
         assert error.code != ReferralError.code
         assert error("x").details == {}
@@ -572,7 +625,8 @@ def application() -> Application[UUID]:
 
 @pytest.mark.parametrize("state", sorted(IN_STATE))
 def test_a_referral_survives_a_round_trip_through_the_event_store(
-        application: Application[UUID], state: str) -> None:
+    application: Application[UUID], state: str
+) -> None:
     referral = IN_STATE[state]()
     if not referral.is_terminal:
         referral.report_incident(date(2025, 3, 8), "threats by text message", OFFICER, T3)
@@ -595,8 +649,14 @@ def test_stored_events_keep_their_names_and_values(application: Application[UUID
     stored = list(application.events.get(referral.id))
 
     assert [type(e).__qualname__ for e in stored] == [
-        "Referral.Submitted", "Referral.RiskAssessed", "Referral.Screened", "Referral.Accepted",
-        "Referral.IncidentReported", "Referral.RiskAssessed", "Referral.Withdrawn"]
+        "Referral.Submitted",
+        "Referral.RiskAssessed",
+        "Referral.Screened",
+        "Referral.Accepted",
+        "Referral.IncidentReported",
+        "Referral.RiskAssessed",
+        "Referral.Withdrawn",
+    ]
     values: list[Any] = stored
     assert values[0].submitted_at == T0
     assert values[0].deadlines == DEADLINES
@@ -613,8 +673,7 @@ def test_a_stored_referral_can_continue_its_lifecycle(application: Application[U
 
     stored: object = application.repository.get(referral.id)
     assert isinstance(stored, Referral)
-    stored.record_screening("eligible_indirect_only", ["risk_too_high_for_direct"], "standard",
-                            T1)
+    stored.record_screening("eligible_indirect_only", ["risk_too_high_for_direct"], "standard", T1)
     stored.record_acceptance(PROVIDER, T2)
     application.save(stored)
 

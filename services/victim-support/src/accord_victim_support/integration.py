@@ -27,10 +27,18 @@ def inbox_handlers(app: VictimSupportService) -> dict[str, Handler]:
     def item_reported(e: IntegrationEvent, c: ItemReported) -> list[Any]:
         notes = app.notifications(c.case_id)
         kind = "case_completed" if c.item_id == "*" else f"item_{c.status}"
-        notes.add(kind, {"item_id": c.item_id, "status": c.status,
-                         "reported_by_agency": c.reported_by_agency,
-                         "case_status": c.case_status, "returned_to": c.returned_to},
-                  e.id, c.at)
+        notes.add(
+            kind,
+            {
+                "item_id": c.item_id,
+                "status": c.status,
+                "reported_by_agency": c.reported_by_agency,
+                "case_status": c.case_status,
+                "returned_to": c.returned_to,
+            },
+            e.id,
+            c.at,
+        )
         return [notes]
 
     def case_stopped(e: IntegrationEvent, c: CaseStopped) -> list[Any]:
@@ -43,6 +51,11 @@ def inbox_handlers(app: VictimSupportService) -> dict[str, Handler]:
         notes.add("court_review", {"decision": c.decision}, e.id, c.at)
         return [notes]
 
-    return {**context, RiskAssessed.type: risk, ReferralScreened.type: risk,
-            ItemReported.type: item_reported, CaseStopped.type: case_stopped,
-            ReviewDecided.type: review_decided}
+    return {
+        **context,
+        RiskAssessed.type: risk,
+        ReferralScreened.type: risk,
+        ItemReported.type: item_reported,
+        CaseStopped.type: case_stopped,
+        ReviewDecided.type: review_decided,
+    }

@@ -24,8 +24,9 @@ log = logging.getLogger("accord.victim_support")
 class VictimSupportRuntime(ServiceRuntime):
     """Adds the sweep that records consent expiry (policy already ignores lapsed provisions)."""
 
-    async def run_workers(self, stop: asyncio.Event, relay: bool = True,
-                          consumer: bool = True) -> None:
+    async def run_workers(
+        self, stop: asyncio.Event, relay: bool = True, consumer: bool = True
+    ) -> None:
         tasks = [asyncio.create_task(super().run_workers(stop, relay, consumer))]
         if consumer:
             tasks.append(asyncio.create_task(self._sweep(stop)))
@@ -46,15 +47,17 @@ class VictimSupportRuntime(ServiceRuntime):
 def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
     app = VictimSupportService(settings)
     inbox = ApplicationInbox(app, inbox_handlers(app), refusals=(VictimSupportError,))
-    runtime = VictimSupportRuntime(settings, app, inbox=inbox,
-                                   topics=[REFERRAL_TOPIC, CONFERENCE_TOPIC, COURT_TOPIC])
+    runtime = VictimSupportRuntime(
+        settings, app, inbox=inbox, topics=[REFERRAL_TOPIC, CONFERENCE_TOPIC, COURT_TOPIC]
+    )
 
     return runtime
 
 
 def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
-    return build_api(runtime, "Accord victim-support service (victim services)", [router],
-                     with_workers)
+    return build_api(
+        runtime, "Accord victim-support service (victim services)", [router], with_workers
+    )
 
 
 cli = service_cli("victim-support", load_settings, make_runtime, make_api)

@@ -25,10 +25,16 @@ class VictimNotifications(Aggregate):
         return cls.id_for(case_id)
 
     @event("Added")
-    def add(self, kind: str, summary: dict[str, Any], source_event_id: str,
-            at: datetime) -> None:
-        self.items.append({"kind": kind, **summary, "source_event_id": source_event_id,
-                           "at": at, "told_victim": False})
+    def add(self, kind: str, summary: dict[str, Any], source_event_id: str, at: datetime) -> None:
+        self.items.append(
+            {
+                "kind": kind,
+                **summary,
+                "source_event_id": source_event_id,
+                "at": at,
+                "told_victim": False,
+            }
+        )
 
     @event("ToldVictim")
     def mark_told(self, index: int, by: str, at: datetime) -> None:

@@ -26,8 +26,12 @@ GRANTOR = UUID("00000000-0000-4000-8000-000000000001")
 
 def provision(**overrides: Any) -> dict[str, Any]:
     value: dict[str, Any] = {
-        "type": "permit", "agency": "police", "purposes": ["safeguarding"],
-        "data_classes": ["safety.flags"], "start": T0, "end": END,
+        "type": "permit",
+        "agency": "police",
+        "purposes": ["safeguarding"],
+        "data_classes": ["safety.flags"],
+        "start": T0,
+        "end": END,
     }
     value.update(overrides)
     return value
@@ -35,8 +39,14 @@ def provision(**overrides: Any) -> dict[str, Any]:
 
 def granted(**overrides: Any) -> Consent:
     arguments: dict[str, Any] = {
-        "id": uuid4(), "case_id": "case-1", "grantor": GRANTOR, "verified_by": ADVOCATE,
-        "seen_alone": True, "scope": "share", "provisions": [provision()], "at": T0,
+        "id": uuid4(),
+        "case_id": "case-1",
+        "grantor": GRANTOR,
+        "verified_by": ADVOCATE,
+        "seen_alone": True,
+        "scope": "share",
+        "provisions": [provision()],
+        "at": T0,
     }
     arguments.update(overrides)
     return Consent.grant(**arguments)
@@ -45,8 +55,9 @@ def granted(**overrides: Any) -> Consent:
 def participation(**overrides: Any) -> Consent:
     defaults: dict[str, Any] = {
         "scope": "participate",
-        "provisions": [provision(agency="rj_provider", purposes=["case_management"],
-                                 data_classes=[])],
+        "provisions": [
+            provision(agency="rj_provider", purposes=["case_management"], data_classes=[])
+        ],
     }
     defaults.update(overrides)
     return granted(**defaults)
@@ -67,10 +78,14 @@ def test_grant_records_a_fhir_shaped_consent() -> None:
 
 
 def test_grant_normalises_code_lists() -> None:
-    consent = granted(provisions=[provision(
-        purposes=["safeguarding", "case_management", "safeguarding"],
-        data_classes=["victim.location", "safety.flags"],
-    )])
+    consent = granted(
+        provisions=[
+            provision(
+                purposes=["safeguarding", "case_management", "safeguarding"],
+                data_classes=["victim.location", "safety.flags"],
+            )
+        ]
+    )
     assert consent.provisions[0]["purposes"] == ["case_management", "safeguarding"]
     assert consent.provisions[0]["data_classes"] == ["safety.flags", "victim.location"]
 
@@ -104,8 +119,11 @@ def test_unknown_purpose_is_rejected() -> None:
 
 @pytest.mark.parametrize(
     "period",
-    [{"end": T0}, {"end": T0 - timedelta(seconds=1)},
-     {"start": T0 - timedelta(days=10), "end": T0 - timedelta(days=1)}],
+    [
+        {"end": T0},
+        {"end": T0 - timedelta(seconds=1)},
+        {"start": T0 - timedelta(days=10), "end": T0 - timedelta(days=1)},
+    ],
 )
 def test_a_period_must_end_after_it_starts_and_after_the_grant(period: dict[str, Any]) -> None:
     with pytest.raises(InvalidPeriod) as caught:
@@ -162,9 +180,12 @@ def test_expiry_takes_effect_without_any_event() -> None:
 
 
 def test_expiry_waits_for_the_latest_provision_end() -> None:
-    consent = granted(provisions=[
-        provision(end=T0 + timedelta(days=10)), provision(agency="rj_provider", end=END),
-    ])
+    consent = granted(
+        provisions=[
+            provision(end=T0 + timedelta(days=10)),
+            provision(agency="rj_provider", end=END),
+        ]
+    )
     assert consent.status_at(T0 + timedelta(days=20)) == "active"
     with pytest.raises(InvalidState) as caught:
         consent.expire(T0 + timedelta(days=20))
@@ -224,15 +245,20 @@ def test_a_lapsed_consent_cannot_be_withdrawn_or_refreshed() -> None:
 
 
 def test_refresh_moves_every_provision_end() -> None:
-    consent = granted(provisions=[
-        provision(end=T0 + timedelta(days=10)), provision(agency="rj_provider"),
-    ])
+    consent = granted(
+        provisions=[
+            provision(end=T0 + timedelta(days=10)),
+            provision(agency="rj_provider"),
+        ]
+    )
     new_end = END + timedelta(days=30)
     consent.refresh(new_end, ADVOCATE, T0 + timedelta(days=5))
     assert [p["end"] for p in consent.provisions] == [new_end, new_end]
     assert consent.status_at(END + timedelta(days=1)) == "active"
     assert consent.history[-1] == {
-        "action": "refreshed", "by": ADVOCATE, "at": T0 + timedelta(days=5),
+        "action": "refreshed",
+        "by": ADVOCATE,
+        "at": T0 + timedelta(days=5),
     }
 
 
@@ -253,24 +279,37 @@ def test_refreshing_a_withdrawn_consent_is_an_invalid_state() -> None:
 
 
 def test_active_provisions_use_the_policy_input_shape() -> None:
-    consent = granted(provisions=[
-        provision(data_classes=["victim.location", "safety.flags"]),
-        provision(type="deny", purposes=["offender_communication"],
-                  data_classes=["victim.location"]),
-    ])
+    consent = granted(
+        provisions=[
+            provision(data_classes=["victim.location", "safety.flags"]),
+            provision(
+                type="deny", purposes=["offender_communication"], data_classes=["victim.location"]
+            ),
+        ]
+    )
     rows = active_provisions([consent], T0 + timedelta(days=1))
     assert rows == [
         {
-            "consent_id": str(consent.id), "scope": "share", "status": "active",
-            "type": "permit", "agency": "police", "purposes": ["safeguarding"],
+            "consent_id": str(consent.id),
+            "scope": "share",
+            "status": "active",
+            "type": "permit",
+            "agency": "police",
+            "purposes": ["safeguarding"],
             "data_classes": ["safety.flags", "victim.location"],
-            "start": "2025-03-03T09:00:00.000000Z", "end": "2025-06-01T09:00:00.000000Z",
+            "start": "2025-03-03T09:00:00.000000Z",
+            "end": "2025-06-01T09:00:00.000000Z",
         },
         {
-            "consent_id": str(consent.id), "scope": "share", "status": "active",
-            "type": "deny", "agency": "police", "purposes": ["offender_communication"],
+            "consent_id": str(consent.id),
+            "scope": "share",
+            "status": "active",
+            "type": "deny",
+            "agency": "police",
+            "purposes": ["offender_communication"],
             "data_classes": ["victim.location"],
-            "start": "2025-03-03T09:00:00.000000Z", "end": "2025-06-01T09:00:00.000000Z",
+            "start": "2025-03-03T09:00:00.000000Z",
+            "end": "2025-06-01T09:00:00.000000Z",
         },
     ]
 
@@ -284,10 +323,12 @@ def test_active_provisions_render_other_offsets_in_utc() -> None:
 
 
 def test_provisions_not_yet_started_or_ended_are_not_in_effect() -> None:
-    consent = granted(provisions=[
-        provision(agency="police", end=T0 + timedelta(days=5)),
-        provision(agency="rj_provider", start=T0 + timedelta(days=10)),
-    ])
+    consent = granted(
+        provisions=[
+            provision(agency="police", end=T0 + timedelta(days=5)),
+            provision(agency="rj_provider", start=T0 + timedelta(days=10)),
+        ]
+    )
     assert [r["agency"] for r in active_provisions([consent], T0)] == ["police"]
     assert active_provisions([consent], T0 + timedelta(days=7)) == []
     assert [r["agency"] for r in active_provisions([consent], T0 + timedelta(days=10))] == [
@@ -307,22 +348,31 @@ def test_summary_reports_active_scopes_and_share_grants() -> None:
     now = T0 + timedelta(days=1)
     consents = [
         participation(),
-        granted(provisions=[
-            provision(agency="police", data_classes=["safety.flags", "victim.location"]),
-            provision(agency="rj_provider", purposes=["case_management"],
-                      data_classes=["safety.plan"]),
-        ]),
+        granted(
+            provisions=[
+                provision(agency="police", data_classes=["safety.flags", "victim.location"]),
+                provision(
+                    agency="rj_provider", purposes=["case_management"], data_classes=["safety.plan"]
+                ),
+            ]
+        ),
         granted(provisions=[provision(agency="police", data_classes=["risk.assessment"])]),
-        granted(scope="outcome", provisions=[
-            provision(agency="court", purposes=["compliance_review"],
-                      data_classes=["agreement.items"]),
-        ]),
+        granted(
+            scope="outcome",
+            provisions=[
+                provision(
+                    agency="court", purposes=["compliance_review"], data_classes=["agreement.items"]
+                ),
+            ],
+        ),
     ]
     assert summary(consents, now) == {
         "participate_active": True,
         "share_grants": [
-            {"agency": "police",
-             "data_classes": ["risk.assessment", "safety.flags", "victim.location"]},
+            {
+                "agency": "police",
+                "data_classes": ["risk.assessment", "safety.flags", "victim.location"],
+            },
             {"agency": "rj_provider", "data_classes": ["safety.plan"]},
         ],
         "outcome_active": True,
@@ -330,13 +380,17 @@ def test_summary_reports_active_scopes_and_share_grants() -> None:
 
 
 def test_summary_subtracts_denied_classes_from_an_agencys_grant() -> None:
-    consent = granted(provisions=[
-        provision(data_classes=["safety.flags", "victim.location"]),
-        provision(type="deny", purposes=["case_management"], data_classes=["victim.location"]),
-    ])
-    only_denied = granted(provisions=[
-        provision(agency="rj_provider", type="deny", data_classes=["safety.flags"]),
-    ])
+    consent = granted(
+        provisions=[
+            provision(data_classes=["safety.flags", "victim.location"]),
+            provision(type="deny", purposes=["case_management"], data_classes=["victim.location"]),
+        ]
+    )
+    only_denied = granted(
+        provisions=[
+            provision(agency="rj_provider", type="deny", data_classes=["safety.flags"]),
+        ]
+    )
     assert summary([consent, only_denied], T0)["share_grants"] == [
         {"agency": "police", "data_classes": ["safety.flags"]},
     ]
@@ -346,18 +400,30 @@ def test_summary_after_withdrawal_and_expiry_reports_nothing_active() -> None:
     taking_part = participation()
     taking_part.withdraw(ADVOCATE, None, T0 + timedelta(days=1))
     sharing = granted()
-    outcome = granted(scope="outcome", provisions=[
-        provision(agency="court", data_classes=["agreement.items"]),
-    ])
+    outcome = granted(
+        scope="outcome",
+        provisions=[
+            provision(agency="court", data_classes=["agreement.items"]),
+        ],
+    )
     assert summary([taking_part, sharing, outcome], END) == {
-        "participate_active": False, "share_grants": [], "outcome_active": False,
+        "participate_active": False,
+        "share_grants": [],
+        "outcome_active": False,
     }
 
 
 def test_a_participation_consent_that_only_denies_is_not_participation() -> None:
-    deny_only = participation(provisions=[provision(
-        type="deny", agency="rj_provider", purposes=["case_management"], data_classes=[],
-    )])
+    deny_only = participation(
+        provisions=[
+            provision(
+                type="deny",
+                agency="rj_provider",
+                purposes=["case_management"],
+                data_classes=[],
+            )
+        ]
+    )
     assert summary([deny_only], T0)["participate_active"] is False
 
 

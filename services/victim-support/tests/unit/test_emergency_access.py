@@ -23,9 +23,14 @@ OFFICER = "privacy-officer-1"
 
 def requested(**overrides: Any) -> EmergencyAccess:
     arguments: dict[str, Any] = {
-        "id": uuid4(), "case_id": "case-1", "agency": "police", "user": "sgt-42",
-        "role": "supervisor", "reason_code": "imminent_risk_to_life",
-        "justification": JUSTIFICATION, "data_classes": ["victim.location"],
+        "id": uuid4(),
+        "case_id": "case-1",
+        "agency": "police",
+        "user": "sgt-42",
+        "role": "supervisor",
+        "reason_code": "imminent_risk_to_life",
+        "justification": JUSTIFICATION,
+        "data_classes": ["victim.location"],
         "requested_at": T0,
     }
     arguments.update(overrides)
@@ -132,11 +137,14 @@ def test_the_request_time_must_be_aware() -> None:
 
 def test_a_privacy_officer_completes_the_review_once() -> None:
     access = requested()
-    access.complete_review(OFFICER, "not_justified", "Location was already known.",
-                           T0 + timedelta(days=1))
+    access.complete_review(
+        OFFICER, "not_justified", "Location was already known.", T0 + timedelta(days=1)
+    )
     assert not access.review_pending
     assert access.review_summary() == {
-        "pending": False, "reviewer": OFFICER, "outcome": "not_justified",
+        "pending": False,
+        "reviewer": OFFICER,
+        "outcome": "not_justified",
         "at": T0 + timedelta(days=1),
     }
     assert access.review_notes == "Location was already known."

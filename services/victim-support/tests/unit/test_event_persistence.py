@@ -24,15 +24,28 @@ def app() -> Iterator[Application]:
 
 def test_victim_record_round_trip(app: Application) -> None:
     record = VictimRecord.register(
-        id=uuid4(), case_id="case-1", name="Alex Doe", preferred_contact_method="phone",
-        registered_by="idva-7", at=T0, date_of_birth=date(1990, 5, 17),
-        address="1 Quiet Lane", safe_contact_number="+44 7700 900123",
+        id=uuid4(),
+        case_id="case-1",
+        name="Alex Doe",
+        preferred_contact_method="phone",
+        registered_by="idva-7",
+        at=T0,
+        date_of_birth=date(1990, 5, 17),
+        address="1 Quiet Lane",
+        safe_contact_number="+44 7700 900123",
         children=[{"age": 4, "needs": "speech"}],
     )
-    record.update_location(address=None, safe_contact_number=None, refuge=True, by="idva-7",
-                           at=T0 + timedelta(hours=1))
-    record.update_contact(preferred_contact_method="sms", safe_contact_method="sms",
-                          language="cy", interpreter_needed=True, by="idva-7", at=T0)
+    record.update_location(
+        address=None, safe_contact_number=None, refuge=True, by="idva-7", at=T0 + timedelta(hours=1)
+    )
+    record.update_contact(
+        preferred_contact_method="sms",
+        safe_contact_method="sms",
+        language="cy",
+        interpreter_needed=True,
+        by="idva-7",
+        at=T0,
+    )
     record.update_children(children=[{"age": 5, "needs": ""}], by="idva-7", at=T0)
     record.add_support_note(text="First meeting", by="idva-7", at=T0)
     record.raise_flag("stalking", "medium", "idva-7", T0)
@@ -63,12 +76,30 @@ def test_consent_round_trip_and_granted_event_keeps_the_granted_period(
     app: Application,
 ) -> None:
     consent = Consent.grant(
-        id=uuid4(), case_id="case-1", grantor=uuid4(), verified_by="idva-7", seen_alone=True,
-        scope="share", at=T0, provisions=[
-            {"type": "permit", "agency": "police", "purposes": ["safeguarding"],
-             "data_classes": ["safety.flags"], "start": T0, "end": END},
-            {"type": "deny", "agency": "police", "purposes": ["offender_communication"],
-             "data_classes": ["victim.location"], "start": T0, "end": END},
+        id=uuid4(),
+        case_id="case-1",
+        grantor=uuid4(),
+        verified_by="idva-7",
+        seen_alone=True,
+        scope="share",
+        at=T0,
+        provisions=[
+            {
+                "type": "permit",
+                "agency": "police",
+                "purposes": ["safeguarding"],
+                "data_classes": ["safety.flags"],
+                "start": T0,
+                "end": END,
+            },
+            {
+                "type": "deny",
+                "agency": "police",
+                "purposes": ["offender_communication"],
+                "data_classes": ["victim.location"],
+                "start": T0,
+                "end": END,
+            },
         ],
     )
     new_end = END + timedelta(days=30)
@@ -90,10 +121,22 @@ def test_consent_round_trip_and_granted_event_keeps_the_granted_period(
 
 def test_expired_consent_round_trip(app: Application) -> None:
     consent = Consent.grant(
-        id=uuid4(), case_id="case-1", grantor=uuid4(), verified_by="idva-7", seen_alone=True,
-        scope="participate", at=T0, provisions=[
-            {"type": "permit", "agency": "rj_provider", "purposes": ["case_management"],
-             "data_classes": [], "start": T0, "end": END},
+        id=uuid4(),
+        case_id="case-1",
+        grantor=uuid4(),
+        verified_by="idva-7",
+        seen_alone=True,
+        scope="participate",
+        at=T0,
+        provisions=[
+            {
+                "type": "permit",
+                "agency": "rj_provider",
+                "purposes": ["case_management"],
+                "data_classes": [],
+                "start": T0,
+                "end": END,
+            },
         ],
     )
     consent.expire(END)
@@ -105,9 +148,16 @@ def test_expired_consent_round_trip(app: Application) -> None:
 
 def test_emergency_access_round_trip(app: Application) -> None:
     access = EmergencyAccess.request(
-        id=uuid4(), case_id="case-1", agency="police", user="sgt-42", role="supervisor",
-        reason_code="missing_person", justification="Victim missing since last night, phone off.",
-        data_classes=["victim.location"], requested_at=T0, duration_minutes=90,
+        id=uuid4(),
+        case_id="case-1",
+        agency="police",
+        user="sgt-42",
+        role="supervisor",
+        reason_code="missing_person",
+        justification="Victim missing since last night, phone off.",
+        data_classes=["victim.location"],
+        requested_at=T0,
+        duration_minutes=90,
     )
     access.complete_review("privacy-officer-1", "justified", "Proportionate.", T0 + timedelta(1))
     app.save(access)

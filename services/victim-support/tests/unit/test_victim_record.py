@@ -18,11 +18,19 @@ ADVOCATE = "idva-7"
 
 def registered(**overrides: Any) -> VictimRecord:
     arguments: dict[str, Any] = {
-        "id": uuid4(), "case_id": "case-1", "name": "Alex Doe",
-        "preferred_contact_method": "phone", "registered_by": ADVOCATE, "at": T0,
-        "date_of_birth": date(1990, 5, 17), "address": "1 Quiet Lane",
-        "safe_contact_number": "+44 7700 900123", "refuge": False,
-        "safe_contact_method": "sms", "language": "pl", "interpreter_needed": True,
+        "id": uuid4(),
+        "case_id": "case-1",
+        "name": "Alex Doe",
+        "preferred_contact_method": "phone",
+        "registered_by": ADVOCATE,
+        "at": T0,
+        "date_of_birth": date(1990, 5, 17),
+        "address": "1 Quiet Lane",
+        "safe_contact_number": "+44 7700 900123",
+        "refuge": False,
+        "safe_contact_method": "sms",
+        "language": "pl",
+        "interpreter_needed": True,
         "children": [{"age": 4, "needs": "speech therapy"}, {"age": 9}],
     }
     arguments.update(overrides)
@@ -39,7 +47,9 @@ def test_registration_keeps_identity_location_contact_and_children() -> None:
     assert record.name == "Alex Doe"
     assert record.date_of_birth == date(1990, 5, 17)
     assert (record.address, record.safe_contact_number, record.refuge) == (
-        "1 Quiet Lane", "+44 7700 900123", False,
+        "1 Quiet Lane",
+        "+44 7700 900123",
+        False,
     )
     assert (record.preferred_contact_method, record.safe_contact_method) == ("phone", "sms")
     assert (record.language, record.interpreter_needed) == ("pl", True)
@@ -52,8 +62,12 @@ def test_registration_keeps_identity_location_contact_and_children() -> None:
 
 def test_registration_needs_only_name_contact_method_and_who_registered() -> None:
     record = VictimRecord.register(
-        id=uuid4(), case_id="case-2", name="B", preferred_contact_method="via_advocate",
-        registered_by=ADVOCATE, at=T0,
+        id=uuid4(),
+        case_id="case-2",
+        name="B",
+        preferred_contact_method="via_advocate",
+        registered_by=ADVOCATE,
+        at=T0,
     )
     assert record.date_of_birth is None
     assert record.address is None
@@ -107,7 +121,10 @@ def test_children_are_recorded_by_age_and_needs_only(children: object) -> None:
 def test_location_update_replaces_the_whole_location() -> None:
     record = registered()
     record.update_location(
-        address=None, safe_contact_number="07700 900456", refuge=True, by=ADVOCATE,
+        address=None,
+        safe_contact_number="07700 900456",
+        refuge=True,
+        by=ADVOCATE,
         at=T0 + timedelta(days=1),
     )
     assert record.address is None
@@ -122,7 +139,11 @@ def test_location_update_rejects_a_bad_number_and_records_nothing() -> None:
     record.collect_events()
     with pytest.raises(ValidationFailed):
         record.update_location(
-            address="2 Road", safe_contact_number="x", refuge=False, by=ADVOCATE, at=T0,
+            address="2 Road",
+            safe_contact_number="x",
+            refuge=False,
+            by=ADVOCATE,
+            at=T0,
         )
     assert record.address == "1 Quiet Lane"
     assert record.collect_events() == []
@@ -131,8 +152,12 @@ def test_location_update_rejects_a_bad_number_and_records_nothing() -> None:
 def test_contact_update() -> None:
     record = registered()
     record.update_contact(
-        preferred_contact_method="email", safe_contact_method=None, language="en",
-        interpreter_needed=False, by=ADVOCATE, at=T0,
+        preferred_contact_method="email",
+        safe_contact_method=None,
+        language="en",
+        interpreter_needed=False,
+        by=ADVOCATE,
+        at=T0,
     )
     assert (record.preferred_contact_method, record.safe_contact_method) == ("email", None)
     assert (record.language, record.interpreter_needed) == ("en", False)
@@ -175,10 +200,14 @@ def test_raising_a_flag() -> None:
     record = registered()
     record.raise_flag("strangulation_history", "high", ADVOCATE, T0)
     assert record.has_flag("strangulation_history")
-    assert record.safety_flags == [{
-        "code": "strangulation_history", "severity": "high", "raised_by": ADVOCATE,
-        "raised_at": T0,
-    }]
+    assert record.safety_flags == [
+        {
+            "code": "strangulation_history",
+            "severity": "high",
+            "raised_by": ADVOCATE,
+            "raised_at": T0,
+        }
+    ]
     assert event_names(record)[-1] == "SafetyFlagRaised"
 
 
@@ -205,10 +234,14 @@ def test_raising_an_already_raised_flag_records_the_new_severity_as_a_new_event(
     record.raise_flag("stalking", "medium", ADVOCATE, T0)
     record.raise_flag("stalking", "high", "idva-8", T0 + timedelta(hours=2))
     assert event_names(record) == ["SafetyFlagRaised", "SafetyFlagRaised"]
-    assert record.safety_flags == [{
-        "code": "stalking", "severity": "high", "raised_by": "idva-8",
-        "raised_at": T0 + timedelta(hours=2),
-    }]
+    assert record.safety_flags == [
+        {
+            "code": "stalking",
+            "severity": "high",
+            "raised_by": "idva-8",
+            "raised_at": T0 + timedelta(hours=2),
+        }
+    ]
 
 
 def test_clearing_a_flag() -> None:
@@ -242,8 +275,9 @@ def test_clearing_needs_a_known_code_and_a_reason() -> None:
 def test_safety_plan_summary_shares_existence_and_review_date_but_not_content() -> None:
     record = registered()
     assert record.safety_plan_summary() == {"exists": False, "review_date": None}
-    record.record_safety_plan("Code word: blue. Bag at neighbour's.", date(2025, 4, 1),
-                              ADVOCATE, T0)
+    record.record_safety_plan(
+        "Code word: blue. Bag at neighbour's.", date(2025, 4, 1), ADVOCATE, T0
+    )
     assert record.safety_plan_exists
     assert record.safety_plan_review_date == date(2025, 4, 1)
     assert record.safety_plan_content == "Code word: blue. Bag at neighbour's."

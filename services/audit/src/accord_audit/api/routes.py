@@ -37,15 +37,21 @@ def problem_from(exc: AuditError) -> Problem:
     return Problem(status, exc.code, str(exc))
 
 
-def _audited(runtime: Runtime, subject: Subject, purpose: str,
-             docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    resources = [Resource(type="audit_entry", case_id=str(d.get("case_id", ""))[:64] or "-",
-                          document=d) for d in docs]
+def _audited(
+    runtime: Runtime, subject: Subject, purpose: str, docs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    resources = [
+        Resource(type="audit_entry", case_id=str(d.get("case_id", ""))[:64] or "-", document=d)
+        for d in docs
+    ]
     return [p for p in runtime.pep.read(subject, purpose, resources) if p is not None]
 
 
-@router.get("/checkpoint", response_class=PlainTextResponse,
-            summary="Latest signed checkpoint (C2SP signed note)")
+@router.get(
+    "/checkpoint",
+    response_class=PlainTextResponse,
+    summary="Latest signed checkpoint (C2SP signed note)",
+)
 def checkpoint(subject: CurrentSubject, runtime: Runtime) -> str:
     note = service(runtime).publish_checkpoint()
     if note is None:
@@ -53,15 +59,19 @@ def checkpoint(subject: CurrentSubject, runtime: Runtime) -> str:
     return note
 
 
-@router.get("/verifier-key", response_class=PlainTextResponse,
-            summary="The checkpoint signer's verifier key (vkey)")
+@router.get(
+    "/verifier-key",
+    response_class=PlainTextResponse,
+    summary="The checkpoint signer's verifier key (vkey)",
+)
 def verifier_key(subject: CurrentSubject, runtime: Runtime) -> str:
     return service(runtime).verifier_key() + "\n"
 
 
 @router.get("/entries/{index}", summary="One log entry (privacy officers)")
-def entry(index: Annotated[int, Path(ge=0, le=2**62)], subject: CurrentSubject,
-          runtime: Runtime) -> dict[str, Any]:
+def entry(
+    index: Annotated[int, Path(ge=0, le=2**62)], subject: CurrentSubject, runtime: Runtime
+) -> dict[str, Any]:
     require(subject, PRIVACY)
     try:
         doc = service(runtime).entry_document(index)
@@ -75,23 +85,33 @@ def entry(index: Annotated[int, Path(ge=0, le=2**62)], subject: CurrentSubject,
 
 
 @router.get("/proofs/inclusion", summary="Inclusion proof of an entry in a tree size")
-def inclusion(index: Annotated[int, Query(ge=0, le=2**62)],
-              tree_size: Annotated[int, Query(ge=1, le=2**62)],
-              subject: CurrentSubject, runtime: Runtime) -> dict[str, Any]:
+def inclusion(
+    index: Annotated[int, Query(ge=0, le=2**62)],
+    tree_size: Annotated[int, Query(ge=1, le=2**62)],
+    subject: CurrentSubject,
+    runtime: Runtime,
+) -> dict[str, Any]:
     store = service(runtime).store
     try:
         proof = store.inclusion_proof(index, tree_size)
         leaf = store.entry(index).leaf_hash
     except AuditError as exc:
         raise problem_from(exc) from exc
-    return {"index": index, "tree_size": tree_size, "leaf_hash": b64(leaf),
-            "hashes": [b64(h) for h in proof]}
+    return {
+        "index": index,
+        "tree_size": tree_size,
+        "leaf_hash": b64(leaf),
+        "hashes": [b64(h) for h in proof],
+    }
 
 
 @router.get("/proofs/consistency", summary="Consistency proof between two tree sizes")
-def consistency(first: Annotated[int, Query(ge=1, le=2**62)],
-                second: Annotated[int, Query(ge=1, le=2**62)],
-                subject: CurrentSubject, runtime: Runtime) -> dict[str, Any]:
+def consistency(
+    first: Annotated[int, Query(ge=1, le=2**62)],
+    second: Annotated[int, Query(ge=1, le=2**62)],
+    subject: CurrentSubject,
+    runtime: Runtime,
+) -> dict[str, Any]:
     try:
         proof = service(runtime).store.consistency_proof(first, second)
     except AuditError as exc:
@@ -111,19 +131,24 @@ def case_events(case_id: CaseId, subject: CurrentSubject, runtime: Runtime) -> l
     return _audited(runtime, subject, "audit", service(runtime).case_entries(case_id, "event"))
 
 
-@router.get("/victims/{case_id}/access-log",
-            summary="Who accessed a victim's data, for victim services to show the victim")
-def victim_access_log(case_id: CaseId, subject: CurrentSubject,
-                      runtime: Runtime) -> list[dict[str, Any]]:
+@router.get(
+    "/victims/{case_id}/access-log",
+    summary="Who accessed a victim's data, for victim services to show the victim",
+)
+def victim_access_log(
+    case_id: CaseId, subject: CurrentSubject, runtime: Runtime
+) -> list[dict[str, Any]]:
     require(subject, {"victim_services"})
     svc = service(runtime)
-    entries = [e for e in svc.case_entries(case_id, "access")
-               if e.get("service") == "victim-support"]
+    entries = [
+        e for e in svc.case_entries(case_id, "access") if e.get("service") == "victim-support"
+    ]
     # Only the victim's own victim-services organisation reads this; for others the case
     # does not exist, whether or not it has entries.
     case = svc.contexts.policy_case(case_id)
     if case["responsible"].get("victim_services") != subject.org:
         raise not_found("case")
-    resources = [Resource(type="audit_entry", case_id=case_id, document=e, case=case)
-                 for e in entries]
+    resources = [
+        Resource(type="audit_entry", case_id=case_id, document=e, case=case) for e in entries
+    ]
     return [p for p in runtime.pep.read(subject, "case_management", resources) if p is not None]

@@ -63,12 +63,12 @@ class OffenderConsentIn(Strict):
 
 
 class PreparationIn(Strict):
-    participant: Literal["victim", "offender", "victim_support_person",
-                         "offender_support_person"]
+    participant: Literal["victim", "offender", "victim_support_person", "offender_support_person"]
     seen_alone: bool | None = None
     coercion_screen: Literal["passed", "failed"] | None = None
     support_persons: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
-        default_factory=list, max_length=10)
+        default_factory=list, max_length=10
+    )
     childrens_needs: Annotated[str, StringConstraints(max_length=2000)] | None = None
     notes: Notes = ""
     expected_version: int | None = Field(default=None, ge=1)
@@ -81,8 +81,14 @@ class ScheduleIn(Strict):
 
 
 class StopIn(Strict):
-    reason: Literal["victim_withdrew", "coercion_suspected", "continuing_violence",
-                    "risk_escalated", "offender_withdrew", "facilitator_judgement"]
+    reason: Literal[
+        "victim_withdrew",
+        "coercion_suspected",
+        "continuing_violence",
+        "risk_escalated",
+        "offender_withdrew",
+        "facilitator_judgement",
+    ]
 
 
 class HeldIn(Strict):
@@ -133,13 +139,15 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     except NotFound as exc:
         raise not_found(str(exc) or "case") from exc
     except NotEligible as exc:
-        raise Problem(409, "invalid_state", "Only an eligible referral can be accepted",
-                      state=exc.state) from exc
+        raise Problem(
+            409, "invalid_state", "Only an eligible referral can be accepted", state=exc.state
+        ) from exc
     except AlreadyExists as exc:
         raise Problem(409, "already_exists", f"The {exc.what} already exists") from exc
     except VersionConflict as exc:
-        raise Problem(412, "version_conflict", "The case has changed",
-                      current_version=exc.current) from exc
+        raise Problem(
+            412, "version_conflict", "The case has changed", current_version=exc.current
+        ) from exc
     except ConferenceError as exc:
         details = dict(getattr(exc, "details", {}))
         raise domain_problem(exc.http_status, exc.code, str(exc), None, details) from exc
@@ -153,40 +161,63 @@ def practitioner(subject: Subject) -> Subject:
     return require(subject, RJ, COORDINATORS | {"facilitator"})
 
 
-def authorise_case(runtime: Runtime, subject: Subject, case_id: str, command: str,
-                   safety_fallback: bool = False) -> None:
+def authorise_case(
+    runtime: Runtime, subject: Subject, case_id: str, command: str, safety_fallback: bool = False
+) -> None:
     """Changes to an RJ case are made by its assigned facilitator or co-facilitator, or by a
     coordinator or supervisor of the provider that accepted it; for other organisations the
     case does not exist (SPEC section 4a)."""
     practitioner(subject)
     svc = service(runtime)
     rj = call(svc.rj_case, case_id)
-    runtime.pep.authorise_change(subject, Change(
-        type="rj_case", case_id=case_id, command=command,
-        case=svc.policy_case(case_id, subject.agency, subject.user),
-        assigned_facilitators=[f for f in (rj.facilitator_id, rj.co_facilitator_id) if f]),
-        safety_fallback=safety_fallback)
+    runtime.pep.authorise_change(
+        subject,
+        Change(
+            type="rj_case",
+            case_id=case_id,
+            command=command,
+            case=svc.policy_case(case_id, subject.agency, subject.user),
+            assigned_facilitators=[f for f in (rj.facilitator_id, rj.co_facilitator_id) if f],
+        ),
+        safety_fallback=safety_fallback,
+    )
 
 
-def authorise_facilitator(runtime: Runtime, subject: Subject, facilitator_id: str,
-                          command: str) -> None:
+def authorise_facilitator(
+    runtime: Runtime, subject: Subject, facilitator_id: str, command: str
+) -> None:
     coordinator(subject)
     owner = call(service(runtime).facilitator, facilitator_id).org
-    runtime.pep.authorise_change(subject, Change(
-        type="facilitator", case_id="-", command=command, owner_org=owner,
-        what="facilitator"))
+    runtime.pep.authorise_change(
+        subject,
+        Change(
+            type="facilitator", case_id="-", command=command, owner_org=owner, what="facilitator"
+        ),
+    )
 
 
 # --- facilitators -----------------------------------------------------------------------
 @router.post("/facilitators", status_code=201, summary="Register a facilitator")
-def register_facilitator(body: FacilitatorIn, subject: CurrentSubject,
-                         runtime: Runtime) -> dict[str, str]:
+def register_facilitator(
+    body: FacilitatorIn, subject: CurrentSubject, runtime: Runtime
+) -> dict[str, str]:
     coordinator(subject)
     if not runtime.directory.is_member(subject.org, "rj_provider"):
-        raise Problem(403, "forbidden", "Forbidden",
-                      "the token's organisation is not an RJ provider of this deployment")
-    call(service(runtime).register_facilitator, body.facilitator_id, body.name, subject.org,
-         body.accreditation_id, body.accredited_until, body.endorsement_expires)
+        raise Problem(
+            403,
+            "forbidden",
+            "Forbidden",
+            "the token's organisation is not an RJ provider of this deployment",
+        )
+    call(
+        service(runtime).register_facilitator,
+        body.facilitator_id,
+        body.name,
+        subject.org,
+        body.accreditation_id,
+        body.accredited_until,
+        body.endorsement_expires,
+    )
     return {"facilitator_id": body.facilitator_id}
 
 
@@ -196,17 +227,24 @@ def facilitators(subject: CurrentSubject, runtime: Runtime) -> list[dict[str, An
     return service(runtime).facilitators(org=subject.org)
 
 
-@router.post("/facilitators/{facilitator_id}/endorsement", status_code=204,
-             summary="Renew the family-violence endorsement")
+@router.post(
+    "/facilitators/{facilitator_id}/endorsement",
+    status_code=204,
+    summary="Renew the family-violence endorsement",
+)
 def renew(facilitator_id: str, body: RenewIn, subject: CurrentSubject, runtime: Runtime) -> None:
     authorise_facilitator(runtime, subject, facilitator_id, "renew_endorsement")
     call(service(runtime).renew_endorsement, facilitator_id, body.endorsement_expires)
 
 
-@router.post("/facilitators/{facilitator_id}/supervision", status_code=204,
-             summary="Log a supervision session")
-def supervision(facilitator_id: str, body: SupervisionIn, subject: CurrentSubject,
-                runtime: Runtime) -> None:
+@router.post(
+    "/facilitators/{facilitator_id}/supervision",
+    status_code=204,
+    summary="Log a supervision session",
+)
+def supervision(
+    facilitator_id: str, body: SupervisionIn, subject: CurrentSubject, runtime: Runtime
+) -> None:
     authorise_facilitator(runtime, subject, facilitator_id, "log_supervision")
     call(service(runtime).log_supervision, facilitator_id, subject.user, body.notes_ref)
 
@@ -217,9 +255,16 @@ def accept(case_id: str, subject: CurrentSubject, runtime: Runtime) -> dict[str,
     coordinator(subject)
     svc = service(runtime)
     call(svc.intake, case_id)
-    runtime.pep.authorise_change(subject, Change(
-        type="intake", case_id=case_id, command="accept", what="referral in intake",
-        case=svc.policy_case(case_id, subject.agency, subject.user)))
+    runtime.pep.authorise_change(
+        subject,
+        Change(
+            type="intake",
+            case_id=case_id,
+            command="accept",
+            what="referral in intake",
+            case=svc.policy_case(case_id, subject.agency, subject.user),
+        ),
+    )
     call(svc.accept, case_id, subject.org, subject.user)
     return {"case_id": case_id, "status": "open"}
 
@@ -227,86 +272,167 @@ def accept(case_id: str, subject: CurrentSubject, runtime: Runtime) -> dict[str,
 def case_resource(svc: ConferenceService, case_id: str, subject: Subject) -> Resource:
     rj = call(svc.rj_case, case_id)
     facilitators = [f for f in (rj.facilitator_id, rj.co_facilitator_id) if f]
-    return Resource(type="rj_case", case_id=rj.case_id, document=svc.case_document(rj),
-                    case=svc.policy_case(case_id, subject.agency, subject.user),
-                    assigned_facilitators=facilitators)
+    return Resource(
+        type="rj_case",
+        case_id=rj.case_id,
+        document=svc.case_document(rj),
+        case=svc.policy_case(case_id, subject.agency, subject.user),
+        assigned_facilitators=facilitators,
+    )
 
 
 @router.get("/cases", summary="RJ cases (policy-filtered per row)")
-def list_cases(subject: CurrentSubject, runtime: Runtime, purpose: Purpose = "case_management",
-               limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+def list_cases(
+    subject: CurrentSubject,
+    runtime: Runtime,
+    purpose: Purpose = "case_management",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
     svc = service(runtime)
-    resources = [case_resource(svc, rj.case_id, subject)
-                 for rj in svc.cases(limit, visible_to=(subject.agency, subject.org))]
+    resources = [
+        case_resource(svc, rj.case_id, subject)
+        for rj in svc.cases(limit, visible_to=(subject.agency, subject.org))
+    ]
     return [p for p in runtime.pep.read(subject, purpose, resources) if p is not None]
 
 
 @router.get("/cases/{case_id}", summary="One RJ case (field-level policy)")
-def read_case(case_id: str, subject: CurrentSubject, runtime: Runtime,
-              purpose: Purpose = "case_management") -> dict[str, Any]:
-    return runtime.pep.read_one(subject, purpose,
-                                case_resource(service(runtime), case_id, subject), what="RJ case")
+def read_case(
+    case_id: str, subject: CurrentSubject, runtime: Runtime, purpose: Purpose = "case_management"
+) -> dict[str, Any]:
+    return runtime.pep.read_one(
+        subject, purpose, case_resource(service(runtime), case_id, subject), what="RJ case"
+    )
 
 
 @router.get("/cases/{case_id}/gate", summary="Every failed gate condition, direct and indirect")
-def gate(case_id: str, subject: CurrentSubject, runtime: Runtime,
-         on: Annotated[date | None, Query(description="The day to check the gate for; "
-                                          "default the scheduled conference's day, else "
-                                          "today")] = None) -> dict[str, Any]:
+def gate(
+    case_id: str,
+    subject: CurrentSubject,
+    runtime: Runtime,
+    on: Annotated[
+        date | None,
+        Query(
+            description="The day to check the gate for; "
+            "default the scheduled conference's day, else "
+            "today"
+        ),
+    ] = None,
+) -> dict[str, Any]:
     svc = service(runtime)
     read_one_case(runtime, subject, case_id)
     return call(svc.gate, case_id, on)
 
 
 @router.post("/cases/{case_id}/facilitators", status_code=204, summary="Assign a facilitator")
-def assign(case_id: str, body: AssignIn, subject: CurrentSubject, runtime: Runtime,
-           if_match: IfMatch = None) -> None:
+def assign(
+    case_id: str,
+    body: AssignIn,
+    subject: CurrentSubject,
+    runtime: Runtime,
+    if_match: IfMatch = None,
+) -> None:
     coordinator(subject)
     authorise_case(runtime, subject, case_id, "assign_facilitator")
     svc = service(runtime)
     # A provider assigns its own facilitators only; another provider's do not exist for it.
     if call(svc.facilitator, body.facilitator_id).org != subject.org:
         raise not_found("facilitator")
-    call(svc.assign_facilitator, case_id, body.facilitator_id, body.role, subject.user,
-         expected_version=expected(body.expected_version, if_match))
+    call(
+        svc.assign_facilitator,
+        case_id,
+        body.facilitator_id,
+        body.role,
+        subject.user,
+        expected_version=expected(body.expected_version, if_match),
+    )
 
 
 @router.post("/cases/{case_id}/offender-consent", status_code=204)
-def offender_consent(case_id: str, body: OffenderConsentIn, subject: CurrentSubject,
-                     runtime: Runtime, if_match: IfMatch = None) -> None:
+def offender_consent(
+    case_id: str,
+    body: OffenderConsentIn,
+    subject: CurrentSubject,
+    runtime: Runtime,
+    if_match: IfMatch = None,
+) -> None:
     authorise_case(runtime, subject, case_id, "record_offender_consent")
-    call(service(runtime).command, case_id, "record_offender_consent", body.given, _now(),
-         expected_version=expected(body.expected_version, if_match))
+    call(
+        service(runtime).command,
+        case_id,
+        "record_offender_consent",
+        body.given,
+        _now(),
+        expected_version=expected(body.expected_version, if_match),
+    )
 
 
-@router.post("/cases/{case_id}/preparations", status_code=204,
-             summary="Record a preparation meeting")
-def preparation(case_id: str, body: PreparationIn, subject: CurrentSubject,
-                runtime: Runtime, if_match: IfMatch = None) -> None:
+@router.post(
+    "/cases/{case_id}/preparations", status_code=204, summary="Record a preparation meeting"
+)
+def preparation(
+    case_id: str,
+    body: PreparationIn,
+    subject: CurrentSubject,
+    runtime: Runtime,
+    if_match: IfMatch = None,
+) -> None:
     authorise_case(runtime, subject, case_id, "record_preparation")
-    call(service(runtime).command, case_id, "record_preparation", body.participant,
-         subject.user, _now(), seen_alone=body.seen_alone, coercion_screen=body.coercion_screen,
-         support_persons=body.support_persons, childrens_needs=body.childrens_needs,
-         notes=body.notes, expected_version=expected(body.expected_version, if_match))
+    call(
+        service(runtime).command,
+        case_id,
+        "record_preparation",
+        body.participant,
+        subject.user,
+        _now(),
+        seen_alone=body.seen_alone,
+        coercion_screen=body.coercion_screen,
+        support_persons=body.support_persons,
+        childrens_needs=body.childrens_needs,
+        notes=body.notes,
+        expected_version=expected(body.expected_version, if_match),
+    )
 
 
-@router.post("/cases/{case_id}/conference", status_code=204,
-             summary="Schedule a conference (the gate lists every failed condition)")
-def schedule(case_id: str, body: ScheduleIn, subject: CurrentSubject, runtime: Runtime,
-             if_match: IfMatch = None) -> None:
+@router.post(
+    "/cases/{case_id}/conference",
+    status_code=204,
+    summary="Schedule a conference (the gate lists every failed condition)",
+)
+def schedule(
+    case_id: str,
+    body: ScheduleIn,
+    subject: CurrentSubject,
+    runtime: Runtime,
+    if_match: IfMatch = None,
+) -> None:
     authorise_case(runtime, subject, case_id, "schedule")
     # Two coordinators scheduling one case at once must not silently override each other.
     version = required(expected(body.expected_version, if_match))
-    call(service(runtime).schedule, case_id, body.modality, body.at_time, subject.user,
-         expected_version=version)
+    call(
+        service(runtime).schedule,
+        case_id,
+        body.modality,
+        body.at_time,
+        subject.user,
+        expected_version=version,
+    )
 
 
 @router.post("/cases/{case_id}/conference/held", status_code=204)
-def held(case_id: str, body: HeldIn, subject: CurrentSubject, runtime: Runtime,
-         if_match: IfMatch = None) -> None:
+def held(
+    case_id: str, body: HeldIn, subject: CurrentSubject, runtime: Runtime, if_match: IfMatch = None
+) -> None:
     authorise_case(runtime, subject, case_id, "record_conference_held")
-    call(service(runtime).command, case_id, "record_conference_held", _now(), body.notes,
-         subject.user, expected_version=expected(body.expected_version, if_match))
+    call(
+        service(runtime).command,
+        case_id,
+        "record_conference_held",
+        _now(),
+        body.notes,
+        subject.user,
+        expected_version=expected(body.expected_version, if_match),
+    )
 
 
 @router.post("/cases/{case_id}/stop", status_code=204, summary="Stop the case, with a reason")
@@ -318,56 +444,114 @@ def stop(case_id: str, body: StopIn, subject: CurrentSubject, runtime: Runtime) 
 
 
 @router.put("/cases/{case_id}/agreement", status_code=204, summary="Draft the outcome agreement")
-def agreement(case_id: str, body: AgreementIn, subject: CurrentSubject,
-              runtime: Runtime, if_match: IfMatch = None) -> None:
+def agreement(
+    case_id: str,
+    body: AgreementIn,
+    subject: CurrentSubject,
+    runtime: Runtime,
+    if_match: IfMatch = None,
+) -> None:
     authorise_case(runtime, subject, case_id, "draft_agreement")
     items = [{**i.model_dump(), "due_date": i.due_date.isoformat()} for i in body.items]
-    call(service(runtime).command, case_id, "draft_agreement", items, subject.user, _now(),
-         expected_version=expected(body.expected_version, if_match))
+    call(
+        service(runtime).command,
+        case_id,
+        "draft_agreement",
+        items,
+        subject.user,
+        _now(),
+        expected_version=expected(body.expected_version, if_match),
+    )
 
 
-@router.post("/cases/{case_id}/agreement/consents", status_code=204,
-             summary="A party's consent to the agreement and to sharing it with the court")
-def agreement_consent(case_id: str, body: AgreementConsentIn, subject: CurrentSubject,
-                      runtime: Runtime, if_match: IfMatch = None) -> None:
+@router.post(
+    "/cases/{case_id}/agreement/consents",
+    status_code=204,
+    summary="A party's consent to the agreement and to sharing it with the court",
+)
+def agreement_consent(
+    case_id: str,
+    body: AgreementConsentIn,
+    subject: CurrentSubject,
+    runtime: Runtime,
+    if_match: IfMatch = None,
+) -> None:
     authorise_case(runtime, subject, case_id, "record_agreement_consent")
-    call(service(runtime).command, case_id, "record_agreement_consent", body.party,
-         body.agrees, body.share_with_court, _now(),
-         expected_version=expected(body.expected_version, if_match))
+    call(
+        service(runtime).command,
+        case_id,
+        "record_agreement_consent",
+        body.party,
+        body.agrees,
+        body.share_with_court,
+        _now(),
+        expected_version=expected(body.expected_version, if_match),
+    )
 
 
-@router.post("/cases/{case_id}/agreement/outcome-sharing-withdrawal", status_code=204,
-             summary="A party withdraws consent to share the outcome with the court")
-def withdraw_sharing(case_id: str, body: OutcomeSharingIn, subject: CurrentSubject,
-                     runtime: Runtime) -> None:
+@router.post(
+    "/cases/{case_id}/agreement/outcome-sharing-withdrawal",
+    status_code=204,
+    summary="A party withdraws consent to share the outcome with the court",
+)
+def withdraw_sharing(
+    case_id: str, body: OutcomeSharingIn, subject: CurrentSubject, runtime: Runtime
+) -> None:
     authorise_case(runtime, subject, case_id, "withdraw_outcome_sharing")
     call(service(runtime).command, case_id, "withdraw_outcome_sharing", body.party, _now())
 
 
-@router.post("/cases/{case_id}/agreement/items/{item_id}/report", status_code=204,
-             summary="Report an item completed or breached, with evidence")
-def report_item(case_id: str, item_id: str, body: ItemReportIn, subject: CurrentSubject,
-                runtime: Runtime, if_match: IfMatch = None) -> None:
+@router.post(
+    "/cases/{case_id}/agreement/items/{item_id}/report",
+    status_code=204,
+    summary="Report an item completed or breached, with evidence",
+)
+def report_item(
+    case_id: str,
+    item_id: str,
+    body: ItemReportIn,
+    subject: CurrentSubject,
+    runtime: Runtime,
+    if_match: IfMatch = None,
+) -> None:
     require(subject, {"rj_provider", "police", "victim_services", "court"})
     svc = service(runtime)
     rj = call(svc.rj_case, case_id)
     item = next((i for i in rj.agreement_items if i.get("item_id") == item_id), None)
     # Reported by the responsible organisation of the item's monitoring agency (SPEC 4a).
-    runtime.pep.authorise_change(subject, Change(
-        type="agreement_item", case_id=case_id, command="report_item",
-        case=svc.policy_case(case_id, subject.agency, subject.user),
-        monitoring_agency=item["monitoring_agency"] if item else subject.agency,
-        assigned_facilitators=[f for f in (rj.facilitator_id, rj.co_facilitator_id) if f]))
+    runtime.pep.authorise_change(
+        subject,
+        Change(
+            type="agreement_item",
+            case_id=case_id,
+            command="report_item",
+            case=svc.policy_case(case_id, subject.agency, subject.user),
+            monitoring_agency=item["monitoring_agency"] if item else subject.agency,
+            assigned_facilitators=[f for f in (rj.facilitator_id, rj.co_facilitator_id) if f],
+        ),
+    )
     command = "complete_item" if body.status == "completed" else "breach_item"
-    call(service(runtime).command, case_id, command, item_id, body.evidence, subject.agency,
-         _now(), expected_version=expected(body.expected_version, if_match))
+    call(
+        service(runtime).command,
+        case_id,
+        command,
+        item_id,
+        body.evidence,
+        subject.agency,
+        _now(),
+        expected_version=expected(body.expected_version, if_match),
+    )
 
 
 def read_one_case(runtime: Runtime, subject: Subject, case_id: str) -> dict[str, Any]:
     """The gate is part of the case: whoever may read the case sees it, others get 404."""
     practitioner(subject)
-    return runtime.pep.read_one(subject, "case_management",
-                                case_resource(service(runtime), case_id, subject), what="RJ case")
+    return runtime.pep.read_one(
+        subject,
+        "case_management",
+        case_resource(service(runtime), case_id, subject),
+        what="RJ case",
+    )
 
 
 def _now() -> datetime:

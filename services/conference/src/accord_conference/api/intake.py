@@ -19,8 +19,7 @@ RJ = frozenset({"rj_provider"})
 
 class DeclineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=500)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
 def service(runtime: Runtime) -> ConferenceService:
@@ -29,20 +28,32 @@ def service(runtime: Runtime) -> ConferenceService:
     return app
 
 
-def intake_resource(svc: ConferenceService, doc: dict[str, Any], agency: str,
-                    user: str) -> Resource:
-    return Resource(type="intake", case_id=doc["case_id"], document=doc,
-                    case=svc.policy_case(doc["case_id"], agency, user))
+def intake_resource(
+    svc: ConferenceService, doc: dict[str, Any], agency: str, user: str
+) -> Resource:
+    return Resource(
+        type="intake",
+        case_id=doc["case_id"],
+        document=doc,
+        case=svc.policy_case(doc["case_id"], agency, user),
+    )
 
 
 @router.get("", summary="Referrals known to the RJ provider (policy-filtered)")
-def list_intake(subject: CurrentSubject, runtime: Runtime, status: str | None = None,
-                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+def list_intake(
+    subject: CurrentSubject,
+    runtime: Runtime,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
     require(subject, RJ)
     svc = service(runtime)
     docs = svc.intake_list(limit=limit, status=status)
-    projected = runtime.pep.read(subject, "case_management", [
-        intake_resource(svc, d, subject.agency, subject.user) for d in docs])
+    projected = runtime.pep.read(
+        subject,
+        "case_management",
+        [intake_resource(svc, d, subject.agency, subject.user) for d in docs],
+    )
     return [p for p in projected if p is not None]
 
 
@@ -54,9 +65,12 @@ def read_intake(case_id: str, subject: CurrentSubject, runtime: Runtime) -> dict
         doc = svc.intake_document(svc.intake(case_id))
     except NotFound as exc:
         raise not_found("referral in intake") from exc
-    return runtime.pep.read_one(subject, "case_management",
-                                intake_resource(svc, doc, subject.agency, subject.user),
-                                what="referral in intake")
+    return runtime.pep.read_one(
+        subject,
+        "case_management",
+        intake_resource(svc, doc, subject.agency, subject.user),
+        what="referral in intake",
+    )
 
 
 def _intake_or_404(svc: ConferenceService, case_id: str) -> Any:
@@ -71,11 +85,19 @@ def decline(case_id: str, body: DeclineIn, subject: CurrentSubject, runtime: Run
     require(subject, RJ, {"coordinator", "supervisor"})
     svc = service(runtime)
     intake = _intake_or_404(svc, case_id)
-    runtime.pep.authorise_change(subject, Change(
-        type="intake", case_id=case_id, command="decline", what="referral in intake",
-        case=svc.policy_case(case_id, subject.agency, subject.user)))
+    runtime.pep.authorise_change(
+        subject,
+        Change(
+            type="intake",
+            case_id=case_id,
+            command="decline",
+            what="referral in intake",
+            case=svc.policy_case(case_id, subject.agency, subject.user),
+        ),
+    )
     if intake.status not in ("eligible_direct", "eligible_indirect_only"):
-        raise Problem(409, "invalid_state", "Only an eligible referral can be declined",
-                      state=intake.status)
+        raise Problem(
+            409, "invalid_state", "Only an eligible referral can be declined", state=intake.status
+        )
     intake.decide("declined", subject.org, body.reason)
     svc.save(intake)

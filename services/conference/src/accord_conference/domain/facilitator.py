@@ -50,7 +50,8 @@ class Facilitator(Aggregate):
             accreditation_id=checks.require_text(accreditation_id, "accreditation_id"),
             accredited_until=checks.require_day(accredited_until, "accredited_until").isoformat(),
             endorsement_expires=(
-                None if endorsement_expires is None
+                None
+                if endorsement_expires is None
                 else checks.require_day(endorsement_expires, "endorsement_expires").isoformat()
             ),
             at=None if at is None else checks.require_moment(at, "at"),

@@ -35,17 +35,32 @@ from accord_conference.domain.vocabulary import (
 )
 
 STATUSES: tuple[str, ...] = (
-    "open", "preparing", "scheduled", "conference_held", "agreement", "monitoring",
-    "completed", "returned", "stopped", "suspended",
+    "open",
+    "preparing",
+    "scheduled",
+    "conference_held",
+    "agreement",
+    "monitoring",
+    "completed",
+    "returned",
+    "stopped",
+    "suspended",
 )
 TERMINAL: frozenset[str] = frozenset({"completed", "returned", "stopped"})
 STOP_REASONS: tuple[str, ...] = (
-    "victim_withdrew", "coercion_suspected", "continuing_violence", "risk_escalated",
-    "offender_withdrew", "facilitator_judgement",
+    "victim_withdrew",
+    "coercion_suspected",
+    "continuing_violence",
+    "risk_escalated",
+    "offender_withdrew",
+    "facilitator_judgement",
 )
 MODALITIES: tuple[str, ...] = ("direct", "shuttle", "letter")
 PARTICIPANTS: tuple[str, ...] = (
-    "victim", "offender", "victim_support_person", "offender_support_person",
+    "victim",
+    "offender",
+    "victim_support_person",
+    "offender_support_person",
 )
 COERCION_SCREEN_RESULTS: tuple[str, ...] = ("passed", "failed")
 FACILITATOR_ROLES: tuple[str, ...] = ("lead", "co")
@@ -78,7 +93,8 @@ def _items(value: object) -> list[dict[str, Any]]:
         raise ValidationFailed("an agreement needs at least one item", {"field": "items"})
     if len(entries) > ITEMS_MAX:
         raise ValidationFailed(
-            f"an agreement has at most {ITEMS_MAX} items", {"field": "items"},
+            f"an agreement has at most {ITEMS_MAX} items",
+            {"field": "items"},
         )
     items: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -88,18 +104,23 @@ def _items(value: object) -> list[dict[str, Any]]:
         item_id = checks.require_text(raw["item_id"], f"{field}.item_id", max_length=64)
         if item_id in seen:
             raise ValidationFailed(
-                f"{field}.item_id repeats {item_id!r}", {"field": f"{field}.item_id"},
+                f"{field}.item_id repeats {item_id!r}",
+                {"field": f"{field}.item_id"},
             )
         seen.add(item_id)
-        items.append({
-            "item_id": item_id,
-            "what": checks.require_text(raw["what"], f"{field}.what", max_length=2_000),
-            "owner": checks.require_choice(raw["owner"], f"{field}.owner", ITEM_OWNERS),
-            "due_date": checks.require_iso_day(raw["due_date"], f"{field}.due_date"),
-            "monitoring_agency": checks.require_choice(
-                raw["monitoring_agency"], f"{field}.monitoring_agency", MONITORING_AGENCIES,
-            ),
-        })
+        items.append(
+            {
+                "item_id": item_id,
+                "what": checks.require_text(raw["what"], f"{field}.what", max_length=2_000),
+                "owner": checks.require_choice(raw["owner"], f"{field}.owner", ITEM_OWNERS),
+                "due_date": checks.require_iso_day(raw["due_date"], f"{field}.due_date"),
+                "monitoring_agency": checks.require_choice(
+                    raw["monitoring_agency"],
+                    f"{field}.monitoring_agency",
+                    MONITORING_AGENCIES,
+                ),
+            }
+        )
     return items
 
 
@@ -107,7 +128,8 @@ def _support_persons(value: object) -> list[str]:
     persons = checks.require_list(value, "support_persons")
     if len(persons) > SUPPORT_PERSONS_MAX:
         raise ValidationFailed(
-            f"at most {SUPPORT_PERSONS_MAX} support persons", {"field": "support_persons"},
+            f"at most {SUPPORT_PERSONS_MAX} support persons",
+            {"field": "support_persons"},
         )
     return [
         checks.require_text(person, f"support_persons[{index}]")
@@ -251,15 +273,18 @@ class RJCase(Aggregate):
         statuses = []
         for item in self._items:
             report = self._item_reports.get(item["item_id"])
-            statuses.append({
-                "item_id": item["item_id"],
-                "status": "open" if report is None else report["status"],
-                "due_date": item["due_date"],
-                "completed_at": (
-                    report["at"] if report is not None and report["status"] == "completed"
-                    else None
-                ),
-            })
+            statuses.append(
+                {
+                    "item_id": item["item_id"],
+                    "status": "open" if report is None else report["status"],
+                    "due_date": item["due_date"],
+                    "completed_at": (
+                        report["at"]
+                        if report is not None and report["status"] == "completed"
+                        else None
+                    ),
+                }
+            )
         return statuses
 
     def item_report(self, item_id: str) -> dict[str, Any] | None:
@@ -271,7 +296,8 @@ class RJCase(Aggregate):
         if not self.agreement_agreed:
             return []
         return [
-            item["item_id"] for item in self._items
+            item["item_id"]
+            for item in self._items
             if item["item_id"] not in self._item_reports
             and date.fromisoformat(item["due_date"]) < day
         ]
@@ -291,12 +317,17 @@ class RJCase(Aggregate):
     def _require_not_terminal(self, action: str) -> None:
         if self.is_terminal:
             raise InvalidState(
-                f"cannot {action}: the case is {self.status}", {"state": self.status},
+                f"cannot {action}: the case is {self.status}",
+                {"state": self.status},
             )
 
     # --- facilitators -----------------------------------------------------------------------
     def assign_facilitator(
-        self, facilitator_id: str, endorsement_valid: bool, on: date, by: str,
+        self,
+        facilitator_id: str,
+        endorsement_valid: bool,
+        on: date,
+        by: str,
         role: str = "lead",
     ) -> None:
         """`endorsement_valid` is the facilitator's `has_valid_endorsement(on)`, looked up by the
@@ -322,7 +353,9 @@ class RJCase(Aggregate):
                 {"state": self.status},
             )
         self._assign_facilitator(
-            facilitator_id=facilitator, role=chosen_role, on=day.isoformat(),
+            facilitator_id=facilitator,
+            role=chosen_role,
+            on=day.isoformat(),
             by=checks.require_text(by, "by"),
         )
 
@@ -371,7 +404,8 @@ class RJCase(Aggregate):
         moment = checks.require_moment(at, "at")
         self._note_risk_band(band=new_band, direct_max_band=limit, at=moment)
         if (
-            self.status == "scheduled" and self.modality == "direct"
+            self.status == "scheduled"
+            and self.modality == "direct"
             and self._risk_above_direct_limit()
         ):
             self._suspend(reason="risk_escalated", by=AUTOMATIC, at=moment)
@@ -381,8 +415,11 @@ class RJCase(Aggregate):
         facilitator's endorsement ends before it): the scheduled conference is suspended."""
         if self.status != "scheduled":
             return
-        self._suspend(reason=checks.require_text(reason, "reason"), by=AUTOMATIC,
-                      at=checks.require_moment(at, "at"))
+        self._suspend(
+            reason=checks.require_text(reason, "reason"),
+            by=AUTOMATIC,
+            at=checks.require_moment(at, "at"),
+        )
 
     @event("RiskBandNoted")
     def _note_risk_band(self, band: str, direct_max_band: str | None, at: datetime) -> None:
@@ -398,13 +435,17 @@ class RJCase(Aggregate):
         self.reassessment_required = True
 
     def note_safety_plan(
-        self, exists: bool, at: datetime, review_date: date | None = None,
+        self,
+        exists: bool,
+        at: datetime,
+        review_date: date | None = None,
     ) -> None:
         """Only the plan's existence and review date are known here, never its content."""
         self._note_safety_plan(
             exists=checks.require_flag(exists, "exists"),
-            review_date=None if review_date is None else checks.require_day(
-                review_date, "review_date").isoformat(),
+            review_date=None
+            if review_date is None
+            else checks.require_day(review_date, "review_date").isoformat(),
             at=checks.require_moment(at, "at"),
         )
 
@@ -444,7 +485,9 @@ class RJCase(Aggregate):
             coercion_screen=screen,
             support_persons=_support_persons(support_persons),
             childrens_needs=checks.optional_text(
-                childrens_needs, "childrens_needs", max_length=2_000,
+                childrens_needs,
+                "childrens_needs",
+                max_length=2_000,
             ),
             notes=free_text(notes, "notes"),
         )
@@ -461,11 +504,18 @@ class RJCase(Aggregate):
         childrens_needs: str | None,
         notes: str,
     ) -> None:
-        self._preparations.append({
-            "participant": participant, "by": by, "at": at, "seen_alone": seen_alone,
-            "coercion_screen": coercion_screen, "support_persons": list(support_persons),
-            "childrens_needs": childrens_needs, "notes": notes,
-        })
+        self._preparations.append(
+            {
+                "participant": participant,
+                "by": by,
+                "at": at,
+                "seen_alone": seen_alone,
+                "coercion_screen": coercion_screen,
+                "support_persons": list(support_persons),
+                "childrens_needs": childrens_needs,
+                "notes": notes,
+            }
+        )
 
     # --- the gate ---------------------------------------------------------------------------
     def _risk_above_direct_limit(self) -> bool:
@@ -520,14 +570,23 @@ class RJCase(Aggregate):
         endorsed = checks.require_flag(endorsement_valid, "endorsement_valid")
         shared = self._shared_gate_failures(endorsed)
         conditions = (
-            NO_ENDORSED_FACILITATOR, PARTICIPATE_CONSENT_INACTIVE, OFFENDER_CONSENT_MISSING,
-            VICTIM_PREPARATION_MISSING, COERCION_SCREEN_NOT_PASSED, REASSESSMENT_REQUIRED,
+            NO_ENDORSED_FACILITATOR,
+            PARTICIPATE_CONSENT_INACTIVE,
+            OFFENDER_CONSENT_MISSING,
+            VICTIM_PREPARATION_MISSING,
+            COERCION_SCREEN_NOT_PASSED,
+            REASSESSMENT_REQUIRED,
         )
         return [code for code in conditions if shared[code]]
 
     # --- scheduling, suspension, stops ------------------------------------------------------
     def schedule_conference(
-        self, modality: str, at_time: datetime, on: date, endorsement_valid: bool, by: str,
+        self,
+        modality: str,
+        at_time: datetime,
+        on: date,
+        endorsement_valid: bool,
+        by: str,
     ) -> None:
         """Schedules (or reschedules) a conference; refused with every failed gate condition."""
         self._require_status(("preparing", "scheduled"), "schedule a conference")
@@ -537,10 +596,12 @@ class RJCase(Aggregate):
         who = checks.require_text(by, "by")
         if when.date() < day:
             raise ValidationFailed(
-                "a conference cannot be scheduled in the past", {"field": "at_time"},
+                "a conference cannot be scheduled in the past",
+                {"field": "at_time"},
             )
         failed = (
-            self.direct_gate_failures(day, endorsement_valid) if chosen == "direct"
+            self.direct_gate_failures(day, endorsement_valid)
+            if chosen == "direct"
             else self.indirect_gate_failures(day, endorsement_valid)
         )
         if failed:
@@ -549,13 +610,21 @@ class RJCase(Aggregate):
                 {"failed": failed, "modality": chosen},
             )
         self._schedule_conference(
-            modality=chosen, at_time=when, on=day.isoformat(),
-            facilitator_id=self.facilitator_id, by=who,
+            modality=chosen,
+            at_time=when,
+            on=day.isoformat(),
+            facilitator_id=self.facilitator_id,
+            by=who,
         )
 
     @event("ConferenceScheduled")
     def _schedule_conference(
-        self, modality: str, at_time: datetime, on: str, facilitator_id: str | None, by: str,
+        self,
+        modality: str,
+        at_time: datetime,
+        on: str,
+        facilitator_id: str | None,
+        by: str,
     ) -> None:
         self.modality = modality
         self.conference_at = at_time
@@ -581,8 +650,10 @@ class RJCase(Aggregate):
         if not isinstance(reason, str) or reason not in STOP_REASONS:
             raise UnknownStopReason(
                 f"unknown stop reason {reason!r}",
-                {"reason": reason if isinstance(reason, str) else None,
-                 "allowed": list(STOP_REASONS)},
+                {
+                    "reason": reason if isinstance(reason, str) else None,
+                    "allowed": list(STOP_REASONS),
+                },
             )
         who = checks.require_text(by, "by")
         moment = checks.require_moment(at, "at")
@@ -601,7 +672,8 @@ class RJCase(Aggregate):
     def record_conference_held(self, at: datetime, notes: str, by: str) -> None:
         self._require_status(("scheduled",), "record a conference as held")
         self._record_conference_held(
-            at=checks.require_moment(at, "at"), notes=free_text(notes, "notes"),
+            at=checks.require_moment(at, "at"),
+            notes=free_text(notes, "notes"),
             by=checks.require_text(by, "by"),
         )
 
@@ -612,12 +684,16 @@ class RJCase(Aggregate):
         self._conference_notes = notes
 
     def draft_agreement(
-        self, items: Sequence[Mapping[str, Any]], by: str, at: datetime,
+        self,
+        items: Sequence[Mapping[str, Any]],
+        by: str,
+        at: datetime,
     ) -> None:
         """A new draft replaces the last one and voids any consent given to it."""
         self._require_status(("conference_held", "agreement"), "draft an agreement")
         self._draft_agreement(
-            items=_items(items), by=checks.require_text(by, "by"),
+            items=_items(items),
+            by=checks.require_text(by, "by"),
             at=checks.require_moment(at, "at"),
         )
 
@@ -630,7 +706,11 @@ class RJCase(Aggregate):
         self.status = "agreement"
 
     def record_agreement_consent(
-        self, party: str, agrees: bool, share_with_court: bool, at: datetime,
+        self,
+        party: str,
+        agrees: bool,
+        share_with_court: bool,
+        at: datetime,
     ) -> None:
         self._require_status(("agreement",), "record consent to the agreement")
         who = checks.require_choice(party, "party", PARTIES)
@@ -638,7 +718,10 @@ class RJCase(Aggregate):
         share = checks.require_flag(share_with_court, "share_with_court")
         moment = checks.require_moment(at, "at")
         self._record_agreement_consent(
-            party=who, agrees=agreed, share_with_court=share, at=moment,
+            party=who,
+            agrees=agreed,
+            share_with_court=share,
+            at=moment,
         )
         if all(self._agreement_consents.get(p, {}).get("agrees") is True for p in PARTIES):
             self._agree(
@@ -650,10 +733,16 @@ class RJCase(Aggregate):
 
     @event("AgreementConsentRecorded")
     def _record_agreement_consent(
-        self, party: str, agrees: bool, share_with_court: bool, at: datetime,
+        self,
+        party: str,
+        agrees: bool,
+        share_with_court: bool,
+        at: datetime,
     ) -> None:
         self._agreement_consents[party] = {
-            "agrees": agrees, "share_with_court": share_with_court, "at": at,
+            "agrees": agrees,
+            "share_with_court": share_with_court,
+            "at": at,
         }
 
     @event("AgreementAgreed")
@@ -667,7 +756,8 @@ class RJCase(Aggregate):
         moment = checks.require_moment(at, "at")
         if not self.agreement_agreed:
             raise InvalidState(
-                "there is no agreed outcome to stop sharing", {"state": self.status},
+                "there is no agreed outcome to stop sharing",
+                {"state": self.status},
             )
         self._withdraw_outcome_sharing(party=who, at=moment)
 
@@ -693,7 +783,11 @@ class RJCase(Aggregate):
         return item_id
 
     def complete_item(
-        self, item_id: str, evidence: str, reported_by_agency: str, at: datetime,
+        self,
+        item_id: str,
+        evidence: str,
+        reported_by_agency: str,
+        at: datetime,
     ) -> None:
         item = self._reportable_item(item_id)
         moment = checks.require_moment(at, "at")
@@ -701,7 +795,8 @@ class RJCase(Aggregate):
             item_id=item,
             evidence=checks.require_text(evidence, "evidence", max_length=2_000),
             reported_by_agency=checks.require_choice(
-                reported_by_agency, "reported_by_agency", AGENCIES),
+                reported_by_agency, "reported_by_agency", AGENCIES
+            ),
             at=moment,
         )
         if len(self._item_reports) == len(self._items):
@@ -709,11 +804,17 @@ class RJCase(Aggregate):
 
     @event("ItemCompleted")
     def _complete_item(
-        self, item_id: str, evidence: str, reported_by_agency: str, at: datetime,
+        self,
+        item_id: str,
+        evidence: str,
+        reported_by_agency: str,
+        at: datetime,
     ) -> None:
         self._item_reports[item_id] = {
-            "status": "completed", "evidence": evidence,
-            "reported_by_agency": reported_by_agency, "at": at,
+            "status": "completed",
+            "evidence": evidence,
+            "reported_by_agency": reported_by_agency,
+            "at": at,
         }
 
     @event("CaseCompleted")
@@ -722,7 +823,11 @@ class RJCase(Aggregate):
         self.closed_at = at
 
     def breach_item(
-        self, item_id: str, evidence: str, reported_by_agency: str, at: datetime,
+        self,
+        item_id: str,
+        evidence: str,
+        reported_by_agency: str,
+        at: datetime,
     ) -> None:
         """A breach returns the case: to the court when there is a court reference, otherwise
         to the agency that referred it."""
@@ -731,19 +836,26 @@ class RJCase(Aggregate):
             item_id=item,
             evidence=checks.require_text(evidence, "evidence", max_length=2_000),
             reported_by_agency=checks.require_choice(
-                reported_by_agency, "reported_by_agency", AGENCIES),
+                reported_by_agency, "reported_by_agency", AGENCIES
+            ),
             returned_to="court" if self.court_reference else self.referring_agency,
             at=checks.require_moment(at, "at"),
         )
 
     @event("AgreementBreached")
     def _breach(
-        self, item_id: str, evidence: str, reported_by_agency: str, returned_to: str,
+        self,
+        item_id: str,
+        evidence: str,
+        reported_by_agency: str,
+        returned_to: str,
         at: datetime,
     ) -> None:
         self._item_reports[item_id] = {
-            "status": "breached", "evidence": evidence,
-            "reported_by_agency": reported_by_agency, "at": at,
+            "status": "breached",
+            "evidence": evidence,
+            "reported_by_agency": reported_by_agency,
+            "at": at,
         }
         self.status = "returned"
         self.returned_to = returned_to

@@ -29,10 +29,12 @@ COURT = frozenset({"court"})
 REVIEWERS = {"clerk", "judge"}
 T = TypeVar("T")
 # Court references may contain '/', hence the `path` converter in the routes below.
-CourtReference = Annotated[str, Path(pattern=COURT_REFERENCE_PATTERN,
-                                     description="The court's own reference for the case")]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key",
-                                              pattern=r"^[\x21-\x7e]{1,128}$")]
+CourtReference = Annotated[
+    str, Path(pattern=COURT_REFERENCE_PATTERN, description="The court's own reference for the case")
+]
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", pattern=r"^[\x21-\x7e]{1,128}$")
+]
 
 
 class DecisionIn(BaseModel):
@@ -54,31 +56,49 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     except CourtCaseNotFound as exc:
         raise not_found("court case") from exc
     except IdempotencyKeyReused as exc:
-        raise Problem(422, "idempotency_key_reused", "Idempotency-Key already used",
-                      "This Idempotency-Key was used for a different decision; use a new key "
-                      "for a new request.") from exc
+        raise Problem(
+            422,
+            "idempotency_key_reused",
+            "Idempotency-Key already used",
+            "This Idempotency-Key was used for a different decision; use a new key "
+            "for a new request.",
+        ) from exc
     except VersionConflict as exc:
-        raise Problem(412, "version_conflict", "The court case has changed",
-                      "Read the court case and retry with its current version.",
-                      current_version=exc.current) from exc
+        raise Problem(
+            412,
+            "version_conflict",
+            "The court case has changed",
+            "Read the court case and retry with its current version.",
+            current_version=exc.current,
+        ) from exc
     except ConcurrentDecision as exc:
-        raise Problem(409, "concurrent_update", "The court case has changed",
-                      "Another change was saved first; read the court case and retry.") from exc
+        raise Problem(
+            409,
+            "concurrent_update",
+            "The court case has changed",
+            "Another change was saved first; read the court case and retry.",
+        ) from exc
     except CourtError as exc:
         raise domain_problem(exc.http_status, exc.code, exc.message, None, exc.details) from exc
 
 
-def court_case_resource(svc: CourtService, document: dict[str, Any],
-                        subject: Subject) -> Resource:
+def court_case_resource(svc: CourtService, document: dict[str, Any], subject: Subject) -> Resource:
     case_id = document["case_id"]
-    return Resource(type="court_case", case_id=case_id, document=document,
-                    case=svc.contexts.policy_case(case_id, subject.agency, subject.user))
+    return Resource(
+        type="court_case",
+        case_id=case_id,
+        document=document,
+        case=svc.contexts.policy_case(case_id, subject.agency, subject.user),
+    )
 
 
 @router.get("", summary="Court cases of this court (policy-filtered per row)")
-def list_court_cases(subject: CurrentSubject, runtime: Runtime,
-                     purpose: Purpose = "compliance_review",
-                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+def list_court_cases(
+    subject: CurrentSubject,
+    runtime: Runtime,
+    purpose: Purpose = "compliance_review",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
     require(subject, COURT)
     svc = service(runtime)
     resources = [court_case_resource(svc, d, subject) for d in svc.court_views(limit)]
@@ -87,26 +107,55 @@ def list_court_cases(subject: CurrentSubject, runtime: Runtime,
     return [p for p in runtime.pep.read(subject, purpose, mine) if p is not None]
 
 
-@router.get("/{court_reference:path}",
-            summary="One court case: item statuses always, item text only with outcome consent")
-def read_court_case(court_reference: CourtReference, subject: CurrentSubject, runtime: Runtime,
-                    purpose: Purpose = "compliance_review") -> dict[str, Any]:
+@router.get(
+    "/{court_reference:path}",
+    summary="One court case: item statuses always, item text only with outcome consent",
+)
+def read_court_case(
+    court_reference: CourtReference,
+    subject: CurrentSubject,
+    runtime: Runtime,
+    purpose: Purpose = "compliance_review",
+) -> dict[str, Any]:
     svc = service(runtime)
     document = call(svc.court_view, court_reference)
-    return runtime.pep.read_one(subject, purpose, court_case_resource(svc, document, subject),
-                                what="court case")
+    return runtime.pep.read_one(
+        subject, purpose, court_case_resource(svc, document, subject), what="court case"
+    )
 
 
-@router.post("/{court_reference:path}/decisions", status_code=204,
-             summary="Record a review decision (court clerks and judges)")
-def record_decision(court_reference: CourtReference, body: DecisionIn, subject: CurrentSubject,
-                    runtime: Runtime, idempotency_key: IdempotencyKey = None,
-                    if_match: IfMatch = None) -> None:
+@router.post(
+    "/{court_reference:path}/decisions",
+    status_code=204,
+    summary="Record a review decision (court clerks and judges)",
+)
+def record_decision(
+    court_reference: CourtReference,
+    body: DecisionIn,
+    subject: CurrentSubject,
+    runtime: Runtime,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> None:
     require(subject, COURT, REVIEWERS)
     svc = service(runtime)
     document = call(svc.court_view, court_reference)
-    runtime.pep.authorise_change(subject, Change(
-        type="court_case", case_id=document["case_id"], command="record_review_decision",
-        case=svc.contexts.policy_case(document["case_id"]), what="court case"))
-    call(svc.record_review_decision, court_reference, body.decision, subject.user,
-         body.notes, idempotency_key=idempotency_key, expected_version=if_match)
+    runtime.pep.authorise_change(
+        subject,
+        Change(
+            type="court_case",
+            case_id=document["case_id"],
+            command="record_review_decision",
+            case=svc.contexts.policy_case(document["case_id"]),
+            what="court case",
+        ),
+    )
+    call(
+        svc.record_review_decision,
+        court_reference,
+        body.decision,
+        subject.user,
+        body.notes,
+        idempotency_key=idempotency_key,
+        expected_version=if_match,
+    )

@@ -57,11 +57,13 @@ def _records(value: object, field: str) -> list[Mapping[str, Any]]:
     for index, record in enumerate(entries):
         if not isinstance(record, Mapping):
             raise ValidationFailed(
-                f"{field}[{index}] must be an object", {"field": f"{field}[{index}]"},
+                f"{field}[{index}] must be an object",
+                {"field": f"{field}[{index}]"},
             )
         if record.get("item_id") in ids:
             raise ValidationFailed(
-                f"{field}[{index}].item_id repeats", {"field": f"{field}[{index}].item_id"},
+                f"{field}[{index}].item_id repeats",
+                {"field": f"{field}[{index}].item_id"},
             )
         ids.add(record.get("item_id"))
         records.append(record)
@@ -72,7 +74,8 @@ def _unexpected(record: Mapping[str, Any], allowed: frozenset[str], field: str) 
     extra = sorted(set(record) - allowed)
     if extra:
         raise ValidationFailed(
-            f"{field} has unexpected keys", {"field": field, "unexpected": extra},
+            f"{field} has unexpected keys",
+            {"field": field, "unexpected": extra},
         )
 
 
@@ -83,17 +86,22 @@ def _items_status(value: object) -> list[dict[str, Any]]:
         _unexpected(record, STATUS_KEYS, field)
         status = checks.require_choice(record.get("status"), f"{field}.status", ITEM_STATUSES)
         completed_at = record.get("completed_at")
-        statuses.append({
-            "item_id": checks.require_text(
-                record.get("item_id"), f"{field}.item_id", max_length=64,
-            ),
-            "status": status,
-            "due_date": checks.require_iso_day(record.get("due_date"), f"{field}.due_date"),
-            "completed_at": (
-                None if completed_at is None
-                else _iso_moment(completed_at, f"{field}.completed_at")
-            ),
-        })
+        statuses.append(
+            {
+                "item_id": checks.require_text(
+                    record.get("item_id"),
+                    f"{field}.item_id",
+                    max_length=64,
+                ),
+                "status": status,
+                "due_date": checks.require_iso_day(record.get("due_date"), f"{field}.due_date"),
+                "completed_at": (
+                    None
+                    if completed_at is None
+                    else _iso_moment(completed_at, f"{field}.completed_at")
+                ),
+            }
+        )
     return statuses
 
 
@@ -104,7 +112,9 @@ def _items_text(value: object) -> list[dict[str, Any]]:
         _unexpected(record, TEXT_KEYS, field)
         text: dict[str, Any] = {
             "item_id": checks.require_text(
-                record.get("item_id"), f"{field}.item_id", max_length=64,
+                record.get("item_id"),
+                f"{field}.item_id",
+                max_length=64,
             ),
             "what": checks.require_text(record.get("what"), f"{field}.what", max_length=2_000),
         }
@@ -140,7 +150,11 @@ class CourtCase(Aggregate):
 
     @classmethod
     def link(
-        cls, court_reference: str, case_id: str, court_name: str | None, at: datetime,
+        cls,
+        court_reference: str,
+        case_id: str,
+        court_name: str | None,
+        at: datetime,
     ) -> CourtCase:
         """`court_name` is None when the link is learnt from an RJ provider's event, which
         carries the court reference but not the name of the court."""
@@ -153,7 +167,11 @@ class CourtCase(Aggregate):
 
     @event("Linked")
     def __init__(
-        self, court_reference: str, case_id: str, court_name: str | None, at: datetime,
+        self,
+        court_reference: str,
+        case_id: str,
+        court_name: str | None,
+        at: datetime,
     ) -> None:
         self.court_reference = court_reference
         self.case_id = case_id
@@ -216,7 +234,9 @@ class CourtCase(Aggregate):
 
     @event("ItemsNoted")
     def _note_items(
-        self, items_status: list[dict[str, Any]], items_text: list[dict[str, Any]] | None,
+        self,
+        items_status: list[dict[str, Any]],
+        items_text: list[dict[str, Any]] | None,
         at: datetime,
     ) -> None:
         # Copied so that later changes of state can never alter the recorded event.
@@ -238,13 +258,18 @@ class CourtCase(Aggregate):
         self._items_text = None
 
     def record_review_decision(
-        self, decision: str, by: str, notes: str, at: datetime,
+        self,
+        decision: str,
+        by: str,
+        notes: str,
+        at: datetime,
     ) -> None:
         chosen = checks.require_choice(decision, "decision", DECISIONS)
         who = checks.require_text(by, "by")
         if not isinstance(notes, str) or len(notes) > 10_000:
-            raise ValidationFailed("notes must be text of at most 10000 characters",
-                                   {"field": "notes"})
+            raise ValidationFailed(
+                "notes must be text of at most 10000 characters", {"field": "notes"}
+            )
         moment = checks.require_moment(at, "at")
         if self.review_status in FINAL_DECISIONS:
             raise InvalidState(

@@ -51,8 +51,10 @@ class RiskAssessmentIn(Strict):
         unknown = sorted(set(answers) - DASH_CODES)
         missing = sorted(DASH_CODES - set(answers))
         if unknown or missing or len(answers) != len(DASH_CODES):
-            raise ValueError(f"exactly the {len(DASH_CODES)} DASH questions are required; "
-                             f"unknown: {unknown[:5]}, missing: {missing[:5]}")
+            raise ValueError(
+                f"exactly the {len(DASH_CODES)} DASH questions are required; "
+                f"unknown: {unknown[:5]}, missing: {missing[:5]}"
+            )
         return answers
 
 
@@ -66,10 +68,12 @@ class ReferralIn(Strict):
     guilty_plea: bool = False
     court_reference: CourtReference | None = None
     court_org: OrganisationId | None = Field(
-        default=None, description="The court (from the directory) that gave the court reference")
+        default=None, description="The court (from the directory) that gave the court reference"
+    )
     victim_services_org: OrganisationId = Field(
         description="The victim-services organisation (from the directory) that will support "
-                    "the victim; it is responsible for the case for victim services")
+        "the victim; it is responsible for the case for victim services"
+    )
     risk_assessment: RiskAssessmentIn
 
     @model_validator(mode="after")
@@ -94,4 +98,3 @@ class RiskReassessmentIn(RiskAssessmentIn):
 class WithdrawIn(Strict):
     reason: ShortText
     expected_version: int | None = Field(default=None, ge=1)
-

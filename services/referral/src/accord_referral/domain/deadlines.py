@@ -24,8 +24,9 @@ def is_working_day(day: date, holidays: frozenset[date] = frozenset()) -> bool:
 def add_working_days(start: date, days: int, holidays: frozenset[date] = frozenset()) -> date:
     """The date `days` working days after `start`; with 0, the first working day from `start`."""
     if isinstance(days, bool) or not isinstance(days, int) or days < 0:
-        raise InvalidDeadlines("a number of working days must be a whole number of 0 or more",
-                               {"days": repr(days)})
+        raise InvalidDeadlines(
+            "a number of working days must be a whole number of 0 or more", {"days": repr(days)}
+        )
     current = start
     if days == 0:
         # Due "today" on a weekend or holiday can only be met on the next working day.
@@ -44,8 +45,11 @@ def working_days_between(start: date, end: date, holidays: frozenset[date] = fro
     """Working days in (start, end]; negative when `end` is before `start`."""
     if end < start:
         return -working_days_between(end, start, holidays)
-    return sum(1 for offset in range(1, (end - start).days + 1)
-               if is_working_day(start + timedelta(days=offset), holidays))
+    return sum(
+        1
+        for offset in range(1, (end - start).days + 1)
+        if is_working_day(start + timedelta(days=offset), holidays)
+    )
 
 
 def due_key(pack_key: str) -> str:
@@ -54,25 +58,36 @@ def due_key(pack_key: str) -> str:
     return stem if stem.endswith(DUE_SUFFIX) else stem + DUE_SUFFIX
 
 
-def deadlines_for(submitted_at: datetime, pack_deadlines: Mapping[str, int],
-                  holidays: frozenset[date] = frozenset(),
-                  local_zone: tzinfo | None = None) -> dict[str, date]:
+def deadlines_for(
+    submitted_at: datetime,
+    pack_deadlines: Mapping[str, int],
+    holidays: frozenset[date] = frozenset(),
+    local_zone: tzinfo | None = None,
+) -> dict[str, date]:
     """Due dates for a referral submitted at `submitted_at`.
 
     `local_zone` is the jurisdiction's civil time zone: a referral logged at 23:30 UTC in
     British Summer Time was made on the next calendar day, and the count starts from that day.
     """
     if not isinstance(submitted_at, datetime):
-        raise InvalidDeadlines("the submission time must be a datetime",
-                               {"submitted_at": repr(submitted_at)})
+        raise InvalidDeadlines(
+            "the submission time must be a datetime", {"submitted_at": repr(submitted_at)}
+        )
     moment = submitted_at.astimezone(local_zone) if local_zone is not None else submitted_at
     due: dict[str, date] = {}
-    bad = sorted(str(key) for key, days in pack_deadlines.items()
-                 if not isinstance(key, str) or not key
-                 or isinstance(days, bool) or not isinstance(days, int) or days < 0)
+    bad = sorted(
+        str(key)
+        for key, days in pack_deadlines.items()
+        if not isinstance(key, str)
+        or not key
+        or isinstance(days, bool)
+        or not isinstance(days, int)
+        or days < 0
+    )
     if bad:
-        raise InvalidDeadlines("pack deadlines must map names to whole working days of 0 or more",
-                               {"invalid": bad})
+        raise InvalidDeadlines(
+            "pack deadlines must map names to whole working days of 0 or more", {"invalid": bad}
+        )
     for key, days in pack_deadlines.items():
         name = due_key(key)
         if name in due:

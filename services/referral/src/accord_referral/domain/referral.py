@@ -89,8 +89,9 @@ def _deadlines(value: object) -> dict[str, str]:
         else:
             invalid.append(name)
     if invalid:
-        raise InvalidDeadlines("every deadline must be an ISO date",
-                               {"field": "deadlines", "invalid": sorted(invalid)})
+        raise InvalidDeadlines(
+            "every deadline must be an ISO date", {"field": "deadlines", "invalid": sorted(invalid)}
+        )
     return normalised
 
 
@@ -189,25 +190,33 @@ class Referral(Aggregate):
             initiated_by=checks.require_choice(initiated_by, "initiated_by", INITIATORS),
             incident_date=_civil_date(incident_date, "incident_date", at),
             incident_summary=checks.require_text(
-                incident_summary, "incident_summary", max_length=LONG_TEXT_MAX),
+                incident_summary, "incident_summary", max_length=LONG_TEXT_MAX
+            ),
             offence_type=checks.require_text(offence_type, "offence_type"),
             victim_name=checks.require_text(victim_name, "victim_name"),
             victim_date_of_birth=_optional_civil_date(
-                victim_date_of_birth, "victim_date_of_birth", at),
+                victim_date_of_birth, "victim_date_of_birth", at
+            ),
             offender_name=checks.require_text(offender_name, "offender_name"),
             offender_date_of_birth=_optional_civil_date(
-                offender_date_of_birth, "offender_date_of_birth", at),
+                offender_date_of_birth, "offender_date_of_birth", at
+            ),
             offender_acknowledged=checks.require_flag(
-                offender_acknowledged, "offender_acknowledged"),
+                offender_acknowledged, "offender_acknowledged"
+            ),
             guilty_plea=checks.require_flag(guilty_plea, "guilty_plea"),
             court_reference=checks.optional_text(
-                court_reference, "court_reference", max_length=COURT_REFERENCE_MAX),
+                court_reference, "court_reference", max_length=COURT_REFERENCE_MAX
+            ),
             submitted_by=checks.require_text(submitted_by, "submitted_by"),
             submitted_at=at,
             deadlines=_deadlines(deadlines),
-            organisations={checks.require_text(k, "organisations"):
-                           checks.require_text(v, f"organisations.{k}")
-                           for k, v in (organisations or {}).items()},
+            organisations={
+                checks.require_text(k, "organisations"): checks.require_text(
+                    v, f"organisations.{k}"
+                )
+                for k, v in (organisations or {}).items()
+            },
             request_digest=request_digest,
         )
 
@@ -300,12 +309,19 @@ class Referral(Aggregate):
     def _require_status(self, command: str, allowed: frozenset[str] | None = None) -> None:
         permitted = self.status not in TERMINAL if allowed is None else self.status in allowed
         if not permitted:
-            raise InvalidState(f"cannot {command.replace('_', ' ')} a referral that is "
-                               f"{self.status}", {"state": self.status, "command": command})
+            raise InvalidState(
+                f"cannot {command.replace('_', ' ')} a referral that is {self.status}",
+                {"state": self.status, "command": command},
+            )
 
     # --- risk ----------------------------------------------------------------------------
-    def assess_risk(self, answers: Mapping[str, bool], professional_judgement_high: bool,
-                    assessed_by: str, at: datetime) -> None:
+    def assess_risk(
+        self,
+        answers: Mapping[str, bool],
+        professional_judgement_high: bool,
+        assessed_by: str,
+        at: datetime,
+    ) -> None:
         self._require_status("assess_risk")
         assessment = assess(answers, professional_judgement_high)
         self._risk_assessed(
@@ -321,9 +337,16 @@ class Referral(Aggregate):
     # The computed score, band and red flags are part of the event, so the record shows what
     # was concluded at the time even if the scoring thresholds change later.
     @event(RiskAssessed)
-    def _risk_assessed(self, answers: dict[str, bool], professional_judgement_high: bool,
-                       score: int, band: str, red_flags: list[str], assessed_by: str,
-                       at: datetime) -> None:
+    def _risk_assessed(
+        self,
+        answers: dict[str, bool],
+        professional_judgement_high: bool,
+        score: int,
+        band: str,
+        red_flags: list[str],
+        assessed_by: str,
+        at: datetime,
+    ) -> None:
         self.dash_answers = dict(answers)
         self.professional_judgement = professional_judgement_high
         self.risk_score = score
@@ -331,14 +354,21 @@ class Referral(Aggregate):
         self.red_flags = list(red_flags)
         self.risk_assessed_at = at
         self.reassessment_required = False
-        self.risk_history.append({
-            "answers": dict(answers), "professional_judgement_high": professional_judgement_high,
-            "score": score, "band": band, "red_flags": list(red_flags),
-            "assessed_by": assessed_by, "at": at,
-        })
+        self.risk_history.append(
+            {
+                "answers": dict(answers),
+                "professional_judgement_high": professional_judgement_high,
+                "score": score,
+                "band": band,
+                "red_flags": list(red_flags),
+                "assessed_by": assessed_by,
+                "at": at,
+            }
+        )
 
-    def report_incident(self, incident_date: date, summary: str, reported_by: str,
-                        at: datetime) -> None:
+    def report_incident(
+        self, incident_date: date, summary: str, reported_by: str, at: datetime
+    ) -> None:
         self._require_status("report_incident")
         moment = checks.require_moment(at, "at")
         self._incident_reported(
@@ -350,15 +380,23 @@ class Referral(Aggregate):
 
     # A new incident makes the current DASH assessment stale until the next one is recorded.
     @event(IncidentReported)
-    def _incident_reported(self, incident_date: str, summary: str, reported_by: str,
-                           at: datetime) -> None:
-        self.incidents.append({"incident_date": incident_date, "summary": summary,
-                               "reported_by": reported_by, "at": at})
+    def _incident_reported(
+        self, incident_date: str, summary: str, reported_by: str, at: datetime
+    ) -> None:
+        self.incidents.append(
+            {
+                "incident_date": incident_date,
+                "summary": summary,
+                "reported_by": reported_by,
+                "at": at,
+            }
+        )
         self.reassessment_required = True
 
     # --- lifecycle -----------------------------------------------------------------------
-    def record_screening(self, outcome: str, reasons: Sequence[str], risk_band: str,
-                         at: datetime) -> None:
+    def record_screening(
+        self, outcome: str, reasons: Sequence[str], risk_band: str, at: datetime
+    ) -> None:
         self._require_status("record_screening", frozenset({"submitted"}))
         if self.risk_band is None or self.reassessment_required:
             raise RiskAssessmentRequired(
@@ -370,12 +408,14 @@ class Referral(Aggregate):
         risk_band = checks.require_choice(risk_band, "risk_band", BANDS)
         moment = checks.require_moment(at, "at")
         if outcome == "ineligible" and not codes:
-            raise ReasonsRequired("an ineligible decision must give its reasons as codes",
-                                  {"outcome": outcome})
+            raise ReasonsRequired(
+                "an ineligible decision must give its reasons as codes", {"outcome": outcome}
+            )
         if risk_band != self.risk_band:
             raise RiskBandMismatch(
                 "the eligibility decision was taken on a different risk band than the current "
-                "assessment", {"decided_on": risk_band, "current": self.risk_band},
+                "assessment",
+                {"decided_on": risk_band, "current": self.risk_band},
             )
         if outcome in ELIGIBLE and self.initiated_by == "offender":
             raise OffenderInitiated(
@@ -394,8 +434,10 @@ class Referral(Aggregate):
 
     def record_acceptance(self, provider_org: str, at: datetime) -> None:
         self._require_status("record_acceptance", ELIGIBLE)
-        self._accepted(provider_org=checks.require_text(provider_org, "provider_org"),
-                       at=checks.require_moment(at, "at"))
+        self._accepted(
+            provider_org=checks.require_text(provider_org, "provider_org"),
+            at=checks.require_moment(at, "at"),
+        )
 
     @event(Accepted)
     def _accepted(self, provider_org: str, at: datetime) -> None:
@@ -406,9 +448,11 @@ class Referral(Aggregate):
 
     def record_decline(self, provider_org: str, reason: str, at: datetime) -> None:
         self._require_status("record_decline", ELIGIBLE)
-        self._declined(provider_org=checks.require_text(provider_org, "provider_org"),
-                       reason=checks.require_text(reason, "reason", max_length=DECLINE_REASON_MAX),
-                       at=checks.require_moment(at, "at"))
+        self._declined(
+            provider_org=checks.require_text(provider_org, "provider_org"),
+            reason=checks.require_text(reason, "reason", max_length=DECLINE_REASON_MAX),
+            at=checks.require_moment(at, "at"),
+        )
 
     @event(Declined)
     def _declined(self, provider_org: str, reason: str, at: datetime) -> None:
@@ -419,8 +463,11 @@ class Referral(Aggregate):
 
     def withdraw(self, reason: str, by: str, at: datetime) -> None:
         self._require_status("withdraw")
-        self._withdrawn(reason=checks.require_text(reason, "reason"),
-                        by=checks.require_text(by, "by"), at=checks.require_moment(at, "at"))
+        self._withdrawn(
+            reason=checks.require_text(reason, "reason"),
+            by=checks.require_text(by, "by"),
+            at=checks.require_moment(at, "at"),
+        )
 
     @event(Withdrawn)
     def _withdrawn(self, reason: str, by: str, at: datetime) -> None:

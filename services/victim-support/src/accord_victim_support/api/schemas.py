@@ -9,20 +9,43 @@ from accord_kernel.schemas import StrictModel as Strict
 from pydantic import AwareDatetime, Field, StringConstraints
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text2000 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                            max_length=2000)]
-Text8000 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                            max_length=8000)]
+Text2000 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Text8000 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
 ContactMethod = Literal["phone", "sms", "email", "letter", "in_person", "via_advocate"]
 Agency = Literal["police", "rj_provider", "court", "victim_services"]
 DataClass = Literal[
-    "case.core", "party.identity", "victim.location", "offence.details", "risk.assessment",
-    "risk.band", "safety.flags", "safety.plan", "safety.plan.summary", "support.notes",
-    "consent.summary", "conference.notes", "agreement.items", "compliance.status"]
-PurposeName = Literal["case_management", "safeguarding", "compliance_review",
-                      "offender_communication", "emergency", "audit"]
-FlagCode = Literal["strangulation_history", "threats_to_kill", "stalking", "weapon_access",
-                   "children_at_risk", "protective_order_in_force", "address_confidential"]
+    "case.core",
+    "party.identity",
+    "victim.location",
+    "offence.details",
+    "risk.assessment",
+    "risk.band",
+    "safety.flags",
+    "safety.plan",
+    "safety.plan.summary",
+    "support.notes",
+    "consent.summary",
+    "conference.notes",
+    "agreement.items",
+    "compliance.status",
+]
+PurposeName = Literal[
+    "case_management",
+    "safeguarding",
+    "compliance_review",
+    "offender_communication",
+    "emergency",
+    "audit",
+]
+FlagCode = Literal[
+    "strangulation_history",
+    "threats_to_kill",
+    "stalking",
+    "weapon_access",
+    "children_at_risk",
+    "protective_order_in_force",
+    "address_confidential",
+]
 
 
 class Child(Strict):
@@ -33,10 +56,13 @@ class Child(Strict):
 class VictimIn(Strict):
     name: Text200
     date_of_birth: date | None = None
-    address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                              max_length=500)] | None = None
-    safe_contact_number: Annotated[str, StringConstraints(
-        pattern=r"^\+?[0-9][0-9 ()-]{2,39}$")] | None = None
+    address: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+        | None
+    ) = None
+    safe_contact_number: (
+        Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ()-]{2,39}$")] | None
+    ) = None
     refuge: bool = False
     preferred_contact_method: ContactMethod
     safe_contact_method: ContactMethod | None = None
@@ -58,8 +84,9 @@ class ConsentIn(Strict):
     scope: Literal["participate", "share", "outcome"]
     seen_alone: bool = Field(description="Advocate attests the victim was seen alone")
     provisions: list[ProvisionIn] = Field(min_length=1, max_length=20)
-    lawful_basis: Literal["consent", "safeguarding", "legal_obligation", "vital_interests",
-                          "public_task"] = "consent"
+    lawful_basis: Literal[
+        "consent", "safeguarding", "legal_obligation", "vital_interests", "public_task"
+    ] = "consent"
 
 
 class WithdrawIn(Strict):
@@ -94,21 +121,28 @@ class SupportNoteIn(Strict):
 
 
 class EmergencyAccessIn(Strict):
-    reason_code: Literal["imminent_risk_to_life", "missing_person", "safeguarding_child",
-                         "serious_crime_prevention"] | None = None
+    reason_code: (
+        Literal[
+            "imminent_risk_to_life",
+            "missing_person",
+            "safeguarding_child",
+            "serious_crime_prevention",
+        ]
+        | None
+    ) = None
     justification: Annotated[str, StringConstraints(max_length=4000)] | None = None
-    data_classes: list[Literal["victim.location", "safety.flags"]] = Field(min_length=1,
-                                                                          max_length=2)
+    data_classes: list[Literal["victim.location", "safety.flags"]] = Field(
+        min_length=1, max_length=2
+    )
     duration_minutes: int = Field(default=60, ge=1, le=240)
 
 
 class TransferIn(Strict):
     to_org: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")] = Field(
-        description="The victim-services organisation (from the directory) taking the case")
+        description="The victim-services organisation (from the directory) taking the case"
+    )
 
 
 class ReviewIn(Strict):
     outcome: Literal["justified", "not_justified"]
     notes: Text2000 | None = None
-
-

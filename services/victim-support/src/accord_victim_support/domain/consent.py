@@ -34,7 +34,11 @@ PROVISION_TYPES: tuple[str, ...] = ("permit", "deny")
 STATUSES: tuple[str, ...] = ("active", "withdrawn", "expired")
 # UK GDPR Article 6 bases plus the statutory safeguarding basis named in the spec.
 LAWFUL_BASES: tuple[str, ...] = (
-    "consent", "safeguarding", "legal_obligation", "vital_interests", "public_task",
+    "consent",
+    "safeguarding",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
 )
 PROVISION_KEYS = frozenset({"type", "agency", "purposes", "data_classes", "start", "end"})
 REASON_MAX = 2_000
@@ -47,7 +51,8 @@ def _provision(value: object, index: int, scope: str, granted_at: datetime) -> d
     end = checks.require_moment(provision["end"], f"{field}.end")
     if end <= start:
         raise InvalidPeriod(
-            f"{field}: end must be after start", {"field": field, "reason": "end_not_after_start"},
+            f"{field}: end must be after start",
+            {"field": field, "reason": "end_not_after_start"},
         )
     if end <= granted_at:
         raise InvalidPeriod(
@@ -61,7 +66,8 @@ def _provision(value: object, index: int, scope: str, granted_at: datetime) -> d
         # Consent to take part is about the person, not about data, so only a participate
         # provision may name no data class; a share or outcome grant of nothing is a mistake.
         "data_classes": require_data_classes(
-            provision["data_classes"], allow_empty=scope == "participate",
+            provision["data_classes"],
+            allow_empty=scope == "participate",
         ),
         "start": start,
         "end": end,
@@ -99,7 +105,8 @@ class Consent(Aggregate):
         entries = checks.require_list(provisions, "provisions")
         if not entries:
             raise ValidationFailed(
-                "at least one provision is required", {"field": "provisions"},
+                "at least one provision is required",
+                {"field": "provisions"},
             )
         return cls(
             id=id,
@@ -184,7 +191,8 @@ class Consent(Aggregate):
         new_end = checks.require_moment(new_end, "new_end")
         if new_end <= at:
             raise InvalidPeriod(
-                "new_end must be in the future", {"field": "new_end", "reason": "not_in_future"},
+                "new_end must be in the future",
+                {"field": "new_end", "reason": "not_in_future"},
             )
         if any(new_end <= p["start"] for p in self._provisions):
             raise InvalidPeriod(
@@ -247,17 +255,19 @@ def active_provisions(consents: Iterable[Consent], now: datetime) -> list[dict[s
     result: list[dict[str, Any]] = []
     for consent in consents:
         for provision in consent.in_effect(now):
-            result.append({
-                "consent_id": str(consent.id),
-                "scope": consent.scope,
-                "status": "active",
-                "type": provision["type"],
-                "agency": provision["agency"],
-                "purposes": list(provision["purposes"]),
-                "data_classes": list(provision["data_classes"]),
-                "start": policy_time(provision["start"]),
-                "end": policy_time(provision["end"]),
-            })
+            result.append(
+                {
+                    "consent_id": str(consent.id),
+                    "scope": consent.scope,
+                    "status": "active",
+                    "type": provision["type"],
+                    "agency": provision["agency"],
+                    "purposes": list(provision["purposes"]),
+                    "data_classes": list(provision["data_classes"]),
+                    "start": policy_time(provision["start"]),
+                    "end": policy_time(provision["end"]),
+                }
+            )
     return result
 
 

@@ -27,7 +27,10 @@ from accord_victim_support.domain.vocabulary import (
 )
 
 REASON_CODES: tuple[str, ...] = (
-    "imminent_risk_to_life", "missing_person", "safeguarding_child", "serious_crime_prevention",
+    "imminent_risk_to_life",
+    "missing_person",
+    "safeguarding_child",
+    "serious_crime_prevention",
 )
 BREAK_GLASS_CLASSES: frozenset[str] = frozenset({"victim.location", "safety.flags"})
 # Victim services already hold the data; a court must never receive location data.
@@ -79,13 +82,16 @@ class EmergencyAccess(Aggregate):
         agency = require_agency(agency)
         if agency in EXCLUDED_AGENCIES:
             raise NotPermitted(
-                f"agency {agency} may not use emergency access", {"agency": agency},
+                f"agency {agency} may not use emergency access",
+                {"agency": agency},
             )
         if not isinstance(reason_code, str) or reason_code not in REASON_CODES:
             raise ReasonRequired(
                 "a reason code is required",
-                {"reason_code": reason_code if isinstance(reason_code, str) else None,
-                 "allowed": list(REASON_CODES)},
+                {
+                    "reason_code": reason_code if isinstance(reason_code, str) else None,
+                    "allowed": list(REASON_CODES),
+                },
             )
         if (
             not isinstance(justification, str)
@@ -167,20 +173,24 @@ class EmergencyAccess(Aggregate):
 
     def review_summary(self) -> dict[str, Any]:
         return {
-            "pending": self.review_pending, "reviewer": self.reviewer,
-            "outcome": self.review_outcome, "at": self.reviewed_at,
+            "pending": self.review_pending,
+            "reviewer": self.reviewer,
+            "outcome": self.review_outcome,
+            "at": self.reviewed_at,
         }
 
     def complete_review(self, reviewer: str, outcome: str, notes: str | None, at: datetime) -> None:
         if not self.review_pending:
             raise InvalidState(
-                "the review is already complete", {"state": f"reviewed_{self.review_outcome}"},
+                "the review is already complete",
+                {"state": f"reviewed_{self.review_outcome}"},
             )
         reviewer = checks.require_text(reviewer, "reviewer", max_length=200)
         if reviewer == self.user:
             # Nobody reviews their own emergency access.
             raise NotPermitted(
-                "the user who used emergency access cannot review it", {"reviewer": reviewer},
+                "the user who used emergency access cannot review it",
+                {"reviewer": reviewer},
             )
         self._complete_review(
             reviewer=reviewer,
@@ -191,7 +201,11 @@ class EmergencyAccess(Aggregate):
 
     @event("ReviewCompleted")
     def _complete_review(
-        self, reviewer: str, outcome: str, notes: str | None, at: datetime,
+        self,
+        reviewer: str,
+        outcome: str,
+        notes: str | None,
+        at: datetime,
     ) -> None:
         self.reviewer = reviewer
         self.review_outcome = outcome

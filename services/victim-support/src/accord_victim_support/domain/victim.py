@@ -45,7 +45,8 @@ def _children(value: object) -> list[dict[str, Any]]:
         extra = sorted(set(child) - {"age", "needs"})
         if extra:
             raise ValidationFailed(
-                f"{field} may hold only age and needs", {"field": field, "unexpected": extra},
+                f"{field} may hold only age and needs",
+                {"field": field, "unexpected": extra},
             )
         age = child.get("age")
         if isinstance(age, bool) or not isinstance(age, int) or not 0 <= age < ADULT_AGE:
@@ -101,17 +102,22 @@ class VictimRecord(Aggregate):
             case_id=checks.require_text(case_id, "case_id", max_length=64),
             name=checks.require_text(name, "name", max_length=NAME_MAX),
             date_of_birth=(
-                None if date_of_birth is None
+                None
+                if date_of_birth is None
                 else checks.require_day(date_of_birth, "date_of_birth").isoformat()
             ),
             address=checks.optional_text(address, "address", max_length=ADDRESS_MAX),
             safe_contact_number=optional_phone(safe_contact_number, "safe_contact_number"),
             refuge=checks.require_flag(refuge, "refuge"),
             preferred_contact_method=checks.require_choice(
-                preferred_contact_method, "preferred_contact_method", CONTACT_METHODS,
+                preferred_contact_method,
+                "preferred_contact_method",
+                CONTACT_METHODS,
             ),
             safe_contact_method=checks.optional_choice(
-                safe_contact_method, "safe_contact_method", CONTACT_METHODS,
+                safe_contact_method,
+                "safe_contact_method",
+                CONTACT_METHODS,
             ),
             language=checks.require_text(language, "language", max_length=LANGUAGE_MAX),
             interpreter_needed=checks.require_flag(interpreter_needed, "interpreter_needed"),
@@ -193,7 +199,11 @@ class VictimRecord(Aggregate):
 
     @event("LocationUpdated")
     def _update_location(
-        self, address: str | None, safe_contact_number: str | None, refuge: bool, by: str,
+        self,
+        address: str | None,
+        safe_contact_number: str | None,
+        refuge: bool,
+        by: str,
         at: datetime,
     ) -> None:
         self.address = address
@@ -213,10 +223,14 @@ class VictimRecord(Aggregate):
     ) -> None:
         self._update_contact(
             preferred_contact_method=checks.require_choice(
-                preferred_contact_method, "preferred_contact_method", CONTACT_METHODS,
+                preferred_contact_method,
+                "preferred_contact_method",
+                CONTACT_METHODS,
             ),
             safe_contact_method=checks.optional_choice(
-                safe_contact_method, "safe_contact_method", CONTACT_METHODS,
+                safe_contact_method,
+                "safe_contact_method",
+                CONTACT_METHODS,
             ),
             language=checks.require_text(language, "language", max_length=LANGUAGE_MAX),
             interpreter_needed=checks.require_flag(interpreter_needed, "interpreter_needed"),
@@ -226,8 +240,13 @@ class VictimRecord(Aggregate):
 
     @event("ContactUpdated")
     def _update_contact(
-        self, preferred_contact_method: str, safe_contact_method: str | None, language: str,
-        interpreter_needed: bool, by: str, at: datetime,
+        self,
+        preferred_contact_method: str,
+        safe_contact_method: str | None,
+        language: str,
+        interpreter_needed: bool,
+        by: str,
+        at: datetime,
     ) -> None:
         self.preferred_contact_method = preferred_contact_method
         self.safe_contact_method = safe_contact_method
@@ -235,7 +254,11 @@ class VictimRecord(Aggregate):
         self.interpreter_needed = interpreter_needed
 
     def update_children(
-        self, *, children: Sequence[Mapping[str, Any]], by: str, at: datetime,
+        self,
+        *,
+        children: Sequence[Mapping[str, Any]],
+        by: str,
+        at: datetime,
     ) -> None:
         self._update_children(
             children=_children(children),
@@ -285,14 +308,18 @@ class VictimRecord(Aggregate):
     @event("SafetyFlagRaised")
     def _raise_flag(self, code: str, severity: str, raised_by: str, at: datetime) -> None:
         self._flags[code] = {
-            "code": code, "severity": severity, "raised_by": raised_by, "raised_at": at,
+            "code": code,
+            "severity": severity,
+            "raised_by": raised_by,
+            "raised_at": at,
         }
 
     def clear_flag(self, code: str, cleared_by: str, reason: str, at: datetime) -> None:
         code = _flag_code(code)
         if code not in self._flags:
             raise InvalidState(
-                f"safety flag {code} is not raised", {"code": code, "state": "not_raised"},
+                f"safety flag {code} is not raised",
+                {"code": code, "state": "not_raised"},
             )
         self._clear_flag(
             code=code,
@@ -336,13 +363,17 @@ class VictimRecord(Aggregate):
     def revise_safety_plan(self, content: str, review_date: date, by: str, at: datetime) -> None:
         if not self.safety_plan_exists:
             raise InvalidState(
-                "there is no safety plan to revise", {"state": "no_safety_plan"},
+                "there is no safety plan to revise",
+                {"state": "no_safety_plan"},
             )
         self._revise_safety_plan(**self._safety_plan_args(content, review_date, by, at))
 
     @staticmethod
     def _safety_plan_args(
-        content: str, review_date: date, by: str, at: datetime,
+        content: str,
+        review_date: date,
+        by: str,
+        at: datetime,
     ) -> dict[str, Any]:
         at = checks.require_moment(at, "at")
         review_day = checks.require_day(review_date, "review_date")

@@ -21,23 +21,48 @@ from accord_victim_support.domain.errors import (
 
 AGENCIES: tuple[str, ...] = ("police", "rj_provider", "court", "victim_services")
 PURPOSES: tuple[str, ...] = (
-    "case_management", "safeguarding", "compliance_review", "offender_communication",
-    "emergency", "audit",
+    "case_management",
+    "safeguarding",
+    "compliance_review",
+    "offender_communication",
+    "emergency",
+    "audit",
 )
 DATA_CLASSES: tuple[str, ...] = (
-    "case.core", "party.identity", "victim.location", "offence.details", "risk.assessment",
-    "risk.band", "safety.flags", "safety.plan", "safety.plan.summary", "support.notes",
-    "consent.summary", "conference.notes", "agreement.items", "compliance.status",
+    "case.core",
+    "party.identity",
+    "victim.location",
+    "offence.details",
+    "risk.assessment",
+    "risk.band",
+    "safety.flags",
+    "safety.plan",
+    "safety.plan.summary",
+    "support.notes",
+    "consent.summary",
+    "conference.notes",
+    "agreement.items",
+    "compliance.status",
 )
 SAFETY_FLAG_CODES: tuple[str, ...] = (
-    "strangulation_history", "threats_to_kill", "stalking", "weapon_access",
-    "children_at_risk", "protective_order_in_force", "address_confidential",
+    "strangulation_history",
+    "threats_to_kill",
+    "stalking",
+    "weapon_access",
+    "children_at_risk",
+    "protective_order_in_force",
+    "address_confidential",
 )
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
 # The DASH bands produced by the referral service.
 RISK_BANDS: tuple[str, ...] = ("standard", "medium", "high")
 CONTACT_METHODS: tuple[str, ...] = (
-    "phone", "sms", "email", "letter", "in_person", "via_advocate",
+    "phone",
+    "sms",
+    "email",
+    "letter",
+    "in_person",
+    "via_advocate",
 )
 
 # Same textual form as the `now` the policy enforcement point sends, so the policy can compare
@@ -82,7 +107,8 @@ def require_purposes(value: object) -> list[str]:
     unknown = [c for c in codes if not isinstance(c, str) or c not in PURPOSES]
     if unknown:
         raise UnknownPurpose(
-            "unknown purpose", {"purposes": [str(c) for c in unknown], "allowed": list(PURPOSES)},
+            "unknown purpose",
+            {"purposes": [str(c) for c in unknown], "allowed": list(PURPOSES)},
         )
     if not codes:
         raise ValidationFailed("at least one purpose is required", {"field": "purposes"})
