@@ -5,13 +5,16 @@ as any other event (a read that cannot be recorded is not served)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 
 class AccessRecord(Aggregate):
+    if TYPE_CHECKING:  # made at class creation by @event("Recorded"); named for the type checker
+        Recorded: ClassVar[type[Aggregate.Created]]
+
     @event("Recorded")
     def __init__(
         self,

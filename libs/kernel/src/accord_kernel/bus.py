@@ -428,7 +428,7 @@ class InboxConsumer:
         self.max_attempts = max_attempts
         # Errors that mean "the store is away", never "this message is bad": the partition
         # waits and retries, nothing goes to the dead-letter topic.
-        self.transient = (OperationalError, InterfaceError, *transient)
+        self.transient: tuple[type[Exception], ...] = (OperationalError, InterfaceError, *transient)
         self.processed = 0
         self.dead_lettered = 0
 

@@ -4,7 +4,7 @@ events: the policy needs it for every decision, and a service never asks another
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -26,6 +26,9 @@ from accord_kernel.envelope import IntegrationEvent
 
 
 class CaseContext(Aggregate):
+    if TYPE_CHECKING:  # made at class creation by the @event decorators below
+        VictimServicesTransferred: ClassVar[type[Aggregate.Event]]
+
     @event("Started")
     def __init__(self, case_id: str) -> None:
         self.case_id = case_id

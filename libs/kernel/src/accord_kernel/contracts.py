@@ -35,10 +35,17 @@ class Contract(BaseModel):
 
     @classmethod
     def field_classes(cls) -> dict[str, str]:
-        return {
-            name: (f.json_schema_extra or {}).get("data_class", "")  # type: ignore[union-attr]
-            for name, f in cls.model_fields.items()
-        }
+        return {name: _data_class(f.json_schema_extra) for name, f in cls.model_fields.items()}
+
+
+def _data_class(extra: object) -> str:
+    """The data class that `classed` put on a field ("" for a field without one)."""
+    if extra is None:
+        return ""
+    value = extra.get("data_class", "") if isinstance(extra, dict) else None
+    if not isinstance(value, str):
+        raise TypeError(f"a field's data_class must be a string given by classed(), not {value!r}")
+    return value
 
 
 def share_topic(agency: str) -> str:

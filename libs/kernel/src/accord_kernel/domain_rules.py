@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 # The bound most names, references and short codes are held to unless a command says otherwise.
 TEXT_MAX = 200
+
+# A vocabulary's own string type (str, or a Literal of its codes): a choice checked against a
+# tuple of them is returned as that type.
+Choice = TypeVar("Choice", bound=str)
 
 
 class DomainError(Exception):
@@ -90,25 +94,27 @@ class ArgumentChecks:
             return None
         return self.require_text(value, field, max_length=max_length)
 
-    def require_choice(self, value: object, field: str, choices: tuple[str, ...]) -> str:
+    def require_choice(self, value: object, field: str, choices: tuple[Choice, ...]) -> Choice:
         # A tuple, not any sequence: `in` on a string would accept any of its substrings.
-        if not isinstance(value, str) or value not in choices:
-            raise self._refusal(
-                f"{field} must be one of {', '.join(choices)}",
-                {
-                    "field": field,
-                    "value": value if isinstance(value, str) else None,
-                    "allowed": list(choices),
-                },
-            )
-        return value
+        if isinstance(value, str):
+            for choice in choices:
+                if value == choice:
+                    return choice
+        raise self._refusal(
+            f"{field} must be one of {', '.join(choices)}",
+            {
+                "field": field,
+                "value": value if isinstance(value, str) else None,
+                "allowed": list(choices),
+            },
+        )
 
     def optional_choice(
         self,
         value: object,
         field: str,
-        choices: tuple[str, ...],
-    ) -> str | None:
+        choices: tuple[Choice, ...],
+    ) -> Choice | None:
         if value is None:
             return None
         return self.require_choice(value, field, choices)

@@ -34,7 +34,7 @@ class IntegrationEvent:
     traceparent: str | None = None
 
     @staticmethod
-    def deterministic_id(source: str, originator_id: UUID, version: int, n: int = 0) -> str:
+    def deterministic_id(source: str, originator_id: UUID | str, version: int, n: int = 0) -> str:
         # Same domain event -> same CloudEvent id, so a relay restart that republishes
         # is recognised as a duplicate by every consumer's inbox.
         return str(uuid5(NAMESPACE_URL, f"{source}/{originator_id}/{version}/{n}"))

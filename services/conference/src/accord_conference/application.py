@@ -22,7 +22,7 @@ from accord_kernel.contracts import (
 )
 from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
-from eventsourcing.domain import DomainEvent, DomainEventProtocol
+from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
 
 from accord_conference.domain import Facilitator, RJCase
 from accord_conference.domain.errors import ValidationFailed
@@ -75,7 +75,7 @@ class ConferenceService(AccordApplication):
     # --- intake (fed by police events) ---------------------------------------------------
     def intake(self, case_id: str) -> Intake:
         try:
-            found = self.repository.get(Intake.id_for(str(uuid.UUID(case_id))))
+            found: Aggregate = self.repository.get(Intake.id_for(str(uuid.UUID(case_id))))
         except (AggregateNotFoundError, ValueError) as exc:
             raise NotFound(case_id) from exc
         assert isinstance(found, Intake)
@@ -167,7 +167,7 @@ class ConferenceService(AccordApplication):
 
     def facilitator(self, facilitator_id: str) -> Facilitator:
         try:
-            found = self.repository.get(Facilitator.id_for(facilitator_id))
+            found: Aggregate = self.repository.get(Facilitator.id_for(facilitator_id))
         except AggregateNotFoundError as exc:
             raise NotFound("facilitator") from exc
         assert isinstance(found, Facilitator)
@@ -199,7 +199,7 @@ class ConferenceService(AccordApplication):
         today = _now().date()
         result = []
         for logged in self.facilitator_log.get():
-            f = self.repository.get(logged.case_id)
+            f: Facilitator = self.repository.get(logged.case_id)
             if org is not None and f.org != org:
                 continue
             result.append(
@@ -219,7 +219,7 @@ class ConferenceService(AccordApplication):
     # --- RJ cases ---------------------------------------------------------------------------
     def rj_case(self, case_id: str) -> RJCase:
         try:
-            found = self.repository.get(uuid.UUID(case_id))
+            found: Aggregate = self.repository.get(uuid.UUID(case_id))
         except (AggregateNotFoundError, ValueError) as exc:
             raise NotFound("RJ case") from exc
         if not isinstance(found, RJCase):
@@ -427,7 +427,7 @@ class ConferenceService(AccordApplication):
 
     def outcome_share(self, case_id: str) -> OutcomeShare:
         try:
-            found = self.repository.get(OutcomeShare.id_for(case_id))
+            found: Aggregate = self.repository.get(OutcomeShare.id_for(case_id))
         except AggregateNotFoundError:
             return OutcomeShare(case_id)
         assert isinstance(found, OutcomeShare)

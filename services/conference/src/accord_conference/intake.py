@@ -5,12 +5,16 @@ Kept apart from the RJ case aggregate because it is fed only by other agencies' 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 
 class Intake(Aggregate):
+    if TYPE_CHECKING:  # made at class creation by the @event decorators below
+        Decided: ClassVar[type[Aggregate.Event]]
+
     @event("Received")
     def __init__(
         self,

@@ -4,13 +4,17 @@ consents to share the outcome with the court (decided by policy), revoked when o
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 
 class OutcomeShare(Aggregate):
+    if TYPE_CHECKING:  # made at class creation by the @event decorators below
+        Shared: ClassVar[type[Aggregate.Event]]
+        Revoked: ClassVar[type[Aggregate.Event]]
+
     @event("Opened")
     def __init__(self, case_id: str) -> None:
         self.case_id = case_id

@@ -19,7 +19,7 @@ from accord_kernel.contracts import (
 )
 from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
-from eventsourcing.domain import DomainEvent, DomainEventProtocol
+from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
 
 from accord_referral.calendars import local_zone, public_holidays
 from accord_referral.domain import Referral, deadlines_for, is_overdue
@@ -224,14 +224,14 @@ class ReferralService(AccordApplication):
 
     def _find(self, case_id: uuid.UUID) -> Referral | None:
         try:
-            found = self.repository.get(case_id)
+            found: Aggregate = self.repository.get(case_id)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, Referral) else None
 
     def _get(self, case_id: str, expected_version: int | None = None) -> Referral:
         try:
-            referral = self.repository.get(uuid.UUID(case_id))
+            referral: Aggregate = self.repository.get(uuid.UUID(case_id))
         except (AggregateNotFoundError, ValueError) as exc:
             raise ReferralNotFound(case_id) from exc
         assert isinstance(referral, Referral)

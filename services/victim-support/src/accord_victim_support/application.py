@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from accord_kernel.application import AccordApplication, AlreadyExists, Routed, VersionConflict
 from accord_kernel.case_context import CaseContext, CaseContexts
@@ -25,13 +25,15 @@ from accord_kernel.contracts import (
 )
 from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
-from eventsourcing.domain import DomainEvent, DomainEventProtocol
+from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
 
 from accord_victim_support.domain import Consent, EmergencyAccess, NotPermitted, VictimRecord
 from accord_victim_support.domain.consent import active_provisions, summary
 from accord_victim_support.notifications import VictimNotifications
 
 log = logging.getLogger("accord.victim_support")
+
+A = TypeVar("A", bound=Aggregate)
 
 
 class Logged(DomainEvent):
@@ -64,9 +66,9 @@ class VictimSupportService(AccordApplication):
         )
 
     # --- lookups ---------------------------------------------------------------------------
-    def _get(self, aggregate_id: uuid.UUID, kind: type[Any], what: str) -> Any:
+    def _get(self, aggregate_id: uuid.UUID, kind: type[A], what: str) -> A:
         try:
-            found = self.repository.get(aggregate_id)
+            found: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError as exc:
             raise NotFound(what) from exc
         if not isinstance(found, kind):
@@ -431,7 +433,7 @@ class VictimSupportService(AccordApplication):
     def integration_events(self, domain_event: DomainEventProtocol[uuid.UUID]) -> list[Routed]:
         e: Any = domain_event
         if type(domain_event).__qualname__.startswith("Consent."):
-            consent = self.repository.get(
+            consent: Aggregate = self.repository.get(
                 domain_event.originator_id, version=domain_event.originator_version
             )
             assert isinstance(consent, Consent)
@@ -456,7 +458,7 @@ class VictimSupportService(AccordApplication):
         if isinstance(
             domain_event, (VictimRecord.SafetyPlanRecorded, VictimRecord.SafetyPlanRevised)
         ):
-            record = self.repository.get(
+            record: VictimRecord = self.repository.get(
                 domain_event.originator_id, version=domain_event.originator_version
             )
             return [
@@ -505,7 +507,7 @@ class VictimSupportService(AccordApplication):
                 )
             ]
         if isinstance(domain_event, CaseContext.VictimServicesTransferred):
-            context = self.repository.get(
+            context: CaseContext = self.repository.get(
                 domain_event.originator_id, version=domain_event.originator_version
             )
             return [

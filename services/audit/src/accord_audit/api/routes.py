@@ -77,9 +77,10 @@ def entry(
         doc = service(runtime).entry_document(index)
     except AuditError as exc:
         raise problem_from(exc) from exc
-    (projected,) = _audited(runtime, subject, "audit", [doc]) or [None]
-    if projected is None:
+    visible = _audited(runtime, subject, "audit", [doc])
+    if not visible:
         raise Problem(403, "access_denied", "Access denied by policy")
+    (projected,) = visible
     leaf = service(runtime).store.entry(index).leaf_hash
     return {**projected, "leaf_hash": b64(leaf)}
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from accord_kernel.application import retry_on_conflict
+from accord_kernel.application import AlreadyExists, VersionConflict, retry_on_conflict
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Change, Purpose, Resource
 from accord_kernel.problems import Problem, domain_problem, not_found
@@ -17,13 +17,7 @@ from accord_kernel.versions import IfMatch, expected, required
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from accord_conference.application import (
-    AlreadyExists,
-    ConferenceService,
-    NotEligible,
-    NotFound,
-    VersionConflict,
-)
+from accord_conference.application import ConferenceService, NotEligible, NotFound
 from accord_conference.domain import ConferenceError
 
 router = APIRouter(tags=["RJ cases"])

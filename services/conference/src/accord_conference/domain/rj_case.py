@@ -12,7 +12,7 @@ import copy
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from eventsourcing.domain import Aggregate, event
 
@@ -139,6 +139,15 @@ def _support_persons(value: object) -> list[str]:
 
 class RJCase(Aggregate):
     """One RJ case; its id is the case id shared by every agency."""
+
+    if TYPE_CHECKING:  # made at class creation by the @event decorators below
+        FacilitatorAssigned: ClassVar[type[Aggregate.Event]]
+        CaseStopped: ClassVar[type[Aggregate.Event]]
+        AgreementAgreed: ClassVar[type[Aggregate.Event]]
+        OutcomeSharingWithdrawn: ClassVar[type[Aggregate.Event]]
+        ItemCompleted: ClassVar[type[Aggregate.Event]]
+        CaseCompleted: ClassVar[type[Aggregate.Event]]
+        AgreementBreached: ClassVar[type[Aggregate.Event]]
 
     @classmethod
     def create_id(cls, case_id: str, **_: object) -> uuid.UUID:

@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Annotated, Any
 
-from accord_kernel.application import retry_on_conflict
+from accord_kernel.application import VersionConflict, retry_on_conflict
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Change, PolicyUnavailable, Purpose, Resource
 from accord_kernel.problems import (
@@ -31,7 +31,6 @@ from accord_referral.application import (
     IdempotencyKeyReused,
     ReferralNotFound,
     ReferralService,
-    VersionConflict,
 )
 from accord_referral.domain.errors import ReferralError
 

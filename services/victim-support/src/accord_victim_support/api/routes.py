@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from accord_kernel.application import retry_on_conflict
+from accord_kernel.application import AlreadyExists, VersionConflict, retry_on_conflict
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Change, Purpose, Resource
 from accord_kernel.problems import Problem, domain_problem, not_found
@@ -28,12 +28,7 @@ from accord_victim_support.api.schemas import (
     VictimIn,
     WithdrawIn,
 )
-from accord_victim_support.application import (
-    AlreadyExists,
-    NotFound,
-    VersionConflict,
-    VictimSupportService,
-)
+from accord_victim_support.application import NotFound, VictimSupportService
 from accord_victim_support.domain import VictimSupportError
 
 log = logging.getLogger("accord.victim_support.api")

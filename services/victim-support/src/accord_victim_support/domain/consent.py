@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -29,9 +29,11 @@ from accord_victim_support.domain.vocabulary import (
     require_purposes,
 )
 
-SCOPES: tuple[str, ...] = ("participate", "share", "outcome")
+Scope = Literal["participate", "share", "outcome"]
+Status = Literal["active", "withdrawn", "expired"]
+SCOPES: tuple[Scope, ...] = ("participate", "share", "outcome")
 PROVISION_TYPES: tuple[str, ...] = ("permit", "deny")
-STATUSES: tuple[str, ...] = ("active", "withdrawn", "expired")
+STATUSES: tuple[Status, ...] = ("active", "withdrawn", "expired")
 # UK GDPR Article 6 bases plus the statutory safeguarding basis named in the spec.
 LAWFUL_BASES: tuple[str, ...] = (
     "consent",
@@ -101,7 +103,7 @@ class Consent(Aggregate):
                 {"field": "seen_alone"},
             )
         at = checks.require_moment(at, "at")
-        scope = checks.require_choice(scope, "scope", SCOPES)
+        chosen = checks.require_choice(scope, "scope", SCOPES)
         entries = checks.require_list(provisions, "provisions")
         if not entries:
             raise ValidationFailed(
@@ -114,8 +116,8 @@ class Consent(Aggregate):
             grantor=grantor,
             verified_by=checks.require_text(verified_by, "verified_by", max_length=200),
             seen_alone=True,
-            scope=scope,
-            provisions=[_provision(p, i, scope, at) for i, p in enumerate(entries)],
+            scope=chosen,
+            provisions=[_provision(p, i, chosen, at) for i, p in enumerate(entries)],
             lawful_basis=checks.require_choice(lawful_basis, "lawful_basis", LAWFUL_BASES),
             at=at,
         )
@@ -128,7 +130,7 @@ class Consent(Aggregate):
         grantor: UUID,
         verified_by: str,
         seen_alone: bool,
-        scope: str,
+        scope: Scope,
         provisions: list[dict[str, Any]],
         lawful_basis: str,
         at: datetime,
@@ -142,7 +144,7 @@ class Consent(Aggregate):
         # the Granted event's own attribute, which must keep the period as granted.
         self._provisions = copy.deepcopy(provisions)
         self.lawful_basis = lawful_basis
-        self.status = "active"
+        self.status: Status = "active"
         self.granted_at = at
         self.withdrawn_at: datetime | None = None
         self.withdrawn_by: str | None = None
@@ -166,7 +168,7 @@ class Consent(Aggregate):
         ends: list[datetime] = [p["end"] for p in self._provisions]
         return max(ends)
 
-    def status_at(self, now: datetime) -> str:
+    def status_at(self, now: datetime) -> Status:
         now = checks.require_moment(now, "now")
         if self.status != "active":
             return self.status

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -55,6 +55,9 @@ def _break_glass_classes(value: Iterable[str]) -> list[str]:
 
 
 class EmergencyAccess(Aggregate):
+    if TYPE_CHECKING:  # made at class creation by @event("Granted") on __init__ below
+        Granted: ClassVar[type[Aggregate.Created]]
+
     @classmethod
     def request(
         cls,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -75,6 +75,10 @@ def _flag_code(code: object) -> str:
 
 class VictimRecord(Aggregate):
     """One victim's record for one case; the aggregate id is chosen by the caller."""
+
+    if TYPE_CHECKING:  # made at class creation by the @event decorators below
+        SafetyPlanRecorded: ClassVar[type[Aggregate.Event]]
+        SafetyPlanRevised: ClassVar[type[Aggregate.Event]]
 
     @classmethod
     def register(
