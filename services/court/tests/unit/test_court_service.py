@@ -147,6 +147,7 @@ def test_an_agreement_with_a_court_reference_links_the_court_case(app: CourtServ
     assert app.court_view(REFERENCE) == {
         "court_reference": REFERENCE,
         "case_id": CASE_ID,
+        "version": 2,
         "decisions": [],
         "items_status": [
             {
