@@ -251,3 +251,17 @@ def test_a_killed_child_can_be_started_again(tmp_path: Path) -> None:
     child.wait_ready(30)
     assert child.pid not in (None, first)
     child.stop()
+
+
+def test_test_infrastructure_never_takes_the_local_runs_ports(tmp_path: Path) -> None:
+    """`make run` and `make test` coexist: a test session may start first, and then must not
+    have taken Kafka's 9092/9093 or OPA's 8181, even while they are free."""
+    environ = parse_exports(PROVISION_OUTPUT)
+    for attempt in range(20):
+        infrastructure = Infrastructure.from_environment(tmp_path / str(attempt), None, environ)
+        taken = {
+            infrastructure.kafka.port,
+            infrastructure.kafka.controller_port,
+            infrastructure.opa_port,
+        }
+        assert not taken & {9092, 9093, 8181}

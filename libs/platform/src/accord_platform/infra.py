@@ -755,23 +755,24 @@ class Infrastructure:
         policy_dir: Path | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Self:
-        """Servers under `data_dir`, on the usual ports where free and on others otherwise
-        (so a test session can run beside a development platform)."""
+        """Servers under `data_dir`, never on the usual ports of `make run` (9092, 9093, 8181):
+        a test session or a benchmark must not take them, so that `make run` can start beside
+        it, and the other way round."""
         paths = provisioned(environ)
         kafka = KafkaNode(
             Path(paths["ACCORD_KAFKA_HOME"]),
             data_dir / "kafka",
-            port=free_port(9092),
-            controller_port=free_port(9093),
+            port=free_port(),
+            controller_port=free_port(),
         )
         opa = OpaServer(
             Path(paths["ACCORD_OPA"]),
             policy_dir or REPO / "policies",
             data_dir / "opa",
-            port=free_port(8181),
+            port=free_port(),
         )
         postgres = PostgresCluster(
-            Path(paths["ACCORD_PG_BIN"]), data_dir / "postgres", port=free_port(55432)
+            Path(paths["ACCORD_PG_BIN"]), data_dir / "postgres", port=free_port()
         )
         return cls(kafka, opa, postgres)
 
