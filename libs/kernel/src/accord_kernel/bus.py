@@ -39,6 +39,8 @@ from accord_kernel.contracts import (
 from accord_kernel.envelope import IntegrationEvent, MalformedMessage, decode, encode
 
 log = logging.getLogger("accord.bus")
+# An outbox entry that could not be translated into a valid contract (ids only, no content).
+UNTRANSLATABLE_TYPE = "accord.outbox.untranslatable.v1"
 
 SHARE_TOPICS = [share_topic(a) for a in ("police", "rj_provider", "court", "victim_services")]
 ALL_TOPICS = [
@@ -248,22 +250,56 @@ class OutboxRelay:
         )
         batch = []
         for n in notifications:
-            domain_event = self.app.mapper.to_domain_event(n)
-            events = [
-                IntegrationEvent(
-                    type=contract.type,
-                    topic=topic_for(contract, recipient),
-                    case_id=contract.case_id,
-                    data=contract.model_dump(mode="json"),
-                    id=IntegrationEvent.deterministic_id(
-                        self.source, n.originator_id, n.originator_version, i
-                    ),
-                    source=self.source,
+            try:
+                domain_event = self.app.mapper.to_domain_event(n)
+                events = [
+                    IntegrationEvent(
+                        type=contract.type,
+                        topic=topic_for(contract, recipient),
+                        case_id=contract.case_id,
+                        data=contract.model_dump(mode="json"),
+                        id=IntegrationEvent.deterministic_id(
+                            self.source, n.originator_id, n.originator_version, i
+                        ),
+                        source=self.source,
+                    )
+                    for i, (contract, recipient) in enumerate(
+                        self.app.integration_events(domain_event)
+                    )
+                ]
+            except (ValidationError, ValueError, KeyError, TypeError) as exc:
+                # A stored event that cannot become a valid integration event must not stop
+                # every later one from being published: it goes to the dead-letter topic, by
+                # ids only, and stays in the service's own store to be replayed once fixed.
+                log.error(
+                    "outbox relay %s: notification %s (%s) cannot be published: %s",
+                    self.app.service_name,
+                    n.id,
+                    n.topic,
+                    type(exc).__name__,
                 )
-                for i, (contract, recipient) in enumerate(self.app.integration_events(domain_event))
-            ]
+                events = [self._untranslatable(n, type(exc).__name__)]
             batch.append((n.id, events))
         return batch
+
+    def _untranslatable(self, n: Any, error: str) -> IntegrationEvent:
+        return IntegrationEvent(
+            type=UNTRANSLATABLE_TYPE,
+            topic=DEAD_LETTER_TOPIC,
+            case_id="-",
+            data={
+                "service": self.app.service_name,
+                "notification_id": n.id,
+                "originator_id": str(n.originator_id),
+                "originator_version": n.originator_version,
+                "event_type": n.topic,
+                "error": error,
+            },
+            id=IntegrationEvent.deterministic_id(
+                self.source, n.originator_id, n.originator_version, 999
+            ),
+            source=self.source,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         link = KafkaLink(f"relay {self.app.service_name}")
@@ -328,17 +364,24 @@ class _BrokerWatch:
         self.answered = time.monotonic()
         self.checked = 0.0
 
+    def got_records(self) -> None:
+        # busy with records is no silence (while they are handled nothing is fetched)
+        self.answered = time.monotonic()
+
     def check(self) -> None:
         now = time.monotonic()
         if now - self.checked < 1.0:
             return
         self.checked = now
-        assigned = self.consumer.assignment()
+        try:
+            assigned = self.consumer.assignment()
+            polls = [self.consumer.last_poll_timestamp(tp) for tp in assigned]
+        except (AssertionError, AttributeError, KeyError):  # a rebalance under way
+            assigned, polls = set(), []
         if not assigned:
             # joining or rebalancing, or a group member without partitions: nothing to judge
             self.answered = now
             return
-        polls = [self.consumer.last_poll_timestamp(tp) for tp in assigned]
         newest = max((p for p in polls if p is not None), default=None)
         if newest is not None and time.time() * 1000 - newest < BROKER_SILENCE_SECONDS * 1000:
             self.answered = now
@@ -476,6 +519,8 @@ class InboxConsumer:
             if not batches:
                 # nothing buffered, so the fetcher is asking the broker: is it answering?
                 watch.check()
+            else:
+                watch.got_records()
             for tp, records in batches.items():
                 if isinstance(self.inbox, BatchInbox):
                     if await self._handle_batch(records, producer, stop):

@@ -210,7 +210,7 @@ class PolicyEnforcementPoint:
         """Every decision is recorded for audit before anything is returned."""
         self.app.record_access(
             {
-                "case_id": r.case_id,
+                "case_id": r.case_id[:64],  # contracts bound ids; a path can be longer
                 "subject": subject.as_policy_input(),
                 "action": action,
                 "resource_type": r.type,

@@ -277,6 +277,7 @@ class VictimSupportService(AccordApplication):
         }
 
     def consent_summary(self, case_id: str) -> dict[str, Any]:
+        self.victim_record(case_id)  # a case victim services does not hold has no summary
         return {"case_id": case_id, **summary(self.consents(case_id), _now())}
 
     # --- safety flags and plan ----------------------------------------------------------------
