@@ -273,3 +273,17 @@ test_change_is_defined_for_any_input if {
 		result.allowed == false
 	}
 }
+
+# SPEC section 4 names emergency access in the police column only: another RJ provider's
+# supervisor holding a grant still reads nothing of the case.
+test_break_glass_across_organisations_is_for_police_only if {
+	request := object.union(
+		break_glass_request("sup-9", {
+			"responsible": responsible,
+			"emergency_grant": object.union(grant_for("sup-9"), {"agency": "rj_provider"}),
+		}),
+		{"subject": {"agency": "rj_provider", "role": "supervisor", "org": "south-rj", "user": "sup-9"}},
+	)
+	result := access.decision with input as request
+	result.decision == "deny"
+}

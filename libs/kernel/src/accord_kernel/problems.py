@@ -90,7 +90,13 @@ def forbidden(detail: str) -> Problem:
 
 
 def not_found(what: str) -> Problem:
-    return Problem(404, "not_found", "Not found", f"No {what} with that id")
+    """The same answer whether the record does not exist or belongs to another organisation
+    (SPEC 4a): a detail naming what was missing would tell the two apart, so `what` only
+    documents the call site."""
+    del what
+    return Problem(
+        404, "not_found", "Not found", "No such record, or none that your organisation may see."
+    )
 
 
 def policy_unavailable() -> Problem:

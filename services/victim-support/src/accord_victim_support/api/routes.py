@@ -374,6 +374,15 @@ def told(case_id: str, index: int, subject: CurrentSubject, runtime: Runtime) ->
 def emergency(
     case_id: str, body: EmergencyAccessIn, subject: CurrentSubject, runtime: Runtime
 ) -> dict[str, Any]:
+    # Break-glass crosses organisations, so the caller's own must at least be one this
+    # deployment knows, of the caller's agency.
+    if not runtime.directory.is_member(subject.org, subject.agency):
+        raise Problem(
+            403,
+            "unknown_organisation",
+            "Unknown organisation",
+            "The token's organisation is not one of this deployment's.",
+        )
     grant_ = call(
         service(runtime).request_emergency_access,
         case_id,
