@@ -1,7 +1,11 @@
 """The local run as `make run` starts it, on free ports and a temporary data directory (never
 `make run`'s own ports): a service killed with SIGKILL is restarted by the supervisor and
 catches up with what was published while it was down; SIGTERM stops everything. And a
-worker whose broker is away says so once, not once per attempt."""
+worker whose broker is away says so once, not once per attempt.
+
+The tests are async and wait in threads: they take a minute or two, and the session's event
+loop, which runs the in-process platform's consumers, must not stand still that long (their
+group sessions would expire and the next test would wait for a rebalance)."""
 
 from __future__ import annotations
 
@@ -13,12 +17,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from accord_audit.log_store import AuditLogStore
 from accord_kernel.dev_tokens import ensure_dev_keys, mint
 from accord_kernel.envelope import IntegrationEvent, encode
@@ -66,6 +71,25 @@ def _wait(
         time.sleep(0.25)
 
 
+async def _waited(
+    condition: Callable[[], Any],
+    what: str,
+    timeout: float,
+    output: Path | None = None,
+    processes: tuple[subprocess.Popen[bytes], ...] = (),
+) -> Any:
+    """`_wait` in a thread, so that the session's event loop goes on meanwhile."""
+    return await asyncio.to_thread(_wait, condition, what, timeout, output, processes)
+
+
+async def _start(kafka: KafkaNode) -> None:
+    # the slow part in a thread; the launch itself here, on the main thread, so the broker
+    # dies with the test session should that be killed (see infra._parent_death_options)
+    await asyncio.to_thread(kafka.prepare)
+    kafka.launch()
+    await asyncio.to_thread(kafka.wait_ready, 180)
+
+
 def _answers(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code == 200
@@ -102,8 +126,8 @@ def _end(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
 # --- the supervised local run --------------------------------------------------------------
 
 
-@pytest.fixture
-def local_run(tmp_path: Path) -> Iterator[dict[str, Any]]:
+@pytest_asyncio.fixture
+async def local_run(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     """`accord run` (what `make run` runs) with its own Kafka and OPA, all on free ports."""
     kafka_port = _free_block(2)
     opa_port = free_port()
@@ -130,7 +154,7 @@ def local_run(tmp_path: Path) -> Iterator[dict[str, Any]]:
             env={**os.environ, "COLUMNS": "200"},
         )
     try:
-        _wait(
+        await _waited(
             lambda: "Accord is up" in output.read_text(errors="replace"),
             "the platform came up",
             300,
@@ -146,7 +170,7 @@ def local_run(tmp_path: Path) -> Iterator[dict[str, Any]]:
             "kafka_port": kafka_port,
         }
     finally:
-        _end(process, 120)
+        await asyncio.to_thread(_end, process, 120)
 
 
 def _started_pid(output: Path, name: str, after: int = 0) -> int:
@@ -165,7 +189,7 @@ def _log_size(data: Path) -> int:
         store.engine.dispose()
 
 
-def test_a_killed_service_is_restarted_and_catches_up_and_sigterm_stops_all(
+async def test_a_killed_service_is_restarted_and_catches_up_and_sigterm_stops_all(
     local_run: dict[str, Any],
 ) -> None:
     output: Path = local_run["output"]
@@ -177,27 +201,32 @@ def test_a_killed_service_is_restarted_and_catches_up_and_sigterm_stops_all(
     }
     first_pid = _started_pid(output, "audit")
     assert first_pid
-    before = _log_size(data)
+    before = await asyncio.to_thread(_log_size, data)
 
     os.kill(first_pid, signal.SIGKILL)
-    _wait(lambda: not _answers(audit.url + "/health/live"), "the audit service went away", 10)
+    await _waited(
+        lambda: not _answers(audit.url + "/health/live"), "the audit service went away", 10
+    )
     # published while the audit service is down: it must append them once it is back
     events = [event for event, _ in (access_event() for _ in range(5))]
-    asyncio.run(_publish(local_run["bootstrap"], events))
-    assert _answers(referral.url + "/health/live")  # the rest of the platform goes on
+    await _publish(local_run["bootstrap"], events)
+    # the rest of the platform goes on
+    assert await asyncio.to_thread(_answers, referral.url + "/health/live")
 
-    _wait(
+    await _waited(
         lambda: "audit died (killed by SIGKILL)" in output.read_text(errors="replace"),
         "the death was reported",
         30,
         output,
     )
-    new_pid = _wait(lambda: _started_pid(output, "audit", after=1), "audit restarted", 30, output)
+    new_pid = await _waited(
+        lambda: _started_pid(output, "audit", after=1), "audit restarted", 30, output
+    )
     assert new_pid != first_pid
-    _wait(lambda: _answers(audit.url + "/health/ready"), "audit ready again", 180, output)
+    await _waited(lambda: _answers(audit.url + "/health/ready"), "audit ready again", 180, output)
     store = AuditLogStore.from_url(f"sqlite:///{data / 'audit-log.sqlite'}")
     try:
-        _wait(
+        await _waited(
             lambda: all(store.index_of(e.id) is not None for e in events),
             "the events published while it was down are in the log",
             120,
@@ -206,7 +235,8 @@ def test_a_killed_service_is_restarted_and_catches_up_and_sigterm_stops_all(
         assert store.size() >= before + len(events)
     finally:
         store.engine.dispose()
-    checkpoint = httpx.get(audit.url + "/checkpoint", headers=headers, timeout=30)
+    async with httpx.AsyncClient(timeout=30) as client:
+        checkpoint = await client.get(audit.url + "/checkpoint", headers=headers)
     assert checkpoint.status_code == 200, checkpoint.text
     assert int(checkpoint.text.splitlines()[1]) >= before + len(events)
     text = output.read_text(errors="replace")
@@ -216,7 +246,7 @@ def test_a_killed_service_is_restarted_and_catches_up_and_sigterm_stops_all(
 
     process: subprocess.Popen[bytes] = local_run["process"]
     process.send_signal(signal.SIGTERM)
-    assert process.wait(120) == 0, output.read_text(errors="replace")[-4000:]
+    assert await asyncio.to_thread(process.wait, 120) == 0, output.read_text()[-4000:]
     assert "Accord stopped." in output.read_text(errors="replace")
     with pytest.raises(ProcessLookupError):
         os.kill(new_pid, 0)
@@ -236,7 +266,9 @@ def _lines(path: Path) -> list[str]:
     return path.read_text(errors="replace").splitlines()
 
 
-def test_a_broker_away_is_logged_once_per_change_not_once_per_attempt(tmp_path: Path) -> None:
+async def test_a_broker_away_is_logged_once_per_change_not_once_per_attempt(
+    tmp_path: Path,
+) -> None:
     kafka_port = _free_block(2)
     paths = provisioned()
     kafka = KafkaNode(
@@ -275,23 +307,22 @@ def test_a_broker_away_is_logged_once_per_change_not_once_per_attempt(tmp_path: 
                     )
                 )
         for name, path in outputs.items():
-            _wait(
+            await _waited(
                 lambda p=path, n=name: f"kafka unreachable ({n})" in p.read_text(),
                 f"{name} reported the broker unreachable",
                 120,
                 path,
                 tuple(processes),
             )
-        time.sleep(8)  # retrying all the while
+        await asyncio.sleep(8)  # retrying all the while
         for name, path in outputs.items():
             lines = _lines(path)
             assert len(lines) <= LINES_PER_WORKER, "\n".join(lines)
             assert sum(f"kafka unreachable ({name})" in line for line in lines) == 1
 
-        kafka.start()
-        kafka.wait_ready(180)
+        await _start(kafka)
         for name, path in outputs.items():
-            again = _wait(
+            again = await _waited(
                 lambda p=path, n=name: re.search(
                     rf"kafka reachable again \({n}\) after (\d+) failed attempts over ([\d.]+) s",
                     p.read_text(),
@@ -305,7 +336,7 @@ def test_a_broker_away_is_logged_once_per_change_not_once_per_attempt(tmp_path: 
         # connected, then the broker is killed: aiokafka's clients retry by themselves (before,
         # about 45 lines a second per service); the consumer notices the silence
         consumer_output = outputs["inbox audit"]
-        _wait(
+        await _waited(
             lambda: (
                 "inbox audit connected" in consumer_output.read_text()
                 or "reachable again (inbox audit)" in consumer_output.read_text()
@@ -314,10 +345,10 @@ def test_a_broker_away_is_logged_once_per_change_not_once_per_attempt(tmp_path: 
             60,
             consumer_output,
         )
-        time.sleep(3)
+        await asyncio.sleep(3)
         counted = {name: len(_lines(path)) for name, path in outputs.items()}
         kafka.kill()
-        _wait(
+        await _waited(
             lambda: (
                 "kafka unreachable (inbox audit)"
                 in "\n".join(_lines(consumer_output)[counted["inbox audit"] :])
@@ -326,13 +357,12 @@ def test_a_broker_away_is_logged_once_per_change_not_once_per_attempt(tmp_path: 
             60,
             consumer_output,
         )
-        time.sleep(5)
+        await asyncio.sleep(5)
         for name, path in outputs.items():
             new = _lines(path)[counted[name] :]
             assert len(new) <= LINES_PER_WORKER, "\n".join(new)
-        kafka.start()
-        kafka.wait_ready(180)
-        _wait(
+        await _start(kafka)
+        await _waited(
             lambda: (
                 "kafka reachable again (inbox audit)"
                 in "\n".join(_lines(consumer_output)[counted["inbox audit"] :])
@@ -343,7 +373,7 @@ def test_a_broker_away_is_logged_once_per_change_not_once_per_attempt(tmp_path: 
         )
     finally:
         for process in processes:
-            _end(process)
-        kafka.stop()
+            await asyncio.to_thread(_end, process)
+        await asyncio.to_thread(kafka.stop)
     for process in processes:
         assert process.returncode == 0

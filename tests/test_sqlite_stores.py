@@ -8,6 +8,7 @@ another connection holds the write lock; it fails at once, whatever the busy tim
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -15,13 +16,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from accord_audit.config import AuditSettings
 from accord_audit.main import make_runtime
 from accord_kernel.dev_tokens import ensure_dev_keys, mint
@@ -66,10 +68,33 @@ def test_both_sqlite_stores_use_write_ahead_logging_and_wait_for_locks(tmp_path:
         app.store.engine.dispose()
 
 
-@pytest.fixture
-def audit_api(tmp_path: Path) -> Iterator[dict[str, Any]]:
+def _wait_until_up(process: subprocess.Popen[bytes], url: str, output: Path) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        assert process.poll() is None, output.read_text()
+        try:
+            if httpx.get(url + "/health/live", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the audit API did not start"
+        time.sleep(0.2)
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest_asyncio.fixture
+async def audit_api(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     """`accord-audit api` (the HTTP API alone, as its own process) on SQLite; the test appends
-    to the same log files from this process, as the service's consumer does."""
+    to the same log files from this process, as the service's consumer does. (Async, waiting
+    in threads: the session's event loop, which runs the in-process platform, goes on.)"""
     settings = _settings(tmp_path)
     port = free_port()
     env = {
@@ -91,16 +116,7 @@ def audit_api(tmp_path: Path) -> Iterator[dict[str, Any]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, (tmp_path / "audit.out").read_text()
-            try:
-                if httpx.get(url + "/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the audit API did not start"
-            time.sleep(0.2)
+        await asyncio.to_thread(_wait_until_up, process, url, tmp_path / "audit.out")
         yield {
             "url": url,
             "app": runtime.app,
@@ -108,20 +124,19 @@ def audit_api(tmp_path: Path) -> Iterator[dict[str, Any]]:
             "output": tmp_path / "audit.out",
         }
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        await asyncio.to_thread(_end, process)
         output.close()
         runtime.app.close()
 
 
 @pytest.mark.integration
-def test_checkpoint_reads_while_the_consumer_appends_never_answer_503(
+async def test_checkpoint_reads_while_the_consumer_appends_never_answer_503(
     audit_api: dict[str, Any],
 ) -> None:
+    await asyncio.to_thread(_hammer_checkpoints_while_appending, audit_api)
+
+
+def _hammer_checkpoints_while_appending(audit_api: dict[str, Any]) -> None:
     app = audit_api["app"]
     app.record_many([access_event() for _ in range(5)])
     headers = {

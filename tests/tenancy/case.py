@@ -180,11 +180,17 @@ class CaseOnPlatform:
             r = await conf.post(path, headers=facilitator, json=body)
             assert r.status_code == 204, r.text
 
+        gates: list[Any] = []
+
         async def gate_open() -> bool:
             r = await conf.get(f"/cases/{c}/gate", headers=facilitator)
+            gates.append(r.json())
             return r.status_code == 200 and r.json()["direct"] == []
 
-        await eventually(gate_open)
+        try:
+            await eventually(gate_open, timeout=60)
+        except AssertionError as exc:
+            raise AssertionError(f"the gate never opened; last answer: {gates[-1:]}") from exc
         when = (datetime.now(UTC) + timedelta(days=7)).isoformat()
         version = (await conf.get(f"/cases/{c}", headers=coordinator)).json()["version"]
         for path, body in (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from pathlib import Path
 
 import sqlalchemy.exc
@@ -16,6 +17,7 @@ from accord_kernel.runtime import ServiceRuntime, build_api, service_cli
 from accord_kernel.settings import ServiceSettings
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from accord_audit.api.routes import router
 from accord_audit.application import AuditService, index_metadata
@@ -73,9 +75,24 @@ def open_store(settings: AuditSettings) -> AuditLogStore:
         admin.engine.dispose()
     store = AuditLogStore.from_url(settings.log_url())
     if not settings.audit_admin_url:
-        store.create_schema()
-        index_metadata.create_all(store.engine)
+        _creating_schema(store)
     return store
+
+
+def _creating_schema(store: AuditLogStore, attempts: int = 20) -> None:
+    """Creates the log's tables. The API, relay and consumer may start at once on a new SQLite
+    file: one creates while another finds the file locked or a table half-made, so the loser
+    waits and tries again (the tables are then there and creation is a no-op)."""
+    for attempt in range(attempts):
+        try:
+            store.create_schema()
+            index_metadata.create_all(store.engine)
+            return
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            log.info("audit log schema busy; retrying")
+            time.sleep(0.1 * (attempt + 1))
 
 
 def make_runtime(settings: ServiceSettings) -> ServiceRuntime:

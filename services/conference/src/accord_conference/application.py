@@ -253,7 +253,11 @@ class ConferenceService(AccordApplication):
         if intake.reassessment_required:
             rj.note_reassessment_required(now)
         intake.decide("accepted", provider_org)
-        self.save(intake, rj)
+        # Saved with the case context read above: a consent or safety-plan event that the
+        # inbox applies to the context meanwhile makes one of the two saves conflict and run
+        # again, so the new case can never miss it (it would have found no RJ case to update).
+        context.note_responsible("rj_provider", provider_org)
+        self.save(intake, rj, context)
 
     def command(
         self,
