@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from accord_platform.harness import InProcessPlatform
+from accord_platform.harness import InProcessPlatform, eventually
 
 from tests.referral_examples import dash
 from tests.tenancy.case import CaseOnPlatform, readers
@@ -337,3 +337,36 @@ async def test_the_responsible_organisations_can_still_make_their_changes(
         )
     ).json()
     assert any("Call back Tuesday" in str(n) for n in notes["support_notes"])
+
+
+async def test_a_transfer_hands_the_case_to_another_victim_services_organisation(
+    case: CaseOnPlatform,
+) -> None:
+    """Last on the module's case: after the transfer, the new organisation is the one
+    responsible for victim services, at victim services at once and elsewhere by event."""
+    p, c = case.platform, case.case_id
+    old = case.own("victim_services", "advocate")
+    new = case.headers(Reader("victim_services", "advocate", "other"))
+    assert (
+        await p.client("victim-support").get(f"/cases/{c}/victim", headers=new)
+    ).status_code == 404
+    r = await p.client("victim-support").post(
+        f"/cases/{c}/transfer", json={"to_org": "scotland-advocacy"}, headers=old
+    )
+    assert r.status_code == 422, r.text  # not a victim-services organisation of this jurisdiction
+    r = await p.client("victim-support").post(
+        f"/cases/{c}/transfer", json={"to_org": "south-advocacy"}, headers=old
+    )
+    assert r.status_code == 204, r.text
+    assert (
+        await p.client("victim-support").get(f"/cases/{c}/victim", headers=old)
+    ).status_code == 404
+    mine = await p.client("victim-support").get(f"/cases/{c}/victim", headers=new)
+    assert mine.status_code == 200 and mine.json()["address"] == "1 Safe Street"
+
+    async def police_know() -> bool:
+        before = await p.client("referral").get(f"/referrals/{c}", headers=old)
+        after = await p.client("referral").get(f"/referrals/{c}", headers=new)
+        return before.status_code == 404 and after.status_code == 200
+
+    assert await eventually(police_know)
