@@ -276,5 +276,5 @@ def test_no_published_event_carries_location_or_unallowed_flags(victim_service: 
         carried = {classes[f] for f in event.data if f in classes}
         assert "victim.location" not in carried, event.type
         assert not ({"safety.plan", "support.notes"} & carried), event.type
-        if event.type == "accord.share.safety_flags.v1":
-            assert event.topic in ("accord.share.police", "accord.share.rj_provider")
+        # Flags are read at their source; no event carries them, to anyone.
+        assert "safety.flags" not in carried, event.type

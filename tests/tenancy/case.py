@@ -8,25 +8,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from accord_kernel import testing
+from accord_kernel.dev_tokens import DEFAULT_ORGS
 from accord_platform.harness import InProcessPlatform, eventually
 
 from tests.referral_examples import referral
 from tests.tenancy.oracle import Reader
 
-HOME = {
-    "police": "north-police",
-    "victim_services": "north-advocacy",
-    "rj_provider": "north-rj",
-    "court": "north-court",
-    "audit": "privacy-office",
-}
-AWAY = {
-    "police": "south-police",
-    "victim_services": "south-advocacy",
-    "rj_provider": "south-rj",
-    "court": "south-court",
-    "audit": "privacy-office",
-}
+# Privacy officers belong to the one privacy office whichever "relation" they are drawn with.
+HOME = dict(DEFAULT_ORGS)
+AWAY = {**testing.AWAY, "audit": DEFAULT_ORGS["audit"]}
 ROLES = {
     "police": ("officer", "supervisor"),
     "victim_services": ("advocate", "supervisor"),

@@ -149,18 +149,6 @@ class VictimServicesTransferred(Contract):
     at: datetime = classed(CORE)
 
 
-class SafetyFlagsShared(Contract):
-    """Policy-routed: published only on the share topic of an agency OPA allowed."""
-
-    type = "accord.share.safety_flags.v1"
-    topic = "accord.share.{agency}"
-    share_id: str = classed(CORE)
-    recipient: str = classed(CORE)
-    flags: list[dict[str, Any]] = classed(FLAGS)
-    lawful_basis: str = classed(CORE)
-    at: datetime = classed(CORE)
-
-
 class ShareRevoked(Contract):
     type = "accord.share.revoked.v1"
     topic = "accord.share.{agency}"
@@ -300,7 +288,6 @@ CONTRACTS: dict[str, type[Contract]] = {
         SafetyPlanChanged,
         EmergencyAccessGranted,
         VictimServicesTransferred,
-        SafetyFlagsShared,
         ShareRevoked,
         ReferralAccepted,
         ReferralDeclined,

@@ -8,15 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from accord_kernel.contracts import Contract, ReferralAccepted, ReferralSubmitted
+from accord_kernel.dev_tokens import DEFAULT_ORGS
 from accord_kernel.envelope import IntegrationEvent
 
-# The organisations of the shipped directory that dev tokens belong to by default.
-HOME = {
-    "police": "north-police",
-    "victim_services": "north-advocacy",
-    "rj_provider": "north-rj",
-    "court": "north-court",
-}
+# The organisations of the shipped directory that dev tokens belong to by default, per case
+# agency, and another organisation of the same agency for each.
+HOME = {agency: org for agency, org in DEFAULT_ORGS.items() if agency != "audit"}
 AWAY = {
     "police": "south-police",
     "victim_services": "south-advocacy",

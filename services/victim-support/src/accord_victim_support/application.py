@@ -137,13 +137,12 @@ class VictimSupportService(AccordApplication):
             ),
             None,
         )
+        # What every service knows of the case (responsibility, facilitators, outcome consent),
+        # with the facts this service owns in place of the copies learnt from events.
         return {
+            **context.policy_case(agency, user),
             "risk_band": risk_band,
-            "responsible": dict(context.responsible),
-            "jurisdiction": context.jurisdiction,
-            "assigned_facilitators": list(getattr(context, "assigned_facilitators", [])),
             "consent_provisions": active_provisions(self.consents(case_id), now),
-            "outcome_consent_all_parties": context.outcome_consent_all_parties(),
             "emergency_grant": None
             if grant is None
             else {
