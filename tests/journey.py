@@ -144,15 +144,22 @@ class Journey:
 
         await eventually(gate_open)
         when = (datetime.now(UTC) + timedelta(days=7)).isoformat()
-        r = await conf.post(
-            f"/cases/{c}/conference",
-            headers=self.facilitator,
-            json={
-                "modality": "direct",
-                "at_time": when,
-                "expected_version": (await self.rj_case())["version"],
-            },
-        )
+        # Other agencies' events (a consent, a safety plan) may still be arriving and move
+        # the case on between reading its version and scheduling: a coordinator would
+        # reload the page and try again, so the journey does the same on 412.
+        for _ in range(10):
+            r = await conf.post(
+                f"/cases/{c}/conference",
+                headers=self.facilitator,
+                json={
+                    "modality": "direct",
+                    "at_time": when,
+                    "expected_version": (await self.rj_case())["version"],
+                },
+            )
+            if r.status_code != 412:
+                break
+            await eventually(gate_open)
         assert r.status_code == 204, r.text
         r = await conf.post(
             f"/cases/{c}/conference/held",
