@@ -6,22 +6,38 @@ Register it with `pytest_plugins = ["accord_platform.testing"]` (the repository'
 `postgres`) and, through `accord_platform.harness`, the `platform` fixture with all five services
 on top of it. Every test that uses either is marked `integration`, so `-m "not integration"`
 runs the fast unit tests alone.
+
+Two more session fixtures are started only by sessions that ask for them: `keycloak` (an
+`accord_platform.identity_provider.KeycloakServer` with the dev realm imported) and `browser`
+(a Playwright async `Browser`: Debian's Chromium, headless). Tests using them are marked
+`integration` too.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from accord_platform.identity_provider import KeycloakServer
 from accord_platform.infra import REPO, Infrastructure
 
 pytest_plugins = ["accord_platform.harness"]
 
 _STARTED = pytest.StashKey[Infrastructure]()
+_TIMINGS = pytest.StashKey[dict[str, float]]()
+# Fixtures whose users need real servers; the marker lets `-m "not integration"` skip them.
+_INTEGRATION_FIXTURES = frozenset({"infrastructure", "keycloak", "browser"})
+
+
+def _timings(config: pytest.Config) -> dict[str, float]:
+    if _TIMINGS not in config.stash:
+        config.stash[_TIMINGS] = {}
+    return config.stash[_TIMINGS]
 
 
 @pytest.fixture(scope="session")
@@ -45,9 +61,29 @@ def infrastructure(request: pytest.FixtureRequest) -> Iterator[Infrastructure]:
             shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def keycloak(request: pytest.FixtureRequest) -> Iterator[KeycloakServer]:
+    """Keycloak with the `accord` realm from deploy/keycloak, on free ports, in a temporary
+    directory, stopped at the end of the session. A fresh data directory means a Quarkus build
+    and a realm import: about 30 s, paid only by sessions that use this fixture."""
+    base = Path(tempfile.mkdtemp(prefix="accord-test-keycloak-"))
+    server = KeycloakServer.from_environment(base)
+    try:
+        started = time.monotonic()
+        server.start()
+        server.wait_ready()
+        _timings(request.config)["keycloak start"] = time.monotonic() - started
+        yield server
+    finally:
+        try:
+            server.stop()
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "infrastructure" in getattr(item, "fixturenames", ()):
+        if _INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
 
 
@@ -55,9 +91,10 @@ def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
     running = config.stash.get(_STARTED, None)
-    if running is None or not running.timings:
+    timings = {**(running.timings if running is not None else {}), **_timings(config)}
+    if not timings:
         return
     # Measured, never asserted: start-up time depends on the machine, not on our code.
     terminalreporter.section("accord infrastructure (seconds)")
-    for name, seconds in running.timings.items():
+    for name, seconds in timings.items():
         terminalreporter.write_line(f"{name:<40} {seconds:7.2f}")
