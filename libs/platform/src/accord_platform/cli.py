@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import typer
 from accord_kernel.dev_tokens import ensure_dev_keys, mint
 from accord_kernel.identity import AGENCY_ROLES
+from accord_kernel.settings import ServiceSettings
 from rich.console import Console
 from rich.text import Text
 
@@ -23,6 +26,9 @@ from accord_platform.services import (
     service_processes,
     services_from,
 )
+
+if TYPE_CHECKING:
+    from accord_platform.identity_provider import KeycloakServer
 
 app = typer.Typer(add_completion=False, help="Accord: safe coordination of restorative justice.")
 console = Console(stderr=True)
@@ -62,10 +68,15 @@ def token(
         raise typer.Exit(2) from exc
 
 
-def _wait_healthy(started: float, stop: threading.Event, services: tuple[ServiceSpec, ...]) -> None:
+def _wait_healthy(
+    started: float,
+    stop: threading.Event,
+    services: tuple[ServiceSpec, ...],
+    keycloak: KeycloakServer | None = None,
+) -> None:
     pending = {s.name: s for s in services}
     with httpx.Client(timeout=1.0) as client:
-        while pending and not stop.is_set():
+        while (pending or (keycloak is not None and not keycloak.answers())) and not stop.is_set():
             for name, spec in list(pending.items()):
                 if _ready(client, spec):
                     del pending[name]
@@ -76,9 +87,26 @@ def _wait_healthy(started: float, stop: threading.Event, services: tuple[Service
     for s in services:
         # Plain lines, not a table: URLs must survive narrow terminals and log files whole.
         console.print(f"  {s.name:<15} {s.agency:<17} {s.url}   docs: {s.url}/docs", soft_wrap=True)
+    if keycloak is not None:
+        _print_dev_users(keycloak)
     console.print(
         "Mint a token:  [bold]deploy/uv.sh run accord token police officer[/bold]   Stop: Ctrl-C"
     )
+
+
+def _print_dev_users(keycloak: KeycloakServer) -> None:
+    from accord_platform.identity_provider import DEV_PASSWORD, dev_users
+
+    console.print(f"  {'keycloak':<15} {'identity':<17} {keycloak.issuer}", soft_wrap=True)
+    console.print(
+        f"Dev users (password [bold]{DEV_PASSWORD}[/bold]), username = organisation.role:",
+        highlight=False,
+    )
+    by_org: dict[str, list[str]] = {}
+    for user in dev_users(keycloak.realm_file):
+        by_org.setdefault(user["org"], []).append(user["username"])
+    for org, usernames in by_org.items():
+        console.print(f"  {org:<15} {'  '.join(usernames)}", soft_wrap=True, highlight=False)
 
 
 def _ready(client: httpx.Client, spec: ServiceSpec) -> bool:
@@ -126,16 +154,24 @@ def run(
     service_port: int = typer.Option(
         8101, help="the first of the five services' ports (referral; the others follow)"
     ),
+    keycloak_port: int = typer.Option(8180, help="Keycloak's HTTP port (sign-in, tokens)"),
+    keycloak_management_port: int = typer.Option(
+        8190, help="Keycloak's management port (its default, 9000, is often taken)"
+    ),
+    with_keycloak: bool = typer.Option(
+        True, "--keycloak/--no-keycloak", help="start Keycloak (the services then trust it)"
+    ),
     restart_delay: float = typer.Option(
         0.5, help="pause before restarting a process that died; doubles per quick death"
     ),
     max_restart_delay: float = typer.Option(30.0, help="the longest such pause"),
 ) -> None:
-    """Start Kafka, OPA and all five services (SQLite event stores) until Ctrl-C.
+    """Start Kafka, OPA, Keycloak and all five services (SQLite event stores) until Ctrl-C.
 
     A process that dies is started again (after a pause that doubles, up to
     --max-restart-delay, with each death that follows less than a minute up); the rest of the
     platform keeps running. Ctrl-C or SIGTERM stops everything."""
+    from accord_platform.identity_provider import KeycloakServer, keycloak_home
     from accord_platform.infra import (
         ChildServer,
         KafkaNode,
@@ -151,6 +187,9 @@ def run(
         "OPA": opa_port,
         **{s.name: s.port for s in services},
     }
+    if with_keycloak:
+        wanted["Keycloak"] = keycloak_port
+        wanted["Keycloak management"] = keycloak_management_port
     busy = {name: port for name, port in wanted.items() if not port_is_free(port)}
     if busy:
         # Another server answering on these ports would pass our health checks and the
@@ -176,6 +215,25 @@ def run(
         controller_port=kafka_port + 1,
     )
     opa = OpaServer(Path(paths["ACCORD_OPA"]), REPO / "policies", data / "opa", port=opa_port)
+    keycloak = (
+        KeycloakServer(
+            keycloak_home(paths),
+            data / "keycloak",
+            port=keycloak_port,
+            management_port=keycloak_management_port,
+        )
+        if with_keycloak
+        else None
+    )
+    # The services trust the dev tokens (`accord token`) and, when it runs, Keycloak.
+    issuers: list[dict[str, str]] = [
+        {
+            "issuer": str(ServiceSettings.model_fields["token_issuer"].default),
+            "jwks_file": str(jwks),
+        }
+    ]
+    if keycloak is not None:
+        issuers.append(keycloak.issuer_config())
 
     def env_for(spec: ServiceSpec) -> dict[str, str]:
         env = {
@@ -185,6 +243,7 @@ def run(
             "ACCORD_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
             "ACCORD_OPA_URL": f"http://127.0.0.1:{opa_port}",
             "ACCORD_JWKS_PATH": str(jwks),
+            "ACCORD_TOKEN_ISSUERS": json.dumps(issuers),
             "PYTHONUNBUFFERED": "1",
         }
         env.pop("ACCORD_DATABASE_URL", None)
@@ -199,9 +258,10 @@ def run(
                 return _ready(client, by_name[child.name])
         return isinstance(child, ChildServer) and child.answers()
 
+    servers: list[ChildServer] = [kafka, opa] if keycloak is None else [kafka, opa, keycloak]
     supervisor = Supervisor(
         processes,
-        [kafka, opa],
+        servers,
         _say,
         first_delay=restart_delay,
         max_delay=max_restart_delay,
@@ -211,6 +271,10 @@ def run(
     try:
         kafka.start()
         opa.start()
+        if keycloak is not None:
+            # Not waited for here: the services start meanwhile (they fetch Keycloak's keys
+            # only when its first token arrives) and "Accord is up" waits for it.
+            keycloak.start()
         kafka.wait_ready(120)
         opa.wait_ready(30)
         console.print(f"Kafka on 127.0.0.1:{kafka_port}, OPA on 127.0.0.1:{opa_port}")
@@ -218,7 +282,9 @@ def run(
             process.start()
             _say(f"{process.name} started (pid {process.pid})")
         supervisor.adopt()
-        threading.Thread(target=_wait_healthy, args=(started, stop, services), daemon=True).start()
+        threading.Thread(
+            target=_wait_healthy, args=(started, stop, services, keycloak), daemon=True
+        ).start()
         supervisor.run(stop)
     except KeyboardInterrupt:
         pass
