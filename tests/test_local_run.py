@@ -147,6 +147,11 @@ async def local_run(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
                 str(opa_port),
                 "--service-port",
                 str(first_service),
+                # The whole of `make run`, identity provider included, on ports of its own.
+                "--keycloak-port",
+                str(free_port()),
+                "--keycloak-management-port",
+                str(free_port()),
             ],
             stdin=subprocess.DEVNULL,
             stdout=sink,
