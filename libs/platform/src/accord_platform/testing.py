@@ -18,11 +18,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
+from playwright.async_api import Browser
 
+from accord_platform.browser import launch_browser
 from accord_platform.identity_provider import KeycloakServer
 from accord_platform.infra import REPO, Infrastructure
 
@@ -79,6 +82,16 @@ def keycloak(request: pytest.FixtureRequest) -> Iterator[KeycloakServer]:
             server.stop()
         finally:
             shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser(request: pytest.FixtureRequest) -> AsyncIterator[Browser]:
+    """Headless Chromium (Debian's, at ACCORD_CHROMIUM or /usr/bin/chromium) through
+    Playwright's async API, shared by the session; each test opens its own context or page."""
+    started = time.monotonic()
+    async with launch_browser() as running:
+        _timings(request.config)["browser start"] = time.monotonic() - started
+        yield running
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
