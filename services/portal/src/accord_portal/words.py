@@ -1,0 +1,193 @@
+"""Codes the services return, in the plain words the pages show.
+
+The DASH questions are the referral service's (accord_referral.domain.dash.QUESTIONS, the
+SafeLives 24-question checklist). The portal keeps a copy, because it is deployed without the
+referral service's code; tests/portal/test_words.py fails if the two ever differ. The hints are
+the portal's: short prompts for the officer asking the questions.
+"""
+
+from __future__ import annotations
+
+STATUS = {
+    "submitted": "Submitted",
+    "eligible_direct": "Eligible (direct or indirect)",
+    "eligible_indirect_only": "Eligible (indirect only)",
+    "ineligible": "Not eligible",
+    "accepted": "Accepted by a provider",
+    "declined": "Declined by a provider",
+    "withdrawn": "Withdrawn",
+}
+STATUS_TAG = {
+    "submitted": "govuk-tag--grey",
+    "eligible_direct": "govuk-tag--green",
+    "eligible_indirect_only": "govuk-tag--turquoise",
+    "ineligible": "govuk-tag--orange",
+    "accepted": "govuk-tag--blue",
+    "declined": "govuk-tag--yellow",
+    "withdrawn": "govuk-tag--grey",
+}
+ELIGIBILITY_REASONS = {
+    "unknown_jurisdiction": "The jurisdiction is not one Accord knows",
+    "rj_not_permitted_in_jurisdiction": (
+        "Restorative justice in domestic abuse is not permitted in this jurisdiction"
+    ),
+    "offender_initiated": "The person who caused harm cannot start restorative justice",
+    "initiator_not_permitted": "In this jurisdiction only the harmed person, or someone on "
+    "their behalf, can ask for restorative justice",
+    "no_acknowledgement_of_responsibility": (
+        "The person who caused harm has not acknowledged responsibility"
+    ),
+    "no_guilty_plea": "This jurisdiction requires a guilty plea",
+    "unknown_risk_band": "The risk band is not known",
+    "risk_too_high_for_direct": "The risk is too high for face-to-face restorative justice",
+}
+DEADLINES = {
+    "victim_information": "Information about restorative justice to the victim",
+    "victim_support_referral": "Referral to victim support",
+}
+INITIATORS = {
+    "victim": "The victim",
+    "victim_advocate": "A victim's advocate, on the victim's behalf",
+    "police": "Police",
+    "court": "A court",
+    "offender": "The person who caused harm",
+}
+JURISDICTIONS = {
+    "england-wales": "England and Wales",
+    "scotland": "Scotland",
+    "new-zealand": "New Zealand",
+    "nova-scotia": "Nova Scotia",
+}
+BANDS = {"standard": "Standard", "medium": "Medium", "high": "High"}
+# Data classes (policies/accord/catalogue), for "Withheld" messages.
+DATA_CLASSES = {
+    "case.core": "case details",
+    "party.identity": "names and dates of birth",
+    "victim.location": "the victim's location",
+    "offence.details": "offence details",
+    "risk.assessment": "the risk assessment answers and score",
+    "risk.band": "the risk band",
+    "safety.flags": "safety flags",
+    "safety.plan": "the safety plan",
+    "consent.summary": "consents",
+    "agreement.items": "agreement items",
+    "compliance.status": "compliance status",
+}
+WITHHELD_REASONS = {
+    "never_for_agency": "Your agency never sees this",
+    "purpose_forbidden": "Not shared for this purpose",
+    "no_consent": "The victim has not consented to share this with your agency",
+}
+
+
+def withheld_reason(data_class: str, reason: str | None = None) -> str:
+    if reason and reason in WITHHELD_REASONS:
+        return WITHHELD_REASONS[reason]
+    what = DATA_CLASSES.get(data_class, "this information")
+    return f"Withheld by policy: {what} is not shared with you for this purpose"
+
+
+QUESTIONS: tuple[tuple[str, str], ...] = (
+    ("current_injury", "Has the current incident resulted in injury?"),
+    ("very_frightened", "Are you very frightened?"),
+    ("afraid_of_further_injury", "What are you afraid of? Is it further injury or violence?"),
+    (
+        "isolated",
+        "Do you feel isolated from family/friends, i.e. does (abuser) try to stop you from "
+        "seeing friends/family/doctor or others?",
+    ),
+    ("feeling_depressed", "Are you feeling depressed or having suicidal thoughts?"),
+    ("separation", "Have you separated or tried to separate from (abuser) within the past year?"),
+    ("conflict_over_child_contact", "Is there conflict over child contact?"),
+    (
+        "stalking_harassment",
+        "Does (abuser) constantly text, call, contact, follow, stalk or harass you?",
+    ),
+    (
+        "pregnant_or_recent_birth",
+        "Are you pregnant or have you recently had a baby (within the last 18 months)?",
+    ),
+    ("abuse_more_often", "Is the abuse happening more often?"),
+    ("abuse_getting_worse", "Is the abuse getting worse?"),
+    (
+        "controlling_jealous",
+        "Does (abuser) try to control everything you do and/or are they excessively jealous?",
+    ),
+    ("weapons_used", "Has (abuser) ever used weapons or objects to hurt you?"),
+    (
+        "threats_to_kill",
+        "Has (abuser) ever threatened to kill you or someone else and you believed them?",
+    ),
+    (
+        "attempted_strangulation",
+        "Has (abuser) ever attempted to strangle/choke/suffocate/drown you?",
+    ),
+    (
+        "sexual_abuse",
+        "Does (abuser) do or say things of a sexual nature that make you feel bad or that "
+        "physically hurt you or someone else?",
+    ),
+    (
+        "other_person_threatened",
+        "Is there any other person who has threatened you or who you are afraid of?",
+    ),
+    ("hurt_others", "Do you know if (abuser) has hurt anyone else?"),
+    ("hurt_animals", "Has (abuser) ever mistreated an animal or the family pet?"),
+    (
+        "financial_issues",
+        "Are there any financial issues? For example, are you dependent on (abuser) for "
+        "money/have they recently lost their job/other financial issues?",
+    ),
+    (
+        "substance_misuse_mental_health",
+        "Has (abuser) had problems in the past year with drugs (prescription or other), alcohol "
+        "or mental health leading to problems in leading a normal life?",
+    ),
+    ("threats_of_suicide", "Has (abuser) ever threatened or attempted suicide?"),
+    (
+        "breached_bail_or_order",
+        "Has (abuser) ever broken bail/an injunction and/or formal agreement for when they can "
+        "see you and/or the children?",
+    ),
+    (
+        "criminal_history",
+        "Do you know if (abuser) has ever been in trouble with the police or has a criminal "
+        "history?",
+    ),
+)
+RED_FLAGS = frozenset(
+    {
+        "attempted_strangulation",
+        "threats_to_kill",
+        "stalking_harassment",
+        "abuse_more_often",
+        "abuse_getting_worse",
+        "separation",
+    }
+)
+HINTS = {
+    "current_injury": "Include injuries that cannot be seen, and any that needed treatment.",
+    "very_frightened": "Ask in their own words; record their answer, not your view.",
+    "afraid_of_further_injury": "Fear of further violence to them, children or others.",
+    "isolated": "Being kept from family, friends, a GP or other support.",
+    "feeling_depressed": "If yes, follow your force's procedure for suicide risk.",
+    "separation": "Red flag. Separation is a time of higher risk.",
+    "conflict_over_child_contact": "Disputes over contact can be used to keep control.",
+    "stalking_harassment": "Red flag. Include messages, calls, following and online contact.",
+    "pregnant_or_recent_birth": "Abuse often starts or gets worse in pregnancy.",
+    "abuse_more_often": "Red flag. Escalation in how often it happens.",
+    "abuse_getting_worse": "Red flag. Escalation in how serious it is.",
+    "controlling_jealous": "Coercive control: checking, restricting, extreme jealousy.",
+    "weapons_used": "Any object used to hurt them counts as a weapon.",
+    "threats_to_kill": "Red flag. Only if they believed the threat.",
+    "attempted_strangulation": "Red flag. Strangulation strongly predicts homicide.",
+    "sexual_abuse": "Ask sensitively; they do not have to give details.",
+    "other_person_threatened": "For example family members acting for the abuser.",
+    "hurt_others": "Children, other family members, previous partners or others.",
+    "hurt_animals": "Harm or threats to pets can be used to control.",
+    "financial_issues": "Economic dependence, debt or a recent job loss.",
+    "substance_misuse_mental_health": "In the past year, and causing problems in daily life.",
+    "threats_of_suicide": "Threats of suicide can be used to control and raise the risk.",
+    "breached_bail_or_order": "Bail conditions, injunctions or contact arrangements.",
+    "criminal_history": "Any history, not only for domestic abuse.",
+}
