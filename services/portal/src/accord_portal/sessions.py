@@ -14,6 +14,7 @@ tidies rows nobody came back for.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import sqlite3
 import threading
@@ -219,9 +220,10 @@ class PostgresSessionStore(SessionStore):
         import psycopg
 
         super().__init__(cipher, idle_timeout, absolute_lifetime)
-        self._url = url
+        # SQLAlchemy-style URLs (postgresql+psycopg://) are what the services are given.
+        self._url = re.sub(r"^postgres(ql)?\+\w+://", "postgresql://", url)
         self._lock = threading.Lock()
-        self._conn = psycopg.connect(url, autocommit=True)
+        self._conn = psycopg.connect(self._url, autocommit=True)
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS portal_sessions (id TEXT PRIMARY KEY, csrf TEXT NOT NULL,"
             " payload TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL,"
