@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from accord_portal.api_client import ServiceClient
 from accord_portal.config import PortalSettings
 from accord_portal.main import create_app
@@ -84,3 +85,15 @@ def signed_in_as(
     portal.store.save(session)
     client.cookies.set(portal.cookie_name, session.id)
     return session
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def portal_stack(
+    infrastructure: Any, keycloak: Any, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Any]:
+    """The five services on real HTTP and the portal on a free port, signing in at the
+    session's Keycloak (see stack.py)."""
+    from .stack import portal_stack as start
+
+    async with start(infrastructure, keycloak, tmp_path_factory.mktemp("portal-stack")) as stack:
+        yield stack

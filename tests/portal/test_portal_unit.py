@@ -34,7 +34,10 @@ DOC: dict[str, Any] = {
     "submitted_at": "2026-03-02T10:00:00Z",
     "court_reference": None,
     "eligibility_reasons": [],
-    "deadlines": {"victim_information": "2026-03-09", "victim_support_referral": "2026-03-04"},
+    "deadlines": {
+        "victim_information_due": "2026-03-09",
+        "victim_support_referral_due": "2026-03-04",
+    },
     "overdue": True,
     "version": 3,
     "reassessment_required": False,
@@ -317,6 +320,7 @@ def test_a_withheld_field_shows_as_withheld_with_the_reason(portal_factory: Any)
     assert "Withheld" in text
     assert "the risk assessment answers and score is not shared with you" in text
     assert "Overdue" in text
+    assert "Referral to victim support: 4 March 2026" in text
 
 
 def test_roles_without_screens_get_the_not_available_page(portal_factory: Any) -> None:

@@ -42,8 +42,8 @@ ELIGIBILITY_REASONS = {
     "risk_too_high_for_direct": "The risk is too high for face-to-face restorative justice",
 }
 DEADLINES = {
-    "victim_information": "Information about restorative justice to the victim",
-    "victim_support_referral": "Referral to victim support",
+    "victim_information_due": "Information about restorative justice to the victim",
+    "victim_support_referral_due": "Referral to victim support",
 }
 INITIATORS = {
     "victim": "The victim",
