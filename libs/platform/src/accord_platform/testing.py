@@ -77,6 +77,9 @@ def keycloak(request: pytest.FixtureRequest) -> Iterator[KeycloakServer]:
         server.wait_ready()
         _timings(request.config)["keycloak start"] = time.monotonic() - started
         yield server
+        if not server.running:
+            # Died under the tests: its own words are the only clue, and they go with `base`.
+            pytest.fail(server._failure("died during the session"), pytrace=False)
     finally:
         try:
             server.stop()
