@@ -132,6 +132,7 @@ async def local_run(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     kafka_port = _free_block(2)
     opa_port = free_port()
     first_service = _free_block(5)
+    portal_port = free_port()
     data = tmp_path / "data"
     output = tmp_path / "accord-run.out"
     with output.open("ab") as sink:
@@ -152,6 +153,8 @@ async def local_run(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
                 str(free_port()),
                 "--keycloak-management-port",
                 str(free_port()),
+                "--portal-port",
+                str(portal_port),
             ],
             stdin=subprocess.DEVNULL,
             stdout=sink,
@@ -173,6 +176,7 @@ async def local_run(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
             "services": {s.name: s for s in services_from(first_service)},
             "bootstrap": f"127.0.0.1:{kafka_port}",
             "kafka_port": kafka_port,
+            "portal": f"http://127.0.0.1:{portal_port}",
         }
     finally:
         await asyncio.to_thread(_end, process, 120)
@@ -197,6 +201,17 @@ def _log_size(data: Path) -> int:
 async def test_a_killed_service_is_restarted_and_catches_up_and_sigterm_stops_all(
     local_run: dict[str, Any],
 ) -> None:
+    # The newcomer's first step: the printed portal address sends them to Keycloak's sign-in
+    # page of the dev realm, and that page is served.
+    assert f"Staff portal: {local_run['portal']}" in local_run["output"].read_text()
+    async with httpx.AsyncClient(follow_redirects=True, timeout=30) as browser_like:
+        start = await browser_like.get(local_run["portal"] + "/")
+        assert start.status_code == 200, start.text[:500]
+        assert 'href="/auth/sign-in"' in start.text
+        page = await browser_like.get(local_run["portal"] + "/auth/sign-in")
+    assert page.status_code == 200, page.text[:500]
+    assert "/realms/accord/protocol/openid-connect/auth" in str(page.url)
+    assert 'id="kc-form-login"' in page.text or 'name="username"' in page.text
     output: Path = local_run["output"]
     data: Path = local_run["data"]
     audit = local_run["services"]["audit"]

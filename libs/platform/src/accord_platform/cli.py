@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from accord_platform.services import (
+    ServiceProcess,
     ServiceSpec,
     Supervised,
     Supervisor,
@@ -85,10 +86,19 @@ def _wait_healthy(
         return
     console.print(f"[bold green]Accord is up[/bold green] ({time.monotonic() - started:.1f} s)")
     for s in services:
+        if s.name == "portal":
+            continue
         # Plain lines, not a table: URLs must survive narrow terminals and log files whole.
         console.print(f"  {s.name:<15} {s.agency:<17} {s.url}   docs: {s.url}/docs", soft_wrap=True)
     if keycloak is not None:
         _print_dev_users(keycloak)
+    portal = next((s for s in services if s.name == "portal"), None)
+    if portal is not None:
+        console.print(
+            f"Staff portal: [bold]{portal.url}[/bold]  (sign in as north-police.officer to refer "
+            "a case)",
+            soft_wrap=True,
+        )
     console.print(
         "Mint a token:  [bold]deploy/uv.sh run accord token police officer[/bold]   Stop: Ctrl-C"
     )
@@ -109,9 +119,31 @@ def _print_dev_users(keycloak: KeycloakServer) -> None:
         console.print(f"  {org:<15} {'  '.join(usernames)}", soft_wrap=True, highlight=False)
 
 
+def _portal_env(
+    portal: ServiceSpec,
+    data: Path,
+    services: tuple[ServiceSpec, ...],
+    keycloak: KeycloakServer,
+) -> dict[str, str]:
+    """The staff portal of a local run: Keycloak's dev realm, the five services on loopback,
+    sessions in a SQLite file under the data directory."""
+    env = {
+        **os.environ,
+        "ACCORD_PORTAL_PORT": str(portal.port),
+        "ACCORD_PORTAL_PUBLIC_URL": portal.url,
+        "ACCORD_PORTAL_DATA_DIR": str(data / "portal"),
+        "ACCORD_PORTAL_OIDC_ISSUER": keycloak.issuer,
+        "PYTHONUNBUFFERED": "1",
+    }
+    for spec in services:
+        env[f"ACCORD_PORTAL_{spec.name.replace('-', '_').upper()}_URL"] = spec.url
+    env.pop("ACCORD_PORTAL_SESSION_DATABASE_URL", None)
+    return env
+
+
 def _ready(client: httpx.Client, spec: ServiceSpec) -> bool:
     try:
-        return client.get(spec.url + "/health/ready").status_code == 200
+        return client.get(spec.url + spec.health).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -159,8 +191,11 @@ def run(
         8190, help="Keycloak's management port (its default, 9000, is often taken)"
     ),
     with_keycloak: bool = typer.Option(
-        True, "--keycloak/--no-keycloak", help="start Keycloak (the services then trust it)"
+        True,
+        "--keycloak/--no-keycloak",
+        help="start Keycloak and the staff portal (the services then trust Keycloak's tokens)",
     ),
+    portal_port: int = typer.Option(8100, help="the staff portal's port (needs Keycloak)"),
     restart_delay: float = typer.Option(
         0.5, help="pause before restarting a process that died; doubles per quick death"
     ),
@@ -190,6 +225,7 @@ def run(
     if with_keycloak:
         wanted["Keycloak"] = keycloak_port
         wanted["Keycloak management"] = keycloak_management_port
+        wanted["portal"] = portal_port
     busy = {name: port for name, port in wanted.items() if not port_is_free(port)}
     if busy:
         # Another server answering on these ports would pass our health checks and the
@@ -250,7 +286,22 @@ def run(
         return env
 
     processes = service_processes(services, Path(sys.executable).parent, env_for, _show)
-    by_name = {s.name: s for s in services}
+    portal = (
+        ServiceSpec("portal", "staff (browser)", portal_port, "accord-portal", "/health/live")
+        if keycloak is not None
+        else None
+    )
+    if portal is not None and keycloak is not None:
+        processes.append(
+            ServiceProcess(
+                portal.name,
+                [str(Path(sys.executable).parent / portal.command)],
+                _portal_env(portal, data, services, keycloak),
+                _show,
+            )
+        )
+    watched = services if portal is None else (*services, portal)
+    by_name = {s.name: s for s in watched}
 
     def ready(child: Supervised) -> bool:
         if child.name in by_name:
@@ -283,7 +334,7 @@ def run(
             _say(f"{process.name} started (pid {process.pid})")
         supervisor.adopt()
         threading.Thread(
-            target=_wait_healthy, args=(started, stop, services, keycloak), daemon=True
+            target=_wait_healthy, args=(started, stop, watched, keycloak), daemon=True
         ).start()
         supervisor.run(stop)
     except KeyboardInterrupt:

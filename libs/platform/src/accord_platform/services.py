@@ -23,6 +23,8 @@ class ServiceSpec:
     agency: str
     port: int
     command: str
+    # The portal answers liveness only: it has no stores or consumers to be ready.
+    health: str = "/health/ready"
 
     @property
     def url(self) -> str:
