@@ -487,3 +487,22 @@ def test_a_wrong_state_or_nonce_signs_nobody_in(provider_client: Any) -> None:
     assert response.status_code == 400
     assert "You could not be signed in" in response.text
     assert client.get("/referrals", follow_redirects=False).status_code == 303
+
+
+def test_an_unexpected_error_is_a_plain_page_with_the_security_headers(
+    portal_factory: Any,
+) -> None:
+    app = portal_factory(lambda request: httpx.Response(200, json=[]))
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("Alex Marker-Victim lives at 1 Secret Road")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/boom")
+    assert r.status_code == 500
+    assert "Secret Road" not in r.text and "Traceback" not in r.text
+    assert "unsafe-inline" not in r.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    assert r.headers["Cache-Control"] == "no-store"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"

@@ -20,7 +20,7 @@ from accord_portal.api_client import (
     Unavailable,
 )
 from accord_portal.auth import start_sign_in
-from accord_portal.security import CsrfRejected
+from accord_portal.security import CsrfRejected, apply_security_headers, content_security_policy
 from accord_portal.web import NotForRole, SignInRequired, portal_of, render
 
 log = logging.getLogger("accord.portal.errors")
@@ -102,7 +102,9 @@ def install_error_pages(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         # The class only: messages of library errors can carry what was submitted.
         log.error("unexpected error %s path=%s", type(exc).__name__, request.url.path)
+        csp = content_security_policy(portal_of(request).settings.oidc_issuer)
         try:
-            return render(request, "errors/problem.html", status_code=500)
+            page = render(request, "errors/problem.html", status_code=500)
         except Exception:
-            return HTMLResponse(FALLBACK_PAGE, status_code=500)
+            page = HTMLResponse(FALLBACK_PAGE, status_code=500)
+        return apply_security_headers(request, page, csp)

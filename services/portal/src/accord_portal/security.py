@@ -64,22 +64,27 @@ def security_headers_middleware(
     async def add_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        response = await call_next(request)
-        headers = response.headers
-        headers["Content-Security-Policy"] = csp
-        headers["Referrer-Policy"] = "no-referrer"
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["X-Frame-Options"] = "DENY"
-        headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        if not request.url.path.startswith(STATIC_PREFIXES):
-            # Every page may show case data or be behind sign-in: never kept by the browser,
-            # so the back button after sign-out or on a shared computer shows nothing.
-            headers["Cache-Control"] = "no-store"
-            headers["Pragma"] = "no-cache"
-        return response
+        return apply_security_headers(request, await call_next(request), csp)
 
     return add_headers
+
+
+def apply_security_headers(request: Request, response: Response, csp: str) -> Response:
+    """Also called by the unexpected-error page: Starlette answers a 500 from outside every
+    middleware, so that page would otherwise go out without them."""
+    headers = response.headers
+    headers["Content-Security-Policy"] = csp
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if not request.url.path.startswith(STATIC_PREFIXES):
+        # Every page may show case data or be behind sign-in: never kept by the browser,
+        # so the back button after sign-out or on a shared computer shows nothing.
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
+    return response
 
 
 def csrf_matches(expected: str | None, given: object) -> bool:
