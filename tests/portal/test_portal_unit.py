@@ -506,3 +506,53 @@ def test_an_unexpected_error_is_a_plain_page_with_the_security_headers(
     assert "default-src 'self'" in r.headers["Content-Security-Policy"]
     assert r.headers["Cache-Control"] == "no-store"
     assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown", "not_shown"),
+    [
+        (
+            httpx.Response(
+                200,
+                json={
+                    "case_id": CASE,
+                    "flags": [
+                        {
+                            "code": "threats_to_kill",
+                            "severity": "high",
+                            "raised_by": "advocate-1",
+                            "raised_at": "2026-03-03T09:00:00Z",
+                        }
+                    ],
+                },
+            ),
+            ["Threats to kill", "High", "3 March 2026"],
+            ["Withheld"],
+        ),
+        # What victim services answer once consent is withdrawn: the flags field is gone.
+        (
+            httpx.Response(200, json={"case_id": CASE}),
+            ["Withheld", "only when the victim agrees"],
+            ["Threats to kill"],
+        ),
+        (problem(403, "access_denied"), ["Withheld"], ["Threats to kill"]),
+        (problem(404, "not_found"), ["have not recorded anything"], ["Threats to kill"]),
+    ],
+)
+def test_the_officers_referral_page_reads_safety_flags_at_source_each_load(
+    portal_factory: Any, answer: httpx.Response, shown: list[str], not_shown: list[str]
+) -> None:
+    recorder = Recorder({("GET", f"/cases/{CASE}/safety-flags"): answer})
+    client = client_for(portal_factory, recorder)
+    signed_in_as(client)
+    page = client.get(f"/referrals/{CASE}")
+    assert page.status_code == 200
+    text = page.text
+    for words_ in shown:
+        assert words_ in text
+    for words_ in not_shown:
+        assert words_ not in text.split('id="safety-flags"', 1)[1].split("Risk history", 1)[0]
+    (flags_call,) = [r for r in recorder.requests if r.url.path.endswith("/safety-flags")]
+    # purpose=safeguarding, and the officer's own token, never a portal credential
+    assert flags_call.url.params["purpose"] == "safeguarding"
+    assert flags_call.headers["Authorization"].startswith("Bearer ")

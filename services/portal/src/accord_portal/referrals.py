@@ -9,6 +9,7 @@ double click or a resubmitted page creates one referral, not two.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import UTC, date, datetime
@@ -21,7 +22,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from accord_portal import words
-from accord_portal.api_client import Invalid
+from accord_portal.api_client import Forbidden, Invalid, NotFound
 from accord_portal.areas import Area, NavItem
 from accord_portal.security import CSRF_FIELD
 from accord_portal.web import Portal, User, portal_of, render, require_area
@@ -621,12 +622,46 @@ def timeline(doc: dict[str, Any]) -> list[dict[str, str]]:
     return items
 
 
+async def safety_flags(portal: Portal, user: User, case_id: uuid.UUID) -> dict[str, Any]:
+    """The victim's safety flags, read at their source (victim services) with the officer's own
+    token on every page load, so a withdrawn consent hides them on the very next load.
+
+    {"state": "shown", "flags": [...]} or {"state": "withheld" | "not_recorded"}."""
+    try:
+        doc = await portal.services.get(
+            user.access_token,
+            "victim-support",
+            f"/cases/{case_id}/safety-flags",
+            params={"purpose": "safeguarding"},
+        )
+    except NotFound:
+        # Victim services have no record yet (or the case is not theirs to tell us about).
+        return {"state": "not_recorded"}
+    except Forbidden:
+        return {"state": "withheld"}
+    if not isinstance(doc, dict) or "flags" not in doc:
+        return {"state": "withheld"}
+    flags = [
+        {
+            "what": words.SAFETY_FLAGS.get(str(f.get("code")), str(f.get("code"))),
+            "severity": words.SEVERITIES.get(str(f.get("severity")), str(f.get("severity"))),
+            "raised": long_date(str(f.get("raised_at"))) if f.get("raised_at") else "",
+        }
+        for f in doc.get("flags") or []
+        if isinstance(f, dict)
+    ]
+    return {"state": "shown", "flags": flags}
+
+
 @router.get("/{case_id}")
 async def referral_page(
     request: Request, case_id: uuid.UUID, user: User = Depends(police)
 ) -> Response:
     portal = portal_of(request)
-    doc = await portal.services.get(user.access_token, "referral", f"/referrals/{case_id}")
+    doc, flags = await asyncio.gather(
+        portal.services.get(user.access_token, "referral", f"/referrals/{case_id}"),
+        safety_flags(portal, user, case_id),
+    )
     today = datetime.now(UTC).date()
     return render(
         request,
@@ -639,6 +674,7 @@ async def referral_page(
             "open_case": doc.get("status")
             not in ("accepted", "declined", "withdrawn", "ineligible"),
             "flash": await pop_flash(portal, user),
+            "safety_flags": flags,
         },
     )
 

@@ -191,3 +191,16 @@ HINTS = {
     "breached_bail_or_order": "Bail conditions, injunctions or contact arrangements.",
     "criminal_history": "Any history, not only for domestic abuse.",
 }
+
+
+# Safety flags (victim-support FlagIn codes) and their severities, in words.
+SAFETY_FLAGS = {
+    "strangulation_history": "History of strangulation",
+    "threats_to_kill": "Threats to kill",
+    "stalking": "Stalking",
+    "weapon_access": "Access to weapons",
+    "children_at_risk": "Children at risk",
+    "protective_order_in_force": "Protective order in force",
+    "address_confidential": "Address confidential",
+}
+SEVERITIES = {"low": "Low", "medium": "Medium", "high": "High"}
