@@ -36,7 +36,7 @@ from types import ModuleType
 from fastapi import APIRouter
 
 # Modules with `router` and `AREA`, in navigation order.
-AREA_MODULES: tuple[str, ...] = ("accord_portal.referrals",)
+AREA_MODULES: tuple[str, ...] = ("accord_portal.referrals", "accord_portal.advocate")
 
 
 @dataclass(frozen=True)

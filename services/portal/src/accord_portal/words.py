@@ -204,3 +204,96 @@ SAFETY_FLAGS = {
     "address_confidential": "Address confidential",
 }
 SEVERITIES = {"low": "Low", "medium": "Medium", "high": "High"}
+
+
+# --- Victim-services advocate (advocate.py) ------------------------------------------------
+CONSENT_SCOPES = {
+    "participate": "Taking part in restorative justice",
+    "share": "Sharing information with another agency",
+    "outcome": "Sharing the outcome",
+}
+CONSENT_SCOPE_HINTS = {
+    "participate": "The victim agrees to take part. Restorative justice stops if this is "
+    "withdrawn.",
+    "share": "The victim agrees that an agency may see some of their information, for a purpose "
+    "and a period.",
+    "outcome": "The victim agrees that the outcome agreement may be shared.",
+}
+CONSENT_STATUS = {"active": "Active", "withdrawn": "Withdrawn", "expired": "Expired"}
+CONSENT_STATUS_TAG = {
+    "active": "govuk-tag--green",
+    "withdrawn": "govuk-tag--grey",
+    "expired": "govuk-tag--yellow",
+}
+CONSENT_HISTORY = {
+    "granted": "Given",
+    "refreshed": "Extended",
+    "withdrawn": "Withdrawn",
+    "expired": "Expired",
+}
+PROVISION_TYPES = {"permit": "Allow", "deny": "Do not allow"}
+# Agencies a provision can name (the victim's own victim-services organisation needs none).
+CONSENT_AGENCIES = {
+    "police": "Police",
+    "rj_provider": "Restorative justice provider",
+    "court": "Court",
+}
+AGENCIES = {
+    **CONSENT_AGENCIES,
+    "victim_services": "Victim services",
+    "audit": "Privacy office",
+}
+ROLES = {
+    "officer": "Officer",
+    "supervisor": "Supervisor",
+    "advocate": "Advocate",
+    "coordinator": "Coordinator",
+    "facilitator": "Facilitator",
+    "clerk": "Clerk",
+    "judge": "Judge",
+    "privacy_officer": "Privacy officer",
+}
+PURPOSES = {
+    "case_management": "Managing the case",
+    "safeguarding": "Safeguarding",
+    "compliance_review": "Checking an agreement is kept",
+    "offender_communication": "Writing to the person who caused harm",
+    "emergency": "Emergency access",
+    "audit": "Audit",
+}
+# Purposes a consent can sensibly name; the others are never opened by consent.
+CONSENT_PURPOSES = ("case_management", "safeguarding", "compliance_review")
+# Data classes whose sharing the victim's consent governs (SPEC section 4).
+CONSENT_CLASSES = {
+    "victim.location": "Where the victim lives and how to reach them safely",
+    "safety.flags": "Safety flags",
+    "safety.plan": "The safety plan",
+}
+LAWFUL_BASES = {
+    "consent": "The victim's consent",
+    "safeguarding": "Safeguarding",
+    "legal_obligation": "A legal obligation",
+    "vital_interests": "To protect someone's life",
+    "public_task": "A public task",
+}
+CONTACT_METHODS = {
+    "phone": "Phone call",
+    "sms": "Text message",
+    "email": "Email",
+    "letter": "Letter",
+    "in_person": "In person",
+    "via_advocate": "Only through their advocate",
+}
+# What was read, in the victim's access log (resource types of the victim-support service).
+RESOURCE_TYPES = {
+    "victim_record": "Victim's details",
+    "consent": "Consents",
+    "consent_summary": "Which consents are active",
+    "safety_flags": "Safety flags",
+    "safety_plan": "Safety plan",
+    "safety_plan_summary": "Whether a safety plan exists",
+    "victim_notifications": "Updates for the victim",
+    "emergency_review": "Emergency access review",
+    "share_ledger": "Record of sharing",
+}
+ACCESS_DECISIONS = {"permit": "Shown", "deny": "Refused"}
