@@ -36,7 +36,11 @@ from types import ModuleType
 from fastapi import APIRouter
 
 # Modules with `router` and `AREA`, in navigation order.
-AREA_MODULES: tuple[str, ...] = ("accord_portal.referrals", "accord_portal.advocate")
+AREA_MODULES: tuple[str, ...] = (
+    "accord_portal.referrals",
+    "accord_portal.advocate",
+    "accord_portal.rj",
+)
 
 
 @dataclass(frozen=True)

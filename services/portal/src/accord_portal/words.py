@@ -297,3 +297,152 @@ RESOURCE_TYPES = {
     "share_ledger": "Record of sharing",
 }
 ACCESS_DECISIONS = {"permit": "Shown", "deny": "Refused"}
+
+
+# --- RJ provider: coordinator, facilitator, supervisor (rj.py) ------------------------------
+INTAKE_STATUS = {
+    "received": "Waiting for the police's eligibility decision",
+    "eligible_direct": "Eligible (direct or indirect)",
+    "eligible_indirect_only": "Eligible (indirect only)",
+    "ineligible": "Not eligible",
+    "accepted": "Accepted",
+    "declined": "Declined",
+    "withdrawn": "Withdrawn by the police",
+}
+INTAKE_STATUS_TAG = {
+    "received": "govuk-tag--grey",
+    "eligible_direct": "govuk-tag--green",
+    "eligible_indirect_only": "govuk-tag--turquoise",
+    "ineligible": "govuk-tag--orange",
+    "accepted": "govuk-tag--blue",
+    "declined": "govuk-tag--yellow",
+    "withdrawn": "govuk-tag--grey",
+}
+RJ_STATUS = {
+    "open": "Open: no facilitator assigned yet",
+    "preparing": "Preparing",
+    "scheduled": "Conference scheduled",
+    "conference_held": "Conference held",
+    "agreement": "Agreement being drafted",
+    "monitoring": "Agreement being monitored",
+    "completed": "Completed",
+    "returned": "Returned after a breach",
+    "stopped": "Stopped",
+    "suspended": "Suspended",
+}
+RJ_STATUS_TAG = {
+    "open": "govuk-tag--grey",
+    "preparing": "govuk-tag--light-blue",
+    "scheduled": "govuk-tag--blue",
+    "conference_held": "govuk-tag--purple",
+    "agreement": "govuk-tag--purple",
+    "monitoring": "govuk-tag--turquoise",
+    "completed": "govuk-tag--green",
+    "returned": "govuk-tag--orange",
+    "stopped": "govuk-tag--red",
+    "suspended": "govuk-tag--yellow",
+}
+STOP_REASONS = {
+    "victim_withdrew": "The victim withdrew",
+    "coercion_suspected": "Coercion is suspected",
+    "continuing_violence": "Violence is continuing",
+    "risk_escalated": "The risk has escalated",
+    "offender_withdrew": "The person who caused harm withdrew",
+    "facilitator_judgement": "The facilitator's professional judgement",
+}
+MODALITIES = {
+    "direct": "Face to face (direct)",
+    "shuttle": "Shuttle communication through the facilitator (indirect)",
+    "letter": "Letters (indirect)",
+}
+PARTICIPANTS = {
+    "victim": "The victim",
+    "offender": "The person who caused harm",
+    "victim_support_person": "The victim's support person",
+    "offender_support_person": "The support person of the person who caused harm",
+}
+PARTIES = {"victim": "The victim", "offender": "The person who caused harm"}
+ITEM_OWNERS = {
+    "offender": "The person who caused harm",
+    "victim": "The victim",
+    "other": "Someone else",
+}
+MONITORING_AGENCIES = {
+    "rj_provider": "Restorative justice provider",
+    "police": "Police",
+    "court": "Court",
+    "victim_services": "Victim services",
+}
+ITEM_STATUS = {"open": "Open", "completed": "Completed", "breached": "Breached"}
+ITEM_STATUS_TAG = {
+    "open": "govuk-tag--grey",
+    "completed": "govuk-tag--green",
+    "breached": "govuk-tag--red",
+}
+FACILITATOR_ROLES = {"lead": "Lead facilitator", "co": "Co-facilitator"}
+# Each gate condition (conference service, RJCase.direct_gate_failures): what must hold, and
+# what is wrong when it does not. Direct order is the service's; indirect is its subset.
+GATE_CONDITIONS = {
+    "no_endorsed_facilitator": (
+        "A facilitator with a valid family-violence endorsement is assigned",
+        "No assigned facilitator holds a family-violence endorsement valid today and on the "
+        "conference day",
+    ),
+    "victim_participate_consent_inactive": (
+        "The victim's consent to take part is active",
+        "The victim has no active consent to take part (victim services record it)",
+    ),
+    "offender_consent_missing": (
+        "The person who caused harm has consented",
+        "The consent of the person who caused harm is not recorded",
+    ),
+    "victim_preparation_missing": (
+        "The victim's preparation meeting is recorded",
+        "No preparation meeting with the victim is recorded",
+    ),
+    "offender_preparation_missing": (
+        "The preparation meeting with the person who caused harm is recorded",
+        "No preparation meeting with the person who caused harm is recorded",
+    ),
+    "coercion_screen_not_passed": (
+        "The victim passed the coercion screen",
+        "The victim's latest preparation meeting does not record a passed coercion screen",
+    ),
+    "victim_not_seen_alone": (
+        "The victim was seen alone",
+        "The victim's latest preparation meeting does not record that they were seen alone",
+    ),
+    "risk_band_above_direct_limit": (
+        "The risk band is within the limit for meeting face to face",
+        "The current risk band is above this jurisdiction's limit for meeting face to face",
+    ),
+    "reassessment_required": (
+        "The risk has been reassessed since the latest incident",
+        "A new incident was reported and the police have not reassessed the risk yet",
+    ),
+    "no_safety_plan": (
+        "A safety plan is in place on the conference day",
+        "No safety plan is in place (none recorded, or it is due for review before the "
+        "conference day)",
+    ),
+    "eligibility_indirect_only": (
+        "The referral is eligible for meeting face to face",
+        "The referral is eligible for indirect restorative justice only",
+    ),
+}
+GATE_INDIRECT = (
+    "no_endorsed_facilitator",
+    "victim_participate_consent_inactive",
+    "offender_consent_missing",
+    "victim_preparation_missing",
+    "coercion_screen_not_passed",
+    "reassessment_required",
+)
+# Why the policy kept back a field of an RJ case (the policy's refusal codes).
+RJ_WITHHELD_REASONS = {
+    "not_assigned_facilitator": "Only the facilitators assigned to this case see this",
+    "consent_denied": "The victim has not consented to share this with your organisation",
+    "no_consent": "The victim has not consented to share this with your organisation",
+    "purpose_forbidden": "Not shared for this purpose",
+    "never_for_agency": "Your agency never sees this",
+}
