@@ -450,6 +450,7 @@ def test_agreement_items_parsed_and_monitoring_marks_overdue(portal_factory: Any
     assert "Overdue" in row1 and "Overdue" not in row2
     assert "/items/item-1/report" in row1 and "/report" not in row2  # the court reports item 2
     assert "Agreement being monitored" in text and "Agreement item overdue" in text
+    assert "Before a conference can be scheduled" not in text  # the gate has done its work
     r = post(client, f"/rj-cases/{CASE}/items/item-1/report", status="completed")
     assert r.status_code == 400 and 'href="#evidence"' in r.text
     r = post(

@@ -443,6 +443,8 @@ def case_view(
         "can_record_consent": can_change and status == "agreement",
         "can_stop": can_change and live,
         "assigned_to_me": user.sub in assigned,
+        # Once the conference is held the gate has done its work; it is shown until then.
+        "show_gate": status in ("open", "preparing", "scheduled", "suspended"),
         "any_overdue": bool(overdue),
         "today": long_date(today.isoformat()),
     }
