@@ -182,6 +182,11 @@ class CourtService(AccordApplication):
             documents.append(self._document(found))
         return documents
 
+    def court_views_of_case(self, case_id: str) -> list[dict[str, Any]]:
+        """The court cases an RJ case is known by (usually one), found through the case's own
+        index rather than by scanning the log."""
+        return [self._document(c) for c in self._court_cases_of(case_id[:64])]
+
     @staticmethod
     def _document(court_case: CourtCase) -> dict[str, Any]:
         return {

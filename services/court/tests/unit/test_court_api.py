@@ -93,6 +93,21 @@ def test_a_judge_records_a_decision_on_a_reference_with_slashes(court: Court) ->
     assert [d["court_reference"] for d in listed.json()] == [REFERENCE]
 
 
+def test_the_list_narrows_to_one_rj_case_by_its_id(court: Court) -> None:
+    court.learn_agreement()
+    clerk = court.headers(role="clerk")
+    mine = court.client.get("/court-cases", params={"case_id": CASE_ID}, headers=clerk)
+    assert mine.status_code == 200
+    assert [d["court_reference"] for d in mine.json()] == [REFERENCE]
+    other = court.client.get(
+        "/court-cases", params={"case_id": str(uuid.UUID(int=52))}, headers=clerk
+    )
+    assert other.status_code == 200
+    assert other.json() == []
+    bad = court.client.get("/court-cases", params={"case_id": "a/b"}, headers=clerk)
+    assert bad.status_code == 422
+
+
 @pytest.mark.parametrize(
     ("agency", "role", "method", "path"),
     [

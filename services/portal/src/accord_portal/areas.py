@@ -40,6 +40,9 @@ AREA_MODULES: tuple[str, ...] = (
     "accord_portal.referrals",
     "accord_portal.advocate",
     "accord_portal.rj",
+    "accord_portal.court",
+    "accord_portal.privacy",
+    "accord_portal.emergency",
 )
 
 

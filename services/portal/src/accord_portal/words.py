@@ -446,3 +446,125 @@ RJ_WITHHELD_REASONS = {
     "purpose_forbidden": "Not shared for this purpose",
     "never_for_agency": "Your agency never sees this",
 }
+
+
+# --- Court clerk and judge (court.py) -------------------------------------------------------
+COURT_DECISIONS = {
+    "compliance_accepted": "Compliance accepted",
+    "returned_for_sentencing": "Returned for sentencing",
+    "review_adjourned": "Review adjourned",
+}
+COURT_DECISION_HINTS = {
+    "compliance_accepted": "The agreement has been kept well enough. This closes the review.",
+    "returned_for_sentencing": "The agreement has not been kept. This closes the review.",
+    "review_adjourned": "Look again later. The review stays open.",
+}
+COURT_REVIEW_STATUS = {
+    "awaiting_review": "Awaiting review",
+    "compliance_accepted": "Compliance accepted",
+    "returned_for_sentencing": "Returned for sentencing",
+}
+COURT_REVIEW_STATUS_TAG = {
+    "awaiting_review": "govuk-tag--blue",
+    "compliance_accepted": "govuk-tag--green",
+    "returned_for_sentencing": "govuk-tag--orange",
+}
+# Why the agreement text is not on the court's page (SPEC section 4: outcome consent).
+COURT_TEXT_WITHHELD = (
+    "Not every party has consented to share the agreement with the court, so the court sees "
+    "only whether each item is kept"
+)
+COURT_TEXT_NOT_RECEIVED = (
+    "Every party may share the agreement with the court, but its text has not reached the court yet"
+)
+
+
+# --- Privacy officer (privacy.py) and supervisors' emergency access (emergency.py) -----------
+ACCESS_ACTIONS = {"read": "Read", "list": "Listed", "write": "Changed"}
+SERVICES = {
+    "referral": "Police referrals",
+    "victim-support": "Victim services",
+    "conference": "Restorative justice provider",
+    "court": "Court",
+    "audit": "Audit log",
+}
+# What was read, across every service (resource types of the policy catalogue).
+AUDIT_RESOURCE_TYPES = {
+    **RESOURCE_TYPES,
+    "referral": "Referral",
+    "intake": "Intake entry",
+    "rj_case": "Restorative justice case",
+    "facilitator": "Facilitator",
+    "court_case": "Court case",
+    "audit_entry": "Audit log entries",
+}
+EVENT_TYPES = {
+    "accord.referral.submitted.v1": "Referral submitted",
+    "accord.referral.screened.v1": "Eligibility decided",
+    "accord.referral.risk_assessed.v1": "Risk assessed",
+    "accord.referral.incident_reported.v1": "New incident reported",
+    "accord.referral.withdrawn.v1": "Referral withdrawn",
+    "accord.victim_support.consent_changed.v1": "Consent changed",
+    "accord.victim_support.safety_plan_changed.v1": "Safety plan changed",
+    "accord.victim_support.emergency_access_granted.v1": "Emergency access granted",
+    "accord.victim_support.transferred.v1": "Case handed to another victim-services organisation",
+    "accord.share.revoked.v1": "Sharing revoked",
+    "accord.conference.referral_accepted.v1": "Accepted by a restorative justice provider",
+    "accord.conference.referral_declined.v1": "Declined by a restorative justice provider",
+    "accord.conference.facilitators_assigned.v1": "Facilitators assigned",
+    "accord.conference.case_stopped.v1": "Restorative justice stopped",
+    "accord.conference.agreement_made.v1": "Outcome agreement made",
+    "accord.share.agreement_items.v1": "Agreement shared with the court",
+    "accord.conference.item_reported.v1": "Agreement item reported",
+    "accord.court.review_decided.v1": "Court review decided",
+    "accord.case.changed.v1": "Case changed",
+    "accord.audit.access_recorded.v1": "Access recorded",
+}
+BREAK_GLASS_REASONS = {
+    "imminent_risk_to_life": "Someone's life is at immediate risk",
+    "missing_person": "The victim or a child is missing",
+    "safeguarding_child": "A child needs to be safeguarded now",
+    "serious_crime_prevention": "To prevent a serious crime",
+}
+BREAK_GLASS_CLASSES = {
+    "victim.location": "Where the victim is: address, safe contact number and refuge",
+    "safety.flags": "Safety flags",
+}
+# Time limits a supervisor may choose (minutes; the service allows at most 240).
+BREAK_GLASS_DURATIONS = {
+    "30": "30 minutes",
+    "60": "1 hour",
+    "120": "2 hours",
+    "240": "4 hours (the longest allowed)",
+}
+REVIEW_OUTCOMES = {
+    "justified": "Justified",
+    "not_justified": "Not justified",
+}
+REVIEW_OUTCOME_HINTS = {
+    "justified": "The reason and justification support using emergency access.",
+    "not_justified": "Emergency access should not have been used. Victim services and the "
+    "supervisor's agency will need to follow this up.",
+}
+POLICY_REFUSALS = {
+    **WITHHELD_REASONS,
+    **RJ_WITHHELD_REASONS,
+    "other_organisation": "Another organisation's case",
+    "wrong_agency": "Not for this agency",
+    "outcome_consent_missing": "Not every party consented to share the outcome",
+    "unclassified_field": "A field the policy does not know",
+    "emergency_grant_invalid": "No emergency access in force for this",
+    "purpose_not_permitted": "Not allowed for this purpose",
+    "audit_reads_no_case_content": "Audit never reads case content",
+    "not_permitted": "Not permitted",
+    "unknown_purpose": "An unknown purpose",
+    "unknown_role": "An unknown role",
+    "unknown_agency": "An unknown agency",
+    "unknown_action": "An unknown action",
+    "unknown_resource": "An unknown kind of record",
+}
+LAWFUL_BASIS_WORDS = {
+    **LAWFUL_BASES,
+    "public_task": "A public task",
+    "emergency": "Emergency access",
+}

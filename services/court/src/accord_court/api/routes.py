@@ -98,10 +98,19 @@ def list_court_cases(
     runtime: Runtime,
     purpose: Purpose = "compliance_review",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    case_id: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            pattern=r"^[A-Za-z0-9-]+$",
+            description="Only the court cases of this RJ case (the portal's case page)",
+        ),
+    ] = None,
 ) -> list[dict[str, Any]]:
     require(subject, COURT)
     svc = service(runtime)
-    resources = [court_case_resource(svc, d, subject) for d in svc.court_views(limit)]
+    documents = svc.court_views(limit) if case_id is None else svc.court_views_of_case(case_id)
+    resources = [court_case_resource(svc, d, subject) for d in documents[:limit]]
     # The policy decides each row; a page holds only this court's own cases.
     mine = [r for r in resources if r.case.get("responsible", {}).get("court") == subject.org]
     return [p for p in runtime.pep.read(subject, purpose, mine) if p is not None]
