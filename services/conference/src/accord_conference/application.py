@@ -20,6 +20,7 @@ from accord_kernel.contracts import (
     ReferralDeclined,
     ShareRevoked,
 )
+from accord_kernel.domain_rules import InvalidState, NotFound
 from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
@@ -36,13 +37,11 @@ class IntakeLogged(DomainEvent):
     case_id: uuid.UUID
 
 
-class NotFound(Exception):
-    pass
+class NotEligible(InvalidState):
+    """Only an eligible referral can be accepted; `details` names the intake's state."""
 
-
-class NotEligible(Exception):
     def __init__(self, state: str) -> None:
-        super().__init__(state)
+        super().__init__("Only an eligible referral can be accepted", {"state": state})
         self.state = state
 
 
@@ -77,7 +76,7 @@ class ConferenceService(AccordApplication):
         try:
             found: Aggregate = self.repository.get(Intake.id_for(str(uuid.UUID(case_id))))
         except (AggregateNotFoundError, ValueError) as exc:
-            raise NotFound(case_id) from exc
+            raise NotFound("referral in intake") from exc
         assert isinstance(found, Intake)
         return found
 

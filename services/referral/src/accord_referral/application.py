@@ -17,6 +17,7 @@ from accord_kernel.contracts import (
     ReferralWithdrawn,
     RiskAssessed,
 )
+from accord_kernel.domain_rules import IdempotencyKeyReused, NotFound
 from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
@@ -33,14 +34,6 @@ REFERRAL_LOG_ID = uuid.uuid5(uuid.NAMESPACE_URL, "accord/referral/referrals")
 
 class ReferralLogged(DomainEvent):
     referral_id: uuid.UUID
-
-
-class ReferralNotFound(Exception):
-    pass
-
-
-class IdempotencyKeyReused(Exception):
-    """The Idempotency-Key was first used for a different request (422)."""
 
 
 class ReferralService(AccordApplication):
@@ -184,7 +177,7 @@ class ReferralService(AccordApplication):
         """What the policy needs: consents and grants learnt from events, and the current risk
         band, which this service owns (passed in when the caller has the referral already)."""
         case = self.contexts.policy_case(case_id, agency, user)
-        with contextlib.suppress(ReferralNotFound):
+        with contextlib.suppress(NotFound):
             referral = self._get(case_id)
             risk_band = risk_band or referral.risk_band
             # This service owns the referral, so its own record says who is responsible, unless
@@ -233,7 +226,7 @@ class ReferralService(AccordApplication):
         try:
             referral: Aggregate = self.repository.get(uuid.UUID(case_id))
         except (AggregateNotFoundError, ValueError) as exc:
-            raise ReferralNotFound(case_id) from exc
+            raise NotFound("referral") from exc
         assert isinstance(referral, Referral)
         if expected_version is not None and referral.version != expected_version:
             raise VersionConflict(referral.version)

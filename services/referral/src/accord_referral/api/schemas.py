@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
+from accord_kernel.responses import Day, Moment, ReadModel, Records, withheld
 from accord_kernel.schemas import StrictModel as Strict
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
@@ -98,3 +99,40 @@ class RiskReassessmentIn(RiskAssessmentIn):
 class WithdrawIn(Strict):
     reason: ShortText
     expected_version: int | None = Field(default=None, ge=1)
+
+
+class ReferralOut(ReadModel):
+    """A referral as the caller may see it: the policy withholds fields per data class (for
+    example risk detail from other agencies), and a withheld field is absent."""
+
+    case_id: str = withheld()
+    status: str = withheld()
+    jurisdiction: Jurisdiction = withheld()
+    initiated_by: Initiator = withheld()
+    submitted_at: Moment = withheld()
+    court_reference: str | None = withheld()
+    eligibility: str | None = withheld()
+    eligibility_reasons: list[str] = withheld()
+    deadlines: dict[str, Day] = withheld("Deadline name -> due day")
+    overdue: bool = withheld()
+    decided_by: str | None = withheld()
+    decline_reason: str | None = withheld()
+    withdrawn_reason: str | None = withheld()
+    version: int = withheld("The aggregate's version, for If-Match")
+    reassessment_required: bool = withheld()
+    victim_name: str | None = withheld()
+    victim_date_of_birth: Day | None = withheld()
+    offender_name: str | None = withheld()
+    offender_date_of_birth: Day | None = withheld()
+    incident_date: Day | None = withheld()
+    incident_summary: str | None = withheld()
+    offence_type: str | None = withheld()
+    offender_acknowledged: bool | None = withheld()
+    guilty_plea: bool | None = withheld()
+    incidents: Records = withheld("Further incidents reported: date, summary, by, at")
+    risk_band: str | None = withheld()
+    risk_score: int | None = withheld()
+    dash_answers: dict[str, bool] = withheld("DASH question code -> answer")
+    red_flags: list[str] = withheld()
+    professional_judgement: bool | None = withheld()
+    risk_history: Records = withheld("Every assessment: answers, score, band, by, at")
