@@ -25,6 +25,7 @@ from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
 
+from accord_conference.commands import AssignFacilitator, CaseCommand, ScheduleConference
 from accord_conference.domain import Facilitator, RJCase
 from accord_conference.domain.errors import ValidationFailed
 from accord_conference.intake import Intake
@@ -259,17 +260,14 @@ class ConferenceService(AccordApplication):
         self.save(intake, rj, context)
 
     def command(
-        self,
-        case_id: str,
-        name: str,
-        *args: Any,
-        expected_version: int | None = None,
-        **kwargs: Any,
+        self, case_id: str, command: CaseCommand, expected_version: int | None = None
     ) -> None:
+        """Applies one typed command to the case (optimistic concurrency on its version) and
+        saves it with whatever the court may now receive."""
         rj = self.rj_case(case_id)
         if expected_version is not None and rj.version != expected_version:
             raise VersionConflict(rj.version)
-        getattr(rj, name)(*args, **kwargs)
+        command.apply(rj)
         self.save(rj, *self._court_share(rj))
 
     def assign_facilitator(
@@ -288,12 +286,7 @@ class ConferenceService(AccordApplication):
         valid = all(f.has_valid_endorsement(day) for day in days)
         self.command(
             case_id,
-            "assign_facilitator",
-            facilitator_id,
-            valid,
-            today,
-            by,
-            role,
+            AssignFacilitator(facilitator_id, valid, today, by, role),
             expected_version=expected_version,
         )
 
@@ -322,12 +315,7 @@ class ConferenceService(AccordApplication):
         valid = self._endorsed(rj, today, day)
         self.command(
             case_id,
-            "schedule_conference",
-            modality,
-            at_time,
-            day,
-            valid,
-            by,
+            ScheduleConference(modality, at_time, day, valid, by),
             expected_version=expected_version,
         )
 

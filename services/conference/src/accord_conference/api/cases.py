@@ -25,6 +25,16 @@ from accord_conference.api.schemas import (
     RJCaseOut,
 )
 from accord_conference.application import ConferenceService
+from accord_conference.commands import (
+    DraftAgreement,
+    RecordAgreementConsent,
+    RecordConferenceHeld,
+    RecordOffenderConsent,
+    RecordPreparation,
+    ReportItem,
+    Stop,
+    WithdrawOutcomeSharing,
+)
 
 router = APIRouter(tags=["RJ cases"])
 RJ = frozenset({"rj_provider"})
@@ -374,9 +384,7 @@ def offender_consent(
     retry_on_conflict(
         runtime.app.command,
         case_id,
-        "record_offender_consent",
-        body.given,
-        _now(),
+        RecordOffenderConsent(body.given, _now()),
         expected_version=expected(body.expected_version, if_match),
     )
 
@@ -398,15 +406,16 @@ def preparation(
     retry_on_conflict(
         runtime.app.command,
         case_id,
-        "record_preparation",
-        body.participant,
-        subject.user,
-        _now(),
-        seen_alone=body.seen_alone,
-        coercion_screen=body.coercion_screen,
-        support_persons=body.support_persons,
-        childrens_needs=body.childrens_needs,
-        notes=body.notes,
+        RecordPreparation(
+            body.participant,
+            subject.user,
+            _now(),
+            seen_alone=body.seen_alone,
+            coercion_screen=body.coercion_screen,
+            support_persons=body.support_persons,
+            childrens_needs=body.childrens_needs,
+            notes=body.notes,
+        ),
         expected_version=expected(body.expected_version, if_match),
     )
 
@@ -447,10 +456,7 @@ def held(
     retry_on_conflict(
         runtime.app.command,
         case_id,
-        "record_conference_held",
-        _now(),
-        body.notes,
-        subject.user,
+        RecordConferenceHeld(_now(), body.notes, subject.user),
         expected_version=expected(body.expected_version, if_match),
     )
 
@@ -465,7 +471,7 @@ def stop(case_id: str, body: StopIn, subject: CurrentSubject, runtime: Runtime) 
     # A stop always takes effect for the case's own provider, even while the policy engine is
     # down: stopping protects, it never exposes.
     authorise_case(runtime, subject, case_id, "stop", safety_fallback=True)
-    retry_on_conflict(runtime.app.command, case_id, "stop", body.reason, subject.user, _now())
+    retry_on_conflict(runtime.app.command, case_id, Stop(body.reason, subject.user, _now()))
 
 
 @router.put(
@@ -486,10 +492,7 @@ def agreement(
     retry_on_conflict(
         runtime.app.command,
         case_id,
-        "draft_agreement",
-        items,
-        subject.user,
-        _now(),
+        DraftAgreement(items, subject.user, _now()),
         expected_version=expected(body.expected_version, if_match),
     )
 
@@ -511,11 +514,7 @@ def agreement_consent(
     retry_on_conflict(
         runtime.app.command,
         case_id,
-        "record_agreement_consent",
-        body.party,
-        body.agrees,
-        body.share_with_court,
-        _now(),
+        RecordAgreementConsent(body.party, body.agrees, body.share_with_court, _now()),
         expected_version=expected(body.expected_version, if_match),
     )
 
@@ -530,7 +529,7 @@ def withdraw_sharing(
     case_id: str, body: OutcomeSharingIn, subject: CurrentSubject, runtime: Runtime
 ) -> None:
     authorise_case(runtime, subject, case_id, "withdraw_outcome_sharing")
-    retry_on_conflict(runtime.app.command, case_id, "withdraw_outcome_sharing", body.party, _now())
+    retry_on_conflict(runtime.app.command, case_id, WithdrawOutcomeSharing(body.party, _now()))
 
 
 @router.post(
@@ -563,15 +562,10 @@ def report_item(
             assigned_facilitators=[f for f in (rj.facilitator_id, rj.co_facilitator_id) if f],
         ),
     )
-    command = "complete_item" if body.status == "completed" else "breach_item"
     retry_on_conflict(
         runtime.app.command,
         case_id,
-        command,
-        item_id,
-        body.evidence,
-        subject.agency,
-        _now(),
+        ReportItem(item_id, body.status, body.evidence, subject.agency, _now()),
         expected_version=expected(body.expected_version, if_match),
     )
 

@@ -98,26 +98,13 @@ def submit(
     ).hexdigest()
     case_id, created = retry_on_conflict(
         service.submit,
-        details={
-            "jurisdiction": body.jurisdiction,
-            "initiated_by": body.initiated_by,
-            "incident_date": body.incident.date,
-            "incident_summary": body.incident.summary,
-            "offence_type": body.incident.offence_type,
-            "victim_name": body.victim.name,
-            "victim_date_of_birth": body.victim.date_of_birth,
-            "offender_name": body.offender.name,
-            "offender_date_of_birth": body.offender.date_of_birth,
-            "offender_acknowledged": body.offender_acknowledged,
-            "guilty_plea": body.guilty_plea,
-            "court_reference": body.court_reference,
-        },
-        risk=body.risk_assessment.model_dump(),
-        submitted_by=subject.user,
-        referring_org=subject.org,
-        organisations=organisations,
-        idempotency_key=idempotency_key,
-        request_digest=digest,
+        body.command(
+            submitted_by=subject.user,
+            referring_org=subject.org,
+            organisations=organisations,
+            idempotency_key=idempotency_key,
+            request_digest=digest,
+        ),
     )
     log.info("referral submitted case=%s created=%s", case_id, created)
     response.status_code = 201 if created else 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
@@ -9,6 +10,8 @@ from accord_kernel.responses import Day, Moment, ReadModel, Records, withheld
 from accord_kernel.schemas import StrictModel as Strict
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from accord_referral import commands
+from accord_referral.commands import IncidentReport, SubmitReferral
 from accord_referral.domain.dash import QUESTIONS
 
 Jurisdiction = Literal["england-wales", "scotland", "new-zealand", "nova-scotia"]
@@ -76,6 +79,36 @@ class ReferralIn(Strict):
         "the victim; it is responsible for the case for victim services"
     )
     risk_assessment: RiskAssessmentIn
+
+    def command(
+        self,
+        *,
+        submitted_by: str,
+        referring_org: str,
+        organisations: Mapping[str, str],
+        idempotency_key: str | None,
+        request_digest: str,
+    ) -> SubmitReferral:
+        """The submit command this body asks for, on behalf of the submitting officer."""
+        return SubmitReferral(
+            jurisdiction=self.jurisdiction,
+            initiated_by=self.initiated_by,
+            incident=IncidentReport(
+                self.incident.date, self.incident.summary, self.incident.offence_type
+            ),
+            victim=commands.Party(self.victim.name, self.victim.date_of_birth),
+            offender=commands.Party(self.offender.name, self.offender.date_of_birth),
+            offender_acknowledged=self.offender_acknowledged,
+            guilty_plea=self.guilty_plea,
+            court_reference=self.court_reference,
+            dash_answers=self.risk_assessment.answers,
+            professional_judgement_high=self.risk_assessment.professional_judgement_high,
+            submitted_by=submitted_by,
+            referring_org=referring_org,
+            organisations=organisations,
+            idempotency_key=idempotency_key,
+            request_digest=request_digest,
+        )
 
     @model_validator(mode="after")
     def _court_named_with_reference(self) -> ReferralIn:
