@@ -6,32 +6,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from accord_referral.domain.dash import QUESTION_CODES
+from accord_referral import examples
 
 
 def referral(yes: int = 3) -> dict[str, Any]:
     """A police referral that England & Wales screens eligible for direct RJ (standard risk,
     responsibility acknowledged), with a court reference of its own."""
-    return {
-        "jurisdiction": "england-wales",
-        "initiated_by": "victim",
-        "incident": {
-            "date": "2026-10-01",
-            "summary": "Assault at home address",
-            "offence_type": "assault_occasioning_abh",
-        },
-        "victim": {"name": "Alex Victim", "date_of_birth": "1990-01-01"},
-        "offender": {"name": "Sam Offender", "date_of_birth": "1988-05-05"},
-        "offender_acknowledged": True,
-        "guilty_plea": True,
-        "court_reference": "B" + uuid.uuid4().hex[:12].upper(),
-        "court_org": "north-court",
-        "victim_services_org": "north-advocacy",
-        "risk_assessment": {
-            "answers": {code: position < yes for position, code in enumerate(QUESTION_CODES)},
-            "professional_judgement_high": False,
-        },
-    }
+    return examples.referral(yes=yes, court_reference="B" + uuid.uuid4().hex[:12].upper())
 
 
 def victim() -> dict[str, Any]:

@@ -7,8 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from accord_platform.harness import InProcessPlatform, eventually
-
-from tests.referral_examples import referral
+from accord_referral.examples import referral
 
 
 class Journey:

@@ -137,7 +137,7 @@ def test_a_service_killed_mid_processing_loses_and_duplicates_nothing(
     """Checked: referrals submitted while the RJ provider's process is SIGKILLed mid-stream
     all appear in its intake exactly once after it is started again; nobody does anything
     but start it."""
-    from tests.referral_examples import referral
+    from accord_referral.examples import referral
 
     keys = running_services["keys"]
     police = {"Authorization": "Bearer " + mint(keys, agency="police", role="officer")}

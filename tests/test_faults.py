@@ -11,9 +11,8 @@ import pytest
 from accord_kernel.contracts import DEAD_LETTER_TOPIC, REFERRAL_TOPIC, ReferralSubmitted
 from accord_kernel.envelope import IntegrationEvent, encode
 from accord_platform.harness import InProcessPlatform, eventually
+from accord_referral.examples import referral
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
-from tests.referral_examples import referral
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from accord_kernel.dev_tokens import ensure_dev_keys, mint
 from accord_kernel.settings import ServiceSettings
+from accord_referral.examples import referral
 from fastapi.testclient import TestClient
-
-from tests.referral_examples import referral
 
 pytestmark = pytest.mark.integration
 

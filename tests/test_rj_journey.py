@@ -156,7 +156,7 @@ async def test_expired_endorsement_and_high_risk_are_refused(platform: InProcess
     assert r.status_code == 409
     assert r.json()["code"] == "endorsement_invalid"
     # Police reassess: high risk is over England & Wales' direct limit.
-    from tests.referral_examples import dash
+    from accord_referral.examples import dash
 
     r = await platform.client("referral").post(
         f"/referrals/{j.case_id}/risk-assessments", headers=j.police, json=dash(16)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from accord_platform.harness import InProcessPlatform, eventually
+from accord_referral.examples import referral
 from aiokafka import AIOKafkaConsumer
 
 from tests.journey import Journey
-from tests.referral_examples import referral
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 from accord_platform.harness import InProcessPlatform, eventually
-
-from tests.referral_examples import referral
+from accord_referral.examples import referral
 
 pytestmark = pytest.mark.integration
 

@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import pytest
 import uvicorn
+from accord_referral.examples import referral
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -28,7 +29,6 @@ from hypothesis import strategies as st
 from starlette.types import Message, Scope
 
 from tests.api.services_under_test import SERVICES, DevKeys, ServiceFactory, response_defects
-from tests.referral_examples import referral
 
 pytestmark = pytest.mark.integration
 

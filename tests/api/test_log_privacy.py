@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from accord_referral.examples import referral
 from fastapi.testclient import TestClient
 
 from tests.api.services_under_test import DevKeys, introduce
-from tests.referral_examples import referral
 
 pytestmark = pytest.mark.integration
 

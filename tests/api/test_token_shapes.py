@@ -24,6 +24,7 @@ import jwt
 import pytest
 from accord_kernel.dev_tokens import DEFAULT_ORGS
 from accord_kernel.settings import ServiceSettings
+from accord_referral.examples import referral
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -37,7 +38,6 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from tests.api.services_under_test import DevKeys, response_defects, service_module
 from tests.api.test_tokens import token_claims
-from tests.referral_examples import referral
 
 pytestmark = pytest.mark.integration
 

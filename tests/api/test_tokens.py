@@ -21,6 +21,7 @@ from typing import Any
 import jwt
 import pytest
 from accord_kernel.identity import AGENCY_ROLES
+from accord_referral.examples import dash, referral
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
@@ -36,7 +37,6 @@ from tests.api.services_under_test import (
     introduce,
     response_defects,
 )
-from tests.referral_examples import dash, referral
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from typing import Any
 from accord_kernel import testing
 from accord_kernel.dev_tokens import DEFAULT_ORGS
 from accord_platform.harness import InProcessPlatform, eventually
+from accord_referral.examples import referral
 
-from tests.referral_examples import referral
 from tests.tenancy.oracle import Reader
 
 # Privacy officers belong to the one privacy office whichever "relation" they are drawn with.

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from accord_platform.harness import InProcessPlatform, eventually
+from accord_referral.examples import dash
 
-from tests.referral_examples import dash
 from tests.tenancy.case import CaseOnPlatform, readers
 from tests.tenancy.oracle import Reader
 

@@ -46,6 +46,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from accord_platform.harness import InProcessPlatform
+from accord_referral.examples import DASH_CODES
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -55,7 +56,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.referral_examples import DASH_CODES
 from tests.tenancy.case import AWAY, HOME, ROLES, CaseOnPlatform
 from tests.tenancy.oracle import (
     CONFERENCE,

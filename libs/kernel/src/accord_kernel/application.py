@@ -7,9 +7,9 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
@@ -23,27 +23,16 @@ from eventsourcing.persistence import (
 
 from accord_kernel.access_log import AccessRecord
 from accord_kernel.contracts import AccessRecorded, Contract
+from accord_kernel.domain_rules import AlreadyExists, VersionConflict
 from accord_kernel.settings import ServiceSettings
 
 log = logging.getLogger("accord.application")
+__all__ = ["AccordApplication", "AlreadyExists", "Routed", "VersionConflict", "retry_on_conflict"]
 
+P = ParamSpec("P")
+T = TypeVar("T")
+CONFLICT_ATTEMPTS = 12
 Routed = tuple[Contract, str | None]  # (contract, recipient agency for policy-routed shares)
-
-
-class VersionConflict(Exception):
-    """The caller's expected version is not the aggregate's current one (412)."""
-
-    def __init__(self, current: int) -> None:
-        super().__init__(current)
-        self.current = current
-
-
-class AlreadyExists(Exception):
-    """A create command for something that exists (409)."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
 
 
 class DateAsISO(Transcoding):
@@ -174,15 +163,15 @@ def _ensure_schema(env: dict[str, str]) -> None:
         )
 
 
-def retry_on_conflict(fn: Any, *args: Any, attempts: int = 12, **kwargs: Any) -> Any:
+def retry_on_conflict(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Runs a use case again when another writer saved the same aggregate first: each attempt
     reloads the aggregates, so the command is re-decided on the state that won. A short random
     pause spreads out writers that keep colliding on a shared index."""
-    for attempt in range(attempts):
+    for attempt in range(CONFLICT_ATTEMPTS):
         try:
             return fn(*args, **kwargs)
         except IntegrityError:
-            if attempt == attempts - 1:
+            if attempt == CONFLICT_ATTEMPTS - 1:
                 raise
             time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
     raise AssertionError("unreachable")

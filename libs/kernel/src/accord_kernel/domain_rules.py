@@ -22,10 +22,16 @@ Choice = TypeVar("Choice", bound=str)
 
 
 class DomainError(Exception):
-    """A command refused by a domain model, with a stable machine `code` and `details`."""
+    """A command refused by a domain model, with a stable machine `code` and `details`.
+
+    The one hierarchy of refusals: every service's errors derive from it, and one handler
+    (`accord_kernel.problems`) answers each with its `http_status`, the same for one kind in
+    every service. `title`, where a class sets one, is the problem's title and the message its
+    detail; otherwise the message is the title."""
 
     code: ClassVar[str] = "domain_error"
     http_status: ClassVar[int] = 400
+    title: ClassVar[str | None] = None
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -53,6 +59,59 @@ class NotPermitted(DomainError):
 
     code = "not_permitted"
     http_status = 403
+
+
+class NotFound(DomainError):
+    """No such record, or one that belongs to another organisation: the answer is the same
+    (SPEC 4a), so `what` names the record for logs and never reaches the client."""
+
+    code = "not_found"
+    http_status = 404
+
+    def __init__(self, what: str = "record") -> None:
+        super().__init__(f"no such {what}")
+        self.what = what
+
+
+class VersionConflict(DomainError):
+    """The caller's expected version (If-Match or expected_version) is not the record's
+    current one: 412 in every service, with the current version."""
+
+    code = "version_conflict"
+    http_status = 412
+    title = "The record has changed"
+
+    def __init__(self, current: int) -> None:
+        super().__init__(
+            "Re-read it and retry with its current version.", {"current_version": current}
+        )
+        self.current = current
+
+
+class AlreadyExists(DomainError):
+    """A create command for something that exists."""
+
+    code = "already_exists"
+    http_status = 409
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"The {what} already exists")
+        self.what = what
+
+
+class IdempotencyKeyReused(DomainError):
+    """The Idempotency-Key was first used for a different request."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+    title = "Idempotency-Key already used"
+
+    def __init__(self, key: str = "") -> None:
+        super().__init__(
+            "This Idempotency-Key was used for a different request; use a new key for a new "
+            "request."
+        )
+        self.key = key
 
 
 class ArgumentChecks:

@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from accord_kernel.domain_rules import DomainError, NotFound
+
 PROBLEM_BASE = "https://accord.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -64,6 +66,15 @@ def domain_problem(
         (f"{k}_value" if k in RESERVED else k): v for k, v in details.items() if k != "value"
     }
     return Problem(status, code, title, detail, **extensions)
+
+
+def problem_of(error: DomainError) -> Problem:
+    """The one mapping of a refusal to its problem document: one status per kind."""
+    if isinstance(error, NotFound):
+        return not_found(error.what)
+    if error.title is None:
+        return domain_problem(error.http_status, error.code, error.message, None, error.details)
+    return domain_problem(error.http_status, error.code, error.title, error.message, error.details)
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
@@ -126,6 +137,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         log.info("problem %s status=%s path=%s", exc.code, exc.status, request.url.path)
         return problem_response(exc, request)
+
+    @app.exception_handler(DomainError)
+    async def _refused(request: Request, exc: DomainError) -> JSONResponse:
+        problem = problem_of(exc)
+        if problem.status >= 500:
+            log.error("%s path=%s", type(exc).__name__, request.url.path)
+            problem = Problem(500, "internal_error", "Internal error", "The error has been logged.")
+        else:
+            log.info("refused %s status=%s path=%s", exc.code, problem.status, request.url.path)
+        return problem_response(problem, request)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,13 +9,14 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import typer
 import uvicorn
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from accord_kernel.application import AccordApplication
 from accord_kernel.bus import ApplicationInbox, Inbox, InboxConsumer, OutboxRelay
@@ -30,15 +31,21 @@ from accord_kernel.problems import (
     problem_response,
     unauthorized,
 )
+from accord_kernel.responses import Body, problem_media_types
 from accord_kernel.settings import ServiceSettings
 
 log = logging.getLogger("accord.runtime")
+A = TypeVar("A", bound=AccordApplication)
 
 
 @dataclass
-class ServiceRuntime:
+class ServiceRuntime(Generic[A]):
+    """One service's parts. `app` is the service's own application, typed: an API module
+    declares `Annotated[ServiceRuntime[ItsService], Depends(current_runtime)]` and calls its
+    use cases as `runtime.app.<use case>`."""
+
     settings: ServiceSettings
-    app: AccordApplication
+    app: A
     inbox: Inbox | None = None
     topics: list[str] = field(default_factory=list)
     inbox_types: set[str] | None = None
@@ -81,8 +88,8 @@ class ServiceRuntime:
         await asyncio.gather(*tasks)
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
+def current_runtime(request: Request) -> ServiceRuntime[Any]:
+    runtime: ServiceRuntime[Any] = request.app.state.runtime
     return runtime
 
 
@@ -91,21 +98,34 @@ def current_subject(request: Request) -> Subject:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise unauthorized("a bearer token is required")
-    return _runtime(request).verifier.verify(token.strip())
+    return current_runtime(request).verifier.verify(token.strip())
 
 
 CurrentSubject = Annotated[Subject, Depends(current_subject)]
-Runtime = Annotated[ServiceRuntime, Depends(_runtime)]
+Runtime = Annotated[ServiceRuntime[Any], Depends(current_runtime)]
+
+
+class Liveness(Body):
+    status: Literal["ok"]
+
+
+class Readiness(Body):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool] = Field(description="policy engine and event store reachable")
 
 
 def health_router() -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/health/live")
-    def live() -> dict[str, str]:
-        return {"status": "ok"}
+    def live() -> Liveness:
+        return Liveness(status="ok")
 
-    @router.get("/health/ready")
+    @router.get(
+        "/health/ready",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready; `checks` says why"}},
+    )
     def ready(runtime: Runtime) -> JSONResponse:
         checks = {"policy": runtime.pdp.healthy(), "store": True}
         try:
@@ -122,7 +142,7 @@ def health_router() -> APIRouter:
 
 
 def build_api(
-    runtime: ServiceRuntime, title: str, routers: list[APIRouter], with_workers: bool = False
+    runtime: ServiceRuntime[Any], title: str, routers: list[APIRouter], with_workers: bool = False
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -144,6 +164,13 @@ def build_api(
         "policy-filtered; errors are RFC 9457 problem documents.",
     )
     api.state.runtime = runtime
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            api.openapi_schema = problem_media_types(FastAPI.openapi(api))
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
     install_problem_handlers(api)
     api.add_middleware(InputBoundsMiddleware, max_body_bytes=runtime.settings.max_body_bytes)
 
@@ -190,8 +217,8 @@ def build_api(
 def service_cli(
     name: str,
     settings: Callable[[], ServiceSettings],
-    make_runtime: Callable[[ServiceSettings], ServiceRuntime],
-    make_api: Callable[[ServiceRuntime, bool], FastAPI],
+    make_runtime: Callable[[ServiceSettings], ServiceRuntime[Any]],
+    make_api: Callable[[ServiceRuntime[Any], bool], FastAPI],
 ) -> typer.Typer:
     """`accord-<service> all|api|relay|consumer`: the same code runs as one process or three."""
     cli = typer.Typer(add_completion=False, help=f"Accord {name} service")
@@ -225,7 +252,7 @@ def service_cli(
     return cli
 
 
-def _run_until_signal(runtime: ServiceRuntime, relay: bool, consumer: bool) -> None:
+def _run_until_signal(runtime: ServiceRuntime[Any], relay: bool, consumer: bool) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 from accord_kernel.dev_tokens import mint
+from accord_referral import examples
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -38,34 +39,6 @@ CORE_SERVICES = ("referral", "victim-support", "conference")
 
 Outcome = Literal["ok", "failed", "skipped"]
 T = TypeVar("T")
-
-# The SafeLives DASH checklist in its own order (24 questions, the referral API wants them all).
-DASH_CODES: tuple[str, ...] = (
-    "current_injury",
-    "very_frightened",
-    "afraid_of_further_injury",
-    "isolated",
-    "feeling_depressed",
-    "separation",
-    "conflict_over_child_contact",
-    "stalking_harassment",
-    "pregnant_or_recent_birth",
-    "abuse_more_often",
-    "abuse_getting_worse",
-    "controlling_jealous",
-    "weapons_used",
-    "threats_to_kill",
-    "attempted_strangulation",
-    "sexual_abuse",
-    "other_person_threatened",
-    "hurt_others",
-    "hurt_animals",
-    "financial_issues",
-    "substance_misuse_mental_health",
-    "threats_of_suicide",
-    "breached_bail_or_order",
-    "criminal_history",
-)
 
 
 # --- the cast ------------------------------------------------------------------------------------
@@ -105,26 +78,19 @@ def facilitator_actor(facilitator_id: str) -> Actor:
 
 def referral_body(court_reference: str, today: date, yes_answers: int = 3) -> dict[str, Any]:
     """A victim-initiated england-wales referral at standard risk, so direct RJ is possible."""
-    return {
-        "jurisdiction": "england-wales",
-        "initiated_by": "victim",
-        "incident": {
+    return examples.referral(
+        yes=yes_answers,
+        court_reference=court_reference,
+        incident={
             "date": (today - timedelta(days=7)).isoformat(),
             "summary": "Assault at the shared home; a neighbour called the police",
             "offence_type": "assault_occasioning_abh",
         },
-        "victim": {"name": "Alex Morgan", "date_of_birth": "1990-01-01"},
-        "offender": {"name": "Sam Morgan", "date_of_birth": "1988-05-05"},
-        "offender_acknowledged": True,
-        "guilty_plea": True,
-        "court_reference": court_reference,
-        "court_org": CLERK.org,
-        "victim_services_org": ADVOCATE.org,
-        "risk_assessment": {
-            "answers": {code: i < yes_answers for i, code in enumerate(DASH_CODES)},
-            "professional_judgement_high": False,
-        },
-    }
+        victim={"name": "Alex Morgan", "date_of_birth": "1990-01-01"},
+        offender={"name": "Sam Morgan", "date_of_birth": "1988-05-05"},
+        court_org=CLERK.org,
+        victim_services_org=ADVOCATE.org,
+    )
 
 
 def victim_body() -> dict[str, Any]:

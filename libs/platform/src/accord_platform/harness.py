@@ -22,6 +22,9 @@ from accord_kernel.runtime import ServiceRuntime
 from accord_kernel.settings import ServiceSettings
 from fastapi import FastAPI
 
+# (service name, its app) -> an httpx response hook for that service's client
+ResponseHookFactory = Callable[[str, FastAPI], Callable[[httpx.Response], Awaitable[None]]]
+
 SERVICE_MODULES = {
     "referral": "accord_referral.main",
     "victim-support": "accord_victim_support.main",
@@ -34,7 +37,7 @@ SERVICE_MODULES = {
 @dataclass
 class RunningService:
     name: str
-    runtime: ServiceRuntime
+    runtime: ServiceRuntime[Any]
     api: FastAPI
     client: httpx.AsyncClient
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -86,7 +89,11 @@ class InProcessPlatform:
         work_dir: Path,
         services: tuple[str, ...] = tuple(SERVICE_MODULES),
         extra: dict[str, Any] | None = None,
+        response_hook: ResponseHookFactory | None = None,
     ) -> None:
+        """`response_hook(name, api)` gives an httpx response hook for each service's client
+        (the tests check every answer against the service's OpenAPI document with one)."""
+        self.response_hook = response_hook
         self.key_dir = work_dir / "dev-keys"
         _, jwks = ensure_dev_keys(self.key_dir)
         run_id = uuid.uuid4().hex[:8]
@@ -111,10 +118,13 @@ class InProcessPlatform:
         import importlib
 
         module = importlib.import_module(SERVICE_MODULES[name])
-        runtime: ServiceRuntime = module.make_runtime(self.settings[name])
+        runtime: ServiceRuntime[Any] = module.make_runtime(self.settings[name])
         api: FastAPI = module.make_api(runtime, False)
+        hooks = [self.response_hook(name, api)] if self.response_hook else []
         client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=api), base_url=f"http://{name}"
+            transport=httpx.ASGITransport(app=api),
+            base_url=f"http://{name}",
+            event_hooks={"response": hooks},
         )
         return RunningService(name, runtime, api, client)
 
@@ -179,11 +189,19 @@ async def eventually(
 
 
 def _platform_fixture() -> Any:
+    import pytest
     import pytest_asyncio
 
+    @pytest.fixture(scope="session")
+    def platform_response_hook() -> ResponseHookFactory | None:
+        return None
+
     @pytest_asyncio.fixture(scope="session", loop_scope="session")
-    async def platform(infrastructure: Any, tmp_path_factory: Any) -> Any:
-        """All five services on the session's real Kafka, OPA and PostgreSQL."""
+    async def platform(
+        infrastructure: Any, tmp_path_factory: Any, platform_response_hook: Any
+    ) -> Any:
+        """All five services on the session's real Kafka, OPA and PostgreSQL; a test suite
+        overriding `platform_response_hook` checks every answer with it."""
         database = "accord_" + uuid.uuid4().hex[:8]
         infrastructure.postgres.create_database(database)
         running = InProcessPlatform(
@@ -191,6 +209,7 @@ def _platform_fixture() -> Any:
             opa_url=infrastructure.opa_url,
             database_url=infrastructure.postgres.url(database),
             work_dir=tmp_path_factory.mktemp("platform"),
+            response_hook=platform_response_hook,
         )
         await running.start()
         try:
@@ -198,7 +217,7 @@ def _platform_fixture() -> Any:
         finally:
             await running.close()
 
-    return platform
+    return platform_response_hook, platform
 
 
-platform = _platform_fixture()
+platform_response_hook, platform = _platform_fixture()

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from accord_kernel.domain_rules import DomainError
 
-class AuditError(Exception):
+
+class AuditError(DomainError):
+    """A request the log cannot answer (422), or a fault of the log itself (500)."""
+
     code: ClassVar[str] = "audit_error"
+    http_status: ClassVar[int] = 422
 
     def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = details
+        super().__init__(message, details)
 
 
 class InvalidProof(AuditError):
@@ -30,6 +33,7 @@ class InvalidKey(AuditError):
     """A signing or verifier key could not be loaded from its configured value."""
 
     code: ClassVar[str] = "invalid_key"
+    http_status: ClassVar[int] = 500
 
 
 class InvalidRecord(AuditError):
@@ -42,9 +46,11 @@ class OutOfRange(AuditError):
     """A requested index or tree size lies outside the log as it stands."""
 
     code: ClassVar[str] = "out_of_range"
+    http_status: ClassVar[int] = 404
 
 
 class LogCorrupted(AuditError):
     """Stored data the log relies on is missing or contradicts itself."""
 
     code: ClassVar[str] = "log_corrupted"
+    http_status: ClassVar[int] = 500

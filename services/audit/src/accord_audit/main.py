@@ -43,7 +43,7 @@ class AuditInbox:
         self.app.learn_responsibility(items)
 
 
-class AuditRuntime(ServiceRuntime):
+class AuditRuntime(ServiceRuntime[AuditService]):
     async def run_workers(
         self, stop: asyncio.Event, relay: bool = True, consumer: bool = True
     ) -> None:
@@ -95,7 +95,7 @@ def _creating_schema(store: AuditLogStore, attempts: int = 20) -> None:
             time.sleep(0.1 * (attempt + 1))
 
 
-def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
+def make_runtime(settings: ServiceSettings) -> ServiceRuntime[AuditService]:
     audit_settings = (
         settings if isinstance(settings, AuditSettings) else AuditSettings(**settings.model_dump())
     )
@@ -117,7 +117,7 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
     )
 
 
-def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
+def make_api(runtime: ServiceRuntime[AuditService], with_workers: bool = False) -> FastAPI:
     api = build_api(runtime, "Accord audit service (privacy officers)", [router], with_workers)
 
     @api.exception_handler(sqlalchemy.exc.OperationalError)

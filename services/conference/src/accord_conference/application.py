@@ -20,10 +20,12 @@ from accord_kernel.contracts import (
     ReferralDeclined,
     ShareRevoked,
 )
+from accord_kernel.domain_rules import InvalidState, NotFound
 from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
 
+from accord_conference.commands import AssignFacilitator, CaseCommand, ScheduleConference
 from accord_conference.domain import Facilitator, RJCase
 from accord_conference.domain.errors import ValidationFailed
 from accord_conference.intake import Intake
@@ -36,13 +38,11 @@ class IntakeLogged(DomainEvent):
     case_id: uuid.UUID
 
 
-class NotFound(Exception):
-    pass
+class NotEligible(InvalidState):
+    """Only an eligible referral can be accepted; `details` names the intake's state."""
 
-
-class NotEligible(Exception):
     def __init__(self, state: str) -> None:
-        super().__init__(state)
+        super().__init__("Only an eligible referral can be accepted", {"state": state})
         self.state = state
 
 
@@ -77,7 +77,7 @@ class ConferenceService(AccordApplication):
         try:
             found: Aggregate = self.repository.get(Intake.id_for(str(uuid.UUID(case_id))))
         except (AggregateNotFoundError, ValueError) as exc:
-            raise NotFound(case_id) from exc
+            raise NotFound("referral in intake") from exc
         assert isinstance(found, Intake)
         return found
 
@@ -260,17 +260,14 @@ class ConferenceService(AccordApplication):
         self.save(intake, rj, context)
 
     def command(
-        self,
-        case_id: str,
-        name: str,
-        *args: Any,
-        expected_version: int | None = None,
-        **kwargs: Any,
+        self, case_id: str, command: CaseCommand, expected_version: int | None = None
     ) -> None:
+        """Applies one typed command to the case (optimistic concurrency on its version) and
+        saves it with whatever the court may now receive."""
         rj = self.rj_case(case_id)
         if expected_version is not None and rj.version != expected_version:
             raise VersionConflict(rj.version)
-        getattr(rj, name)(*args, **kwargs)
+        command.apply(rj)
         self.save(rj, *self._court_share(rj))
 
     def assign_facilitator(
@@ -289,12 +286,7 @@ class ConferenceService(AccordApplication):
         valid = all(f.has_valid_endorsement(day) for day in days)
         self.command(
             case_id,
-            "assign_facilitator",
-            facilitator_id,
-            valid,
-            today,
-            by,
-            role,
+            AssignFacilitator(facilitator_id, valid, today, by, role),
             expected_version=expected_version,
         )
 
@@ -323,12 +315,7 @@ class ConferenceService(AccordApplication):
         valid = self._endorsed(rj, today, day)
         self.command(
             case_id,
-            "schedule_conference",
-            modality,
-            at_time,
-            day,
-            valid,
-            by,
+            ScheduleConference(modality, at_time, day, valid, by),
             expected_version=expected_version,
         )
 

@@ -17,9 +17,10 @@ from accord_kernel.contracts import (
     RiskAssessed,
     SafetyPlanChanged,
 )
+from accord_kernel.domain_rules import NotFound
 from accord_kernel.envelope import IntegrationEvent
 
-from accord_conference.application import ConferenceService, NotFound
+from accord_conference.application import ConferenceService
 from accord_conference.intake import Intake
 
 

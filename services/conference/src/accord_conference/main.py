@@ -20,7 +20,7 @@ from accord_conference.domain import ConferenceError
 from accord_conference.integration import inbox_handlers
 
 
-def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
+def make_runtime(settings: ServiceSettings) -> ServiceRuntime[ConferenceService]:
     app = ConferenceService(settings)
     inbox = ApplicationInbox(app, inbox_handlers(app), refusals=(ConferenceError,))
     runtime = ServiceRuntime(
@@ -51,7 +51,7 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
     return runtime
 
 
-def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
+def make_api(runtime: ServiceRuntime[ConferenceService], with_workers: bool = False) -> FastAPI:
     routers = [intake_router, cases_router]
     return build_api(runtime, "Accord conference service (RJ providers)", routers, with_workers)
 

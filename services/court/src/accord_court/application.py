@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from accord_kernel.application import AccordApplication, Routed, VersionConflict
 from accord_kernel.case_context import CaseContexts
 from accord_kernel.contracts import ReviewDecided
+from accord_kernel.domain_rules import IdempotencyKeyReused, NotFound
 from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog, ProcessingEvent
 from eventsourcing.domain import DomainEvent, DomainEventProtocol
@@ -28,18 +29,6 @@ REVOCATION_REASON_MAX = 500
 
 class CourtCaseLogged(DomainEvent):
     court_case_id: uuid.UUID
-
-
-class CourtCaseNotFound(Exception):
-    pass
-
-
-class IdempotencyKeyReused(Exception):
-    """The Idempotency-Key was first used for a different request (422)."""
-
-
-class ConcurrentDecision(Exception):
-    """Another change to the same court case was saved between reading and writing it."""
 
 
 class CourtService(AccordApplication):
@@ -164,7 +153,7 @@ class CourtService(AccordApplication):
     def court_case(self, court_reference: str) -> CourtCase:
         found = self._find(court_reference_of(court_reference))
         if found is None:
-            raise CourtCaseNotFound(court_reference)
+            raise NotFound("court case")
         return found
 
     # --- the court's view ------------------------------------------------------------------
@@ -234,10 +223,13 @@ class CourtService(AccordApplication):
                 processing = ProcessingEvent[uuid.UUID](Tracking(tracking, fingerprint))
                 processing.collect_events(court_case)
                 self._record(processing)
-        except IntegrityError as exc:
+        except IntegrityError:
             if tracking is not None and self._key_used(tracking, fingerprint):
                 return False
-            raise ConcurrentDecision(court_reference) from exc
+            # Another change to the court case was saved first: the caller runs the command
+            # again on the state that won (retry_on_conflict), where a stale expected version
+            # is a version conflict (412) like in every other service.
+            raise
         return True
 
     def _key_used(self, tracking: str, fingerprint: int) -> bool:

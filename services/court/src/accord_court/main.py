@@ -20,7 +20,7 @@ from accord_court.domain import CourtError
 from accord_court.integration import inbox_handlers
 
 
-def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
+def make_runtime(settings: ServiceSettings) -> ServiceRuntime[CourtService]:
     app = CourtService(settings)
     inbox = ApplicationInbox(app, inbox_handlers(app), refusals=(CourtError,))
     # The referral topic tells the court which court a case belongs to (SPEC section 4a).
@@ -32,7 +32,7 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
     )
 
 
-def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
+def make_api(runtime: ServiceRuntime[CourtService], with_workers: bool = False) -> FastAPI:
     return build_api(runtime, "Accord court service (courts)", [router], with_workers)
 
 

@@ -206,3 +206,52 @@ def test_a_repeated_idempotency_key_has_no_second_effect(court: Court) -> None:
         )
         assert response.status_code == 204
     assert len(court.decisions()) == 1
+
+
+def lose_one_race(court: Court, monkeypatch: pytest.MonkeyPatch, winner: str) -> None:
+    """The next save of a decision finds that another change (`winner`'s decision by
+    another clerk) was saved to the court case first."""
+    app = court.runtime.app
+    save = app.save
+    raced = []
+
+    def save_after_another_writer(*objs: Any) -> Any:
+        if not raced:
+            raced.append(True)
+            other = app.court_case(REFERENCE)
+            other.record_review_decision(winner, "clerk-2", "", datetime.now(UTC))
+            save(other)
+        return save(*objs)
+
+    monkeypatch.setattr(app, "save", save_after_another_writer)
+
+
+def test_a_decision_on_a_stale_version_is_a_version_conflict_412(
+    court: Court, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Formerly the court answered a lost race with 409 `concurrent_update`; a version conflict
+    is now 412 `version_conflict` in every service: the command is run again on the state that
+    won, where the caller's If-Match is stale."""
+    court.learn_agreement()
+    version = court.runtime.app.court_view(REFERENCE)["version"]
+    lose_one_race(court, monkeypatch, "review_adjourned")
+    response = court.client.post(
+        DECISIONS,
+        headers=court.headers(**{"If-Match": f'"{version}"'}),
+        json={"decision": "review_adjourned"},
+    )
+    assert response.status_code == 412, response.text
+    assert response.json()["code"] == "version_conflict"
+    assert response.json()["current_version"] == version + 1
+
+
+def test_a_decision_without_a_version_is_decided_again_on_the_state_that_won(
+    court: Court, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    court.learn_agreement()
+    lose_one_race(court, monkeypatch, "review_adjourned")
+    response = court.client.post(
+        DECISIONS, headers=court.headers(), json={"decision": "compliance_accepted"}
+    )
+    assert response.status_code == 204, response.text
+    assert [d["decision"] for d in court.decisions()] == ["review_adjourned", "compliance_accepted"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from accord_court.application import CourtCaseNotFound, CourtService
+from accord_court.application import CourtService
 from accord_court.domain import CourtError, InvalidState, ValidationFailed
 from accord_court.integration import inbox_handlers
 from accord_court.main import make_runtime
@@ -26,6 +26,7 @@ from accord_kernel.contracts import (
     ShareRevoked,
     topic_for,
 )
+from accord_kernel.domain_rules import NotFound
 from accord_kernel.envelope import IntegrationEvent
 from accord_kernel.settings import ServiceSettings
 
@@ -182,7 +183,7 @@ def test_the_view_holds_exactly_the_catalogue_fields_of_a_court_case(
 def test_an_agreement_without_a_court_reference_is_no_court_case(app: CourtService) -> None:
     deliver(app, agreement(court_reference=None, all_parties=False))
     assert app.court_views() == []
-    with pytest.raises(CourtCaseNotFound):
+    with pytest.raises(NotFound):
         app.court_view(REFERENCE)
     # The consent knowledge the policy needs is kept all the same.
     assert app.contexts.get(CASE_ID).version == 2
@@ -381,7 +382,7 @@ def test_a_repeated_idempotency_key_records_one_decision(app: CourtService) -> N
 
 
 def test_decisions_on_an_unknown_court_reference_are_refused(app: CourtService) -> None:
-    with pytest.raises(CourtCaseNotFound):
+    with pytest.raises(NotFound):
         app.record_review_decision("T2099/9", "compliance_accepted", JUDGE, "", at=at(1))
 
 

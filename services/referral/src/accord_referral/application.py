@@ -17,11 +17,13 @@ from accord_kernel.contracts import (
     ReferralWithdrawn,
     RiskAssessed,
 )
+from accord_kernel.domain_rules import IdempotencyKeyReused, NotFound
 from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
 
 from accord_referral.calendars import local_zone, public_holidays
+from accord_referral.commands import SubmitReferral
 from accord_referral.domain import Referral, deadlines_for, is_overdue
 from accord_referral.domain.dash import assess
 
@@ -33,14 +35,6 @@ REFERRAL_LOG_ID = uuid.uuid5(uuid.NAMESPACE_URL, "accord/referral/referrals")
 
 class ReferralLogged(DomainEvent):
     referral_id: uuid.UUID
-
-
-class ReferralNotFound(Exception):
-    pass
-
-
-class IdempotencyKeyReused(Exception):
-    """The Idempotency-Key was first used for a different request (422)."""
 
 
 class ReferralService(AccordApplication):
@@ -55,44 +49,34 @@ class ReferralService(AccordApplication):
         self.contexts = CaseContexts(self)
 
     # --- commands ------------------------------------------------------------------------
-    def submit(
-        self,
-        *,
-        details: Mapping[str, Any],
-        risk: Mapping[str, Any],
-        submitted_by: str,
-        referring_org: str,
-        organisations: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-        request_digest: str | None = None,
-        now: datetime | None = None,
-    ) -> tuple[str, bool]:
+    def submit(self, command: SubmitReferral, now: datetime | None = None) -> tuple[str, bool]:
         """Returns (case id, created). A repeated Idempotency-Key returns the first case; the
         same key for a different request raises IdempotencyKeyReused."""
         now = now or datetime.now(UTC)
+        key, digest = command.idempotency_key, command.request_digest
         case_id = (
-            uuid.uuid5(uuid.NAMESPACE_URL, f"accord/referral/{referring_org}/{idempotency_key}")
-            if idempotency_key
+            uuid.uuid5(uuid.NAMESPACE_URL, f"accord/referral/{command.referring_org}/{key}")
+            if key
             else uuid.uuid4()
         )
-        if idempotency_key:
+        if key:
             existing = self._find(case_id)
             if existing is not None:
                 first = getattr(existing, "request_digest", None)
-                if request_digest is not None and first is not None and first != request_digest:
+                if digest is not None and first is not None and first != digest:
                     raise IdempotencyKeyReused(str(case_id))
                 return str(case_id), False
-        assessment = assess(risk["answers"], bool(risk.get("professional_judgement_high")))
+        assessment = assess(command.dash_answers, command.professional_judgement_high)
         decision = self.eligibility(
             {
-                "jurisdiction": details["jurisdiction"],
-                "initiated_by": details["initiated_by"],
-                "offender_acknowledged": bool(details["offender_acknowledged"]),
-                "guilty_plea": bool(details.get("guilty_plea", False)),
+                "jurisdiction": command.jurisdiction,
+                "initiated_by": command.initiated_by,
+                "offender_acknowledged": command.offender_acknowledged,
+                "guilty_plea": command.guilty_plea,
                 "risk_band": assessment.band,
             }
         )
-        jurisdiction = details["jurisdiction"]
+        jurisdiction = command.jurisdiction
         deadlines = {
             k: v.isoformat()
             for k, v in deadlines_for(
@@ -102,28 +86,12 @@ class ReferralService(AccordApplication):
                 local_zone(jurisdiction),
             ).items()
         }
-        referral = Referral.submit(
-            case_id=case_id,
-            jurisdiction=details["jurisdiction"],
-            initiated_by=details["initiated_by"],
-            incident_date=details["incident_date"],
-            incident_summary=details["incident_summary"],
-            offence_type=details["offence_type"],
-            victim_name=details["victim_name"],
-            victim_date_of_birth=details.get("victim_date_of_birth"),
-            offender_name=details["offender_name"],
-            offender_date_of_birth=details.get("offender_date_of_birth"),
-            offender_acknowledged=bool(details["offender_acknowledged"]),
-            guilty_plea=bool(details.get("guilty_plea", False)),
-            court_reference=details.get("court_reference"),
-            submitted_by=submitted_by,
-            submitted_at=now,
-            deadlines=deadlines,
-            organisations={"police": referring_org, **(organisations or {})},
-            request_digest=request_digest,
-        )
+        referral = Referral.submit(case_id, command, submitted_at=now, deadlines=deadlines)
         referral.assess_risk(
-            dict(risk["answers"]), bool(risk.get("professional_judgement_high")), submitted_by, now
+            dict(command.dash_answers),
+            command.professional_judgement_high,
+            command.submitted_by,
+            now,
         )
         referral.record_screening(
             decision["outcome"], list(decision.get("reasons", [])), assessment.band, now
@@ -184,7 +152,7 @@ class ReferralService(AccordApplication):
         """What the policy needs: consents and grants learnt from events, and the current risk
         band, which this service owns (passed in when the caller has the referral already)."""
         case = self.contexts.policy_case(case_id, agency, user)
-        with contextlib.suppress(ReferralNotFound):
+        with contextlib.suppress(NotFound):
             referral = self._get(case_id)
             risk_band = risk_band or referral.risk_band
             # This service owns the referral, so its own record says who is responsible, unless
@@ -233,7 +201,7 @@ class ReferralService(AccordApplication):
         try:
             referral: Aggregate = self.repository.get(uuid.UUID(case_id))
         except (AggregateNotFoundError, ValueError) as exc:
-            raise ReferralNotFound(case_id) from exc
+            raise NotFound("referral") from exc
         assert isinstance(referral, Referral)
         if expected_version is not None and referral.version != expected_version:
             raise VersionConflict(referral.version)

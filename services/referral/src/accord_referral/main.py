@@ -18,7 +18,7 @@ from accord_referral.domain.errors import ReferralError
 from accord_referral.integration import inbox_handlers
 
 
-def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
+def make_runtime(settings: ServiceSettings) -> ServiceRuntime[ReferralService]:
     pdp = PolicyDecisionPoint(settings.opa_url, settings.opa_timeout_seconds)
 
     def eligibility(input_data: dict[str, Any]) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
     )
 
 
-def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
+def make_api(runtime: ServiceRuntime[ReferralService], with_workers: bool = False) -> FastAPI:
     return build_api(runtime, "Accord referral service (police)", [router], with_workers)
 
 

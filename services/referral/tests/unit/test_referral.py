@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from accord_referral.commands import IncidentReport, Party, SubmitReferral
 from accord_referral.domain import (
     QUESTION_CODES,
     RED_FLAG_CODES,
@@ -58,7 +59,22 @@ def submitted(**overrides: Any) -> Referral:
         "deadlines": DEADLINES,
     }
     arguments.update(overrides)
-    return Referral.submit(**arguments)
+    a = arguments
+    command = SubmitReferral(
+        jurisdiction=a["jurisdiction"],
+        initiated_by=a["initiated_by"],
+        incident=IncidentReport(a["incident_date"], a["incident_summary"], a["offence_type"]),
+        victim=Party(a["victim_name"], a["victim_date_of_birth"]),
+        offender=Party(a["offender_name"], a["offender_date_of_birth"]),
+        offender_acknowledged=a["offender_acknowledged"],
+        guilty_plea=a["guilty_plea"],
+        court_reference=a["court_reference"],
+        dash_answers=checklist(),
+        professional_judgement_high=False,
+        submitted_by=a["submitted_by"],
+        referring_org="north-police",
+    )
+    return Referral.submit(a["case_id"], command, a["submitted_at"], a["deadlines"])
 
 
 def assessed(yes: int = 3, **overrides: Any) -> Referral:

@@ -23,6 +23,7 @@ from accord_kernel.contracts import (
     SafetyPlanChanged,
     VictimServicesTransferred,
 )
+from accord_kernel.domain_rules import NotFound
 from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
@@ -38,12 +39,6 @@ A = TypeVar("A", bound=Aggregate)
 
 class Logged(DomainEvent):
     item_id: uuid.UUID
-
-
-class NotFound(Exception):
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
 
 
 def _ns(*parts: str) -> uuid.UUID:

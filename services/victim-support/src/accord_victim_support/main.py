@@ -21,7 +21,7 @@ from accord_victim_support.integration import inbox_handlers
 log = logging.getLogger("accord.victim_support")
 
 
-class VictimSupportRuntime(ServiceRuntime):
+class VictimSupportRuntime(ServiceRuntime[VictimSupportService]):
     """Adds the sweep that records consent expiry (policy already ignores lapsed provisions)."""
 
     async def run_workers(
@@ -44,7 +44,7 @@ class VictimSupportRuntime(ServiceRuntime):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
-def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
+def make_runtime(settings: ServiceSettings) -> ServiceRuntime[VictimSupportService]:
     app = VictimSupportService(settings)
     inbox = ApplicationInbox(app, inbox_handlers(app), refusals=(VictimSupportError,))
     runtime = VictimSupportRuntime(
@@ -54,7 +54,7 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
     return runtime
 
 
-def make_api(runtime: ServiceRuntime, with_workers: bool = False) -> FastAPI:
+def make_api(runtime: ServiceRuntime[VictimSupportService], with_workers: bool = False) -> FastAPI:
     return build_api(
         runtime, "Accord victim-support service (victim services)", [router], with_workers
     )

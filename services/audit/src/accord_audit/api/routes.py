@@ -10,31 +10,27 @@ from typing import Annotated, Any
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Resource
 from accord_kernel.problems import Problem, not_found
-from accord_kernel.runtime import CurrentSubject, Runtime
-from fastapi import APIRouter, Path, Query
+from accord_kernel.responses import READ, problems
+from accord_kernel.runtime import CurrentSubject, ServiceRuntime, current_runtime
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse
 
+from accord_audit.api.schemas import (
+    AuditEntryOut,
+    AuditEntryWithLeaf,
+    ConsistencyProofOut,
+    InclusionProofOut,
+)
 from accord_audit.application import AuditService
-from accord_audit.errors import AuditError
 
 router = APIRouter(tags=["audit log"])
 CaseId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 PRIVACY = frozenset({"audit"})
-
-
-def service(runtime: Runtime) -> AuditService:
-    app = runtime.app
-    assert isinstance(app, AuditService)
-    return app
+Runtime = Annotated[ServiceRuntime[AuditService], Depends(current_runtime)]
 
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def problem_from(exc: AuditError) -> Problem:
-    status = 404 if exc.code == "out_of_range" else 422
-    return Problem(status, exc.code, str(exc))
 
 
 def _audited(
@@ -51,9 +47,10 @@ def _audited(
     "/checkpoint",
     response_class=PlainTextResponse,
     summary="Latest signed checkpoint (C2SP signed note)",
+    responses=problems(404),
 )
 def checkpoint(subject: CurrentSubject, runtime: Runtime) -> str:
-    note = service(runtime).publish_checkpoint()
+    note = runtime.app.publish_checkpoint()
     if note is None:
         raise Problem(404, "empty_log", "The log has no entries yet")
     return note
@@ -63,84 +60,102 @@ def checkpoint(subject: CurrentSubject, runtime: Runtime) -> str:
     "/verifier-key",
     response_class=PlainTextResponse,
     summary="The checkpoint signer's verifier key (vkey)",
+    responses=problems(),
 )
 def verifier_key(subject: CurrentSubject, runtime: Runtime) -> str:
-    return service(runtime).verifier_key() + "\n"
+    return runtime.app.verifier_key() + "\n"
 
 
-@router.get("/entries/{index}", summary="One log entry (privacy officers)")
+@router.get(
+    "/entries/{index}",
+    summary="One log entry (privacy officers)",
+    response_model=AuditEntryWithLeaf,
+    responses=problems(403, 404),
+    **READ,
+)
 def entry(
     index: Annotated[int, Path(ge=0, le=2**62)], subject: CurrentSubject, runtime: Runtime
 ) -> dict[str, Any]:
     require(subject, PRIVACY)
-    try:
-        doc = service(runtime).entry_document(index)
-    except AuditError as exc:
-        raise problem_from(exc) from exc
+    doc = runtime.app.entry_document(index)
     visible = _audited(runtime, subject, "audit", [doc])
     if not visible:
         raise Problem(403, "access_denied", "Access denied by policy")
     (projected,) = visible
-    leaf = service(runtime).store.entry(index).leaf_hash
+    leaf = runtime.app.store.entry(index).leaf_hash
     return {**projected, "leaf_hash": b64(leaf)}
 
 
-@router.get("/proofs/inclusion", summary="Inclusion proof of an entry in a tree size")
+@router.get(
+    "/proofs/inclusion",
+    summary="Inclusion proof of an entry in a tree size",
+    responses=problems(404),
+)
 def inclusion(
     index: Annotated[int, Query(ge=0, le=2**62)],
     tree_size: Annotated[int, Query(ge=1, le=2**62)],
     subject: CurrentSubject,
     runtime: Runtime,
-) -> dict[str, Any]:
-    store = service(runtime).store
-    try:
-        proof = store.inclusion_proof(index, tree_size)
-        leaf = store.entry(index).leaf_hash
-    except AuditError as exc:
-        raise problem_from(exc) from exc
-    return {
-        "index": index,
-        "tree_size": tree_size,
-        "leaf_hash": b64(leaf),
-        "hashes": [b64(h) for h in proof],
-    }
+) -> InclusionProofOut:
+    store = runtime.app.store
+    proof = store.inclusion_proof(index, tree_size)
+    leaf = store.entry(index).leaf_hash
+    return InclusionProofOut(
+        index=index, tree_size=tree_size, leaf_hash=b64(leaf), hashes=[b64(h) for h in proof]
+    )
 
 
-@router.get("/proofs/consistency", summary="Consistency proof between two tree sizes")
+@router.get(
+    "/proofs/consistency",
+    summary="Consistency proof between two tree sizes",
+    responses=problems(404),
+)
 def consistency(
     first: Annotated[int, Query(ge=1, le=2**62)],
     second: Annotated[int, Query(ge=1, le=2**62)],
     subject: CurrentSubject,
     runtime: Runtime,
-) -> dict[str, Any]:
-    try:
-        proof = service(runtime).store.consistency_proof(first, second)
-    except AuditError as exc:
-        raise problem_from(exc) from exc
-    return {"first": first, "second": second, "hashes": [b64(h) for h in proof]}
+) -> ConsistencyProofOut:
+    proof = runtime.app.store.consistency_proof(first, second)
+    return ConsistencyProofOut(first=first, second=second, hashes=[b64(h) for h in proof])
 
 
-@router.get("/cases/{case_id}/access", summary="Who accessed a case (privacy officers)")
+@router.get(
+    "/cases/{case_id}/access",
+    summary="Who accessed a case (privacy officers)",
+    response_model=list[AuditEntryOut],
+    responses=problems(403),
+    **READ,
+)
 def case_access(case_id: CaseId, subject: CurrentSubject, runtime: Runtime) -> list[dict[str, Any]]:
     require(subject, PRIVACY, {"privacy_officer"})
-    return _audited(runtime, subject, "audit", service(runtime).case_entries(case_id, "access"))
+    return _audited(runtime, subject, "audit", runtime.app.case_entries(case_id, "access"))
 
 
-@router.get("/cases/{case_id}/events", summary="Every recorded event of a case (privacy officers)")
+@router.get(
+    "/cases/{case_id}/events",
+    summary="Every recorded event of a case (privacy officers)",
+    response_model=list[AuditEntryOut],
+    responses=problems(403),
+    **READ,
+)
 def case_events(case_id: CaseId, subject: CurrentSubject, runtime: Runtime) -> list[dict[str, Any]]:
     require(subject, PRIVACY, {"privacy_officer"})
-    return _audited(runtime, subject, "audit", service(runtime).case_entries(case_id, "event"))
+    return _audited(runtime, subject, "audit", runtime.app.case_entries(case_id, "event"))
 
 
 @router.get(
     "/victims/{case_id}/access-log",
     summary="Who accessed a victim's data, for victim services to show the victim",
+    response_model=list[AuditEntryOut],
+    responses=problems(403, 404),
+    **READ,
 )
 def victim_access_log(
     case_id: CaseId, subject: CurrentSubject, runtime: Runtime
 ) -> list[dict[str, Any]]:
     require(subject, {"victim_services"})
-    svc = service(runtime)
+    svc = runtime.app
     entries = [
         e for e in svc.case_entries(case_id, "access") if e.get("service") == "victim-support"
     ]

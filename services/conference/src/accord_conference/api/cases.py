@@ -3,27 +3,43 @@ conference, make and monitor the outcome agreement. Conference notes stay with t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from accord_kernel.application import AlreadyExists, VersionConflict, retry_on_conflict
+from accord_kernel.application import retry_on_conflict
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Change, Purpose, Resource
-from accord_kernel.problems import Problem, domain_problem, not_found
-from accord_kernel.runtime import CurrentSubject, Runtime
+from accord_kernel.problems import Problem, not_found
+from accord_kernel.responses import READ, problems
+from accord_kernel.runtime import CurrentSubject, ServiceRuntime, current_runtime
 from accord_kernel.schemas import StrictModel as Strict
 from accord_kernel.versions import IfMatch, expected, required
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from accord_conference.application import ConferenceService, NotEligible, NotFound
-from accord_conference.domain import ConferenceError
+from accord_conference.api.schemas import (
+    Accepted,
+    FacilitatorOut,
+    FacilitatorRegistered,
+    GateOut,
+    RJCaseOut,
+)
+from accord_conference.application import ConferenceService
+from accord_conference.commands import (
+    DraftAgreement,
+    RecordAgreementConsent,
+    RecordConferenceHeld,
+    RecordOffenderConsent,
+    RecordPreparation,
+    ReportItem,
+    Stop,
+    WithdrawOutcomeSharing,
+)
 
 router = APIRouter(tags=["RJ cases"])
 RJ = frozenset({"rj_provider"})
 COORDINATORS = {"coordinator", "supervisor"}
-T = TypeVar("T")
+Runtime = Annotated[ServiceRuntime[ConferenceService], Depends(current_runtime)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Notes = Annotated[str, StringConstraints(max_length=20000)]
 ShortId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{1,100}$")]
@@ -121,32 +137,6 @@ class ItemReportIn(Strict):
     expected_version: int | None = Field(default=None, ge=1)
 
 
-def service(runtime: Runtime) -> ConferenceService:
-    app = runtime.app
-    assert isinstance(app, ConferenceService)
-    return app
-
-
-def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    try:
-        return retry_on_conflict(fn, *args, **kwargs)  # type: ignore[no-any-return]
-    except NotFound as exc:
-        raise not_found(str(exc) or "case") from exc
-    except NotEligible as exc:
-        raise Problem(
-            409, "invalid_state", "Only an eligible referral can be accepted", state=exc.state
-        ) from exc
-    except AlreadyExists as exc:
-        raise Problem(409, "already_exists", f"The {exc.what} already exists") from exc
-    except VersionConflict as exc:
-        raise Problem(
-            412, "version_conflict", "The case has changed", current_version=exc.current
-        ) from exc
-    except ConferenceError as exc:
-        details = dict(getattr(exc, "details", {}))
-        raise domain_problem(exc.http_status, exc.code, str(exc), None, details) from exc
-
-
 def coordinator(subject: Subject) -> Subject:
     return require(subject, RJ, COORDINATORS)
 
@@ -162,8 +152,8 @@ def authorise_case(
     coordinator or supervisor of the provider that accepted it; for other organisations the
     case does not exist (SPEC section 4a)."""
     practitioner(subject)
-    svc = service(runtime)
-    rj = call(svc.rj_case, case_id)
+    svc = runtime.app
+    rj = retry_on_conflict(svc.rj_case, case_id)
     runtime.pep.authorise_change(
         subject,
         Change(
@@ -181,7 +171,7 @@ def authorise_facilitator(
     runtime: Runtime, subject: Subject, facilitator_id: str, command: str
 ) -> None:
     coordinator(subject)
-    owner = call(service(runtime).facilitator, facilitator_id).org
+    owner = retry_on_conflict(runtime.app.facilitator, facilitator_id).org
     runtime.pep.authorise_change(
         subject,
         Change(
@@ -191,10 +181,15 @@ def authorise_facilitator(
 
 
 # --- facilitators -----------------------------------------------------------------------
-@router.post("/facilitators", status_code=201, summary="Register a facilitator")
+@router.post(
+    "/facilitators",
+    status_code=201,
+    summary="Register a facilitator",
+    responses=problems(403, 409),
+)
 def register_facilitator(
     body: FacilitatorIn, subject: CurrentSubject, runtime: Runtime
-) -> dict[str, str]:
+) -> FacilitatorRegistered:
     coordinator(subject)
     if not runtime.directory.is_member(subject.org, "rj_provider"):
         raise Problem(
@@ -203,8 +198,8 @@ def register_facilitator(
             "Forbidden",
             "the token's organisation is not an RJ provider of this deployment",
         )
-    call(
-        service(runtime).register_facilitator,
+    retry_on_conflict(
+        runtime.app.register_facilitator,
         body.facilitator_id,
         body.name,
         subject.org,
@@ -212,43 +207,54 @@ def register_facilitator(
         body.accredited_until,
         body.endorsement_expires,
     )
-    return {"facilitator_id": body.facilitator_id}
+    return FacilitatorRegistered(facilitator_id=body.facilitator_id)
 
 
-@router.get("/facilitators", summary="Facilitators, accreditation and endorsement")
-def facilitators(subject: CurrentSubject, runtime: Runtime) -> list[dict[str, Any]]:
+@router.get(
+    "/facilitators",
+    summary="Facilitators, accreditation and endorsement",
+    responses=problems(403),
+)
+def facilitators(subject: CurrentSubject, runtime: Runtime) -> list[FacilitatorOut]:
     require(subject, RJ)
-    return service(runtime).facilitators(org=subject.org)
+    return [FacilitatorOut.model_validate(f) for f in runtime.app.facilitators(org=subject.org)]
 
 
 @router.post(
     "/facilitators/{facilitator_id}/endorsement",
     status_code=204,
     summary="Renew the family-violence endorsement",
+    responses=problems(403, 404),
 )
 def renew(facilitator_id: str, body: RenewIn, subject: CurrentSubject, runtime: Runtime) -> None:
     authorise_facilitator(runtime, subject, facilitator_id, "renew_endorsement")
-    call(service(runtime).renew_endorsement, facilitator_id, body.endorsement_expires)
+    retry_on_conflict(runtime.app.renew_endorsement, facilitator_id, body.endorsement_expires)
 
 
 @router.post(
     "/facilitators/{facilitator_id}/supervision",
     status_code=204,
     summary="Log a supervision session",
+    responses=problems(403, 404),
 )
 def supervision(
     facilitator_id: str, body: SupervisionIn, subject: CurrentSubject, runtime: Runtime
 ) -> None:
     authorise_facilitator(runtime, subject, facilitator_id, "log_supervision")
-    call(service(runtime).log_supervision, facilitator_id, subject.user, body.notes_ref)
+    retry_on_conflict(runtime.app.log_supervision, facilitator_id, subject.user, body.notes_ref)
 
 
 # --- cases ------------------------------------------------------------------------------
-@router.post("/intake/{case_id}/accept", status_code=201, summary="Accept an eligible referral")
-def accept(case_id: str, subject: CurrentSubject, runtime: Runtime) -> dict[str, str]:
+@router.post(
+    "/intake/{case_id}/accept",
+    status_code=201,
+    summary="Accept an eligible referral",
+    responses=problems(403, 404, 409),
+)
+def accept(case_id: str, subject: CurrentSubject, runtime: Runtime) -> Accepted:
     coordinator(subject)
-    svc = service(runtime)
-    call(svc.intake, case_id)
+    svc = runtime.app
+    retry_on_conflict(svc.intake, case_id)
     runtime.pep.authorise_change(
         subject,
         Change(
@@ -259,12 +265,12 @@ def accept(case_id: str, subject: CurrentSubject, runtime: Runtime) -> dict[str,
             case=svc.policy_case(case_id, subject.agency, subject.user),
         ),
     )
-    call(svc.accept, case_id, subject.org, subject.user)
-    return {"case_id": case_id, "status": "open"}
+    retry_on_conflict(svc.accept, case_id, subject.org, subject.user)
+    return Accepted(case_id=case_id, status="open")
 
 
 def case_resource(svc: ConferenceService, case_id: str, subject: Subject) -> Resource:
-    rj = call(svc.rj_case, case_id)
+    rj = retry_on_conflict(svc.rj_case, case_id)
     facilitators = [f for f in (rj.facilitator_id, rj.co_facilitator_id) if f]
     return Resource(
         type="rj_case",
@@ -275,14 +281,20 @@ def case_resource(svc: ConferenceService, case_id: str, subject: Subject) -> Res
     )
 
 
-@router.get("/cases", summary="RJ cases (policy-filtered per row)")
+@router.get(
+    "/cases",
+    summary="RJ cases (policy-filtered per row)",
+    response_model=list[RJCaseOut],
+    responses=problems(),
+    **READ,
+)
 def list_cases(
     subject: CurrentSubject,
     runtime: Runtime,
     purpose: Purpose = "case_management",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
-    svc = service(runtime)
+    svc = runtime.app
     resources = [
         case_resource(svc, rj.case_id, subject)
         for rj in svc.cases(limit, visible_to=(subject.agency, subject.org))
@@ -290,16 +302,27 @@ def list_cases(
     return [p for p in runtime.pep.read(subject, purpose, resources) if p is not None]
 
 
-@router.get("/cases/{case_id}", summary="One RJ case (field-level policy)")
+@router.get(
+    "/cases/{case_id}",
+    summary="One RJ case (field-level policy)",
+    response_model=RJCaseOut,
+    responses=problems(403, 404),
+    **READ,
+)
 def read_case(
     case_id: str, subject: CurrentSubject, runtime: Runtime, purpose: Purpose = "case_management"
 ) -> dict[str, Any]:
     return runtime.pep.read_one(
-        subject, purpose, case_resource(service(runtime), case_id, subject), what="RJ case"
+        subject, purpose, case_resource(runtime.app, case_id, subject), what="RJ case"
     )
 
 
-@router.get("/cases/{case_id}/gate", summary="Every failed gate condition, direct and indirect")
+@router.get(
+    "/cases/{case_id}/gate",
+    summary="Every failed gate condition, direct and indirect",
+    response_model=GateOut,
+    responses=problems(403, 404),
+)
 def gate(
     case_id: str,
     subject: CurrentSubject,
@@ -313,12 +336,17 @@ def gate(
         ),
     ] = None,
 ) -> dict[str, Any]:
-    svc = service(runtime)
+    svc = runtime.app
     read_one_case(runtime, subject, case_id)
-    return call(svc.gate, case_id, on)
+    return retry_on_conflict(svc.gate, case_id, on)
 
 
-@router.post("/cases/{case_id}/facilitators", status_code=204, summary="Assign a facilitator")
+@router.post(
+    "/cases/{case_id}/facilitators",
+    status_code=204,
+    summary="Assign a facilitator",
+    responses=problems(403, 404, 409, 412),
+)
 def assign(
     case_id: str,
     body: AssignIn,
@@ -328,11 +356,11 @@ def assign(
 ) -> None:
     coordinator(subject)
     authorise_case(runtime, subject, case_id, "assign_facilitator")
-    svc = service(runtime)
+    svc = runtime.app
     # A provider assigns its own facilitators only; another provider's do not exist for it.
-    if call(svc.facilitator, body.facilitator_id).org != subject.org:
+    if retry_on_conflict(svc.facilitator, body.facilitator_id).org != subject.org:
         raise not_found("facilitator")
-    call(
+    retry_on_conflict(
         svc.assign_facilitator,
         case_id,
         body.facilitator_id,
@@ -342,7 +370,9 @@ def assign(
     )
 
 
-@router.post("/cases/{case_id}/offender-consent", status_code=204)
+@router.post(
+    "/cases/{case_id}/offender-consent", status_code=204, responses=problems(403, 404, 409, 412)
+)
 def offender_consent(
     case_id: str,
     body: OffenderConsentIn,
@@ -351,18 +381,19 @@ def offender_consent(
     if_match: IfMatch = None,
 ) -> None:
     authorise_case(runtime, subject, case_id, "record_offender_consent")
-    call(
-        service(runtime).command,
+    retry_on_conflict(
+        runtime.app.command,
         case_id,
-        "record_offender_consent",
-        body.given,
-        _now(),
+        RecordOffenderConsent(body.given, _now()),
         expected_version=expected(body.expected_version, if_match),
     )
 
 
 @router.post(
-    "/cases/{case_id}/preparations", status_code=204, summary="Record a preparation meeting"
+    "/cases/{case_id}/preparations",
+    status_code=204,
+    summary="Record a preparation meeting",
+    responses=problems(403, 404, 409, 412),
 )
 def preparation(
     case_id: str,
@@ -372,18 +403,19 @@ def preparation(
     if_match: IfMatch = None,
 ) -> None:
     authorise_case(runtime, subject, case_id, "record_preparation")
-    call(
-        service(runtime).command,
+    retry_on_conflict(
+        runtime.app.command,
         case_id,
-        "record_preparation",
-        body.participant,
-        subject.user,
-        _now(),
-        seen_alone=body.seen_alone,
-        coercion_screen=body.coercion_screen,
-        support_persons=body.support_persons,
-        childrens_needs=body.childrens_needs,
-        notes=body.notes,
+        RecordPreparation(
+            body.participant,
+            subject.user,
+            _now(),
+            seen_alone=body.seen_alone,
+            coercion_screen=body.coercion_screen,
+            support_persons=body.support_persons,
+            childrens_needs=body.childrens_needs,
+            notes=body.notes,
+        ),
         expected_version=expected(body.expected_version, if_match),
     )
 
@@ -392,6 +424,7 @@ def preparation(
     "/cases/{case_id}/conference",
     status_code=204,
     summary="Schedule a conference (the gate lists every failed condition)",
+    responses=problems(403, 404, 409, 412, 428),
 )
 def schedule(
     case_id: str,
@@ -403,8 +436,8 @@ def schedule(
     authorise_case(runtime, subject, case_id, "schedule")
     # Two coordinators scheduling one case at once must not silently override each other.
     version = required(expected(body.expected_version, if_match))
-    call(
-        service(runtime).schedule,
+    retry_on_conflict(
+        runtime.app.schedule,
         case_id,
         body.modality,
         body.at_time,
@@ -413,31 +446,40 @@ def schedule(
     )
 
 
-@router.post("/cases/{case_id}/conference/held", status_code=204)
+@router.post(
+    "/cases/{case_id}/conference/held", status_code=204, responses=problems(403, 404, 409, 412)
+)
 def held(
     case_id: str, body: HeldIn, subject: CurrentSubject, runtime: Runtime, if_match: IfMatch = None
 ) -> None:
     authorise_case(runtime, subject, case_id, "record_conference_held")
-    call(
-        service(runtime).command,
+    retry_on_conflict(
+        runtime.app.command,
         case_id,
-        "record_conference_held",
-        _now(),
-        body.notes,
-        subject.user,
+        RecordConferenceHeld(_now(), body.notes, subject.user),
         expected_version=expected(body.expected_version, if_match),
     )
 
 
-@router.post("/cases/{case_id}/stop", status_code=204, summary="Stop the case, with a reason")
+@router.post(
+    "/cases/{case_id}/stop",
+    status_code=204,
+    summary="Stop the case, with a reason",
+    responses=problems(403, 404, 409),
+)
 def stop(case_id: str, body: StopIn, subject: CurrentSubject, runtime: Runtime) -> None:
     # A stop always takes effect for the case's own provider, even while the policy engine is
     # down: stopping protects, it never exposes.
     authorise_case(runtime, subject, case_id, "stop", safety_fallback=True)
-    call(service(runtime).command, case_id, "stop", body.reason, subject.user, _now())
+    retry_on_conflict(runtime.app.command, case_id, Stop(body.reason, subject.user, _now()))
 
 
-@router.put("/cases/{case_id}/agreement", status_code=204, summary="Draft the outcome agreement")
+@router.put(
+    "/cases/{case_id}/agreement",
+    status_code=204,
+    summary="Draft the outcome agreement",
+    responses=problems(403, 404, 409, 412),
+)
 def agreement(
     case_id: str,
     body: AgreementIn,
@@ -447,13 +489,10 @@ def agreement(
 ) -> None:
     authorise_case(runtime, subject, case_id, "draft_agreement")
     items = [{**i.model_dump(), "due_date": i.due_date.isoformat()} for i in body.items]
-    call(
-        service(runtime).command,
+    retry_on_conflict(
+        runtime.app.command,
         case_id,
-        "draft_agreement",
-        items,
-        subject.user,
-        _now(),
+        DraftAgreement(items, subject.user, _now()),
         expected_version=expected(body.expected_version, if_match),
     )
 
@@ -462,6 +501,7 @@ def agreement(
     "/cases/{case_id}/agreement/consents",
     status_code=204,
     summary="A party's consent to the agreement and to sharing it with the court",
+    responses=problems(403, 404, 409, 412),
 )
 def agreement_consent(
     case_id: str,
@@ -471,14 +511,10 @@ def agreement_consent(
     if_match: IfMatch = None,
 ) -> None:
     authorise_case(runtime, subject, case_id, "record_agreement_consent")
-    call(
-        service(runtime).command,
+    retry_on_conflict(
+        runtime.app.command,
         case_id,
-        "record_agreement_consent",
-        body.party,
-        body.agrees,
-        body.share_with_court,
-        _now(),
+        RecordAgreementConsent(body.party, body.agrees, body.share_with_court, _now()),
         expected_version=expected(body.expected_version, if_match),
     )
 
@@ -487,18 +523,20 @@ def agreement_consent(
     "/cases/{case_id}/agreement/outcome-sharing-withdrawal",
     status_code=204,
     summary="A party withdraws consent to share the outcome with the court",
+    responses=problems(403, 404, 409),
 )
 def withdraw_sharing(
     case_id: str, body: OutcomeSharingIn, subject: CurrentSubject, runtime: Runtime
 ) -> None:
     authorise_case(runtime, subject, case_id, "withdraw_outcome_sharing")
-    call(service(runtime).command, case_id, "withdraw_outcome_sharing", body.party, _now())
+    retry_on_conflict(runtime.app.command, case_id, WithdrawOutcomeSharing(body.party, _now()))
 
 
 @router.post(
     "/cases/{case_id}/agreement/items/{item_id}/report",
     status_code=204,
     summary="Report an item completed or breached, with evidence",
+    responses=problems(403, 404, 409, 412),
 )
 def report_item(
     case_id: str,
@@ -509,8 +547,8 @@ def report_item(
     if_match: IfMatch = None,
 ) -> None:
     require(subject, {"rj_provider", "police", "victim_services", "court"})
-    svc = service(runtime)
-    rj = call(svc.rj_case, case_id)
+    svc = runtime.app
+    rj = retry_on_conflict(svc.rj_case, case_id)
     item = next((i for i in rj.agreement_items if i.get("item_id") == item_id), None)
     # Reported by the responsible organisation of the item's monitoring agency (SPEC 4a).
     runtime.pep.authorise_change(
@@ -524,15 +562,10 @@ def report_item(
             assigned_facilitators=[f for f in (rj.facilitator_id, rj.co_facilitator_id) if f],
         ),
     )
-    command = "complete_item" if body.status == "completed" else "breach_item"
-    call(
-        service(runtime).command,
+    retry_on_conflict(
+        runtime.app.command,
         case_id,
-        command,
-        item_id,
-        body.evidence,
-        subject.agency,
-        _now(),
+        ReportItem(item_id, body.status, body.evidence, subject.agency, _now()),
         expected_version=expected(body.expected_version, if_match),
     )
 
@@ -543,7 +576,7 @@ def read_one_case(runtime: Runtime, subject: Subject, case_id: str) -> dict[str,
     return runtime.pep.read_one(
         subject,
         "case_management",
-        case_resource(service(runtime), case_id, subject),
+        case_resource(runtime.app, case_id, subject),
         what="RJ case",
     )
 

@@ -6,26 +6,23 @@ from typing import Annotated, Any
 
 from accord_kernel.identity import require
 from accord_kernel.policy import Change, Resource
-from accord_kernel.problems import Problem, not_found
-from accord_kernel.runtime import CurrentSubject, Runtime
-from fastapi import APIRouter, Query
+from accord_kernel.problems import Problem
+from accord_kernel.responses import READ, problems
+from accord_kernel.runtime import CurrentSubject, ServiceRuntime, current_runtime
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from accord_conference.application import ConferenceService, NotFound
+from accord_conference.api.schemas import IntakeOut
+from accord_conference.application import ConferenceService
 
 router = APIRouter(prefix="/intake", tags=["intake"])
 RJ = frozenset({"rj_provider"})
+Runtime = Annotated[ServiceRuntime[ConferenceService], Depends(current_runtime)]
 
 
 class DeclineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-
-
-def service(runtime: Runtime) -> ConferenceService:
-    app = runtime.app
-    assert isinstance(app, ConferenceService)
-    return app
 
 
 def intake_resource(
@@ -39,7 +36,13 @@ def intake_resource(
     )
 
 
-@router.get("", summary="Referrals known to the RJ provider (policy-filtered)")
+@router.get(
+    "",
+    summary="Referrals known to the RJ provider (policy-filtered)",
+    response_model=list[IntakeOut],
+    responses=problems(403),
+    **READ,
+)
 def list_intake(
     subject: CurrentSubject,
     runtime: Runtime,
@@ -47,7 +50,7 @@ def list_intake(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     require(subject, RJ)
-    svc = service(runtime)
+    svc = runtime.app
     docs = svc.intake_list(limit=limit, status=status)
     projected = runtime.pep.read(
         subject,
@@ -57,14 +60,17 @@ def list_intake(
     return [p for p in projected if p is not None]
 
 
-@router.get("/{case_id}", summary="One referral in the intake")
+@router.get(
+    "/{case_id}",
+    summary="One referral in the intake",
+    response_model=IntakeOut,
+    responses=problems(403, 404),
+    **READ,
+)
 def read_intake(case_id: str, subject: CurrentSubject, runtime: Runtime) -> dict[str, Any]:
     require(subject, RJ)
-    svc = service(runtime)
-    try:
-        doc = svc.intake_document(svc.intake(case_id))
-    except NotFound as exc:
-        raise not_found("referral in intake") from exc
+    svc = runtime.app
+    doc = svc.intake_document(svc.intake(case_id))
     return runtime.pep.read_one(
         subject,
         "case_management",
@@ -73,18 +79,16 @@ def read_intake(case_id: str, subject: CurrentSubject, runtime: Runtime) -> dict
     )
 
 
-def _intake_or_404(svc: ConferenceService, case_id: str) -> Any:
-    try:
-        return svc.intake(case_id)
-    except NotFound as exc:
-        raise not_found("referral in intake") from exc
-
-
-@router.post("/{case_id}/decline", status_code=204, summary="Decline a referral, with a reason")
+@router.post(
+    "/{case_id}/decline",
+    status_code=204,
+    summary="Decline a referral, with a reason",
+    responses=problems(403, 404, 409),
+)
 def decline(case_id: str, body: DeclineIn, subject: CurrentSubject, runtime: Runtime) -> None:
     require(subject, RJ, {"coordinator", "supervisor"})
-    svc = service(runtime)
-    intake = _intake_or_404(svc, case_id)
+    svc = runtime.app
+    intake = svc.intake(case_id)
     runtime.pep.authorise_change(
         subject,
         Change(

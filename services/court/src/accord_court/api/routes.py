@@ -4,30 +4,25 @@ support notes or location, so no answer of the policy can put them in front of a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from accord_kernel.application import VersionConflict
+from accord_kernel.application import retry_on_conflict
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Change, Purpose, Resource
-from accord_kernel.problems import Problem, domain_problem, not_found
-from accord_kernel.runtime import CurrentSubject, Runtime
+from accord_kernel.responses import READ, problems
+from accord_kernel.runtime import CurrentSubject, ServiceRuntime, current_runtime
 from accord_kernel.versions import IfMatch
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from accord_court.application import (
-    ConcurrentDecision,
-    CourtCaseNotFound,
-    CourtService,
-    IdempotencyKeyReused,
-)
-from accord_court.domain import COURT_REFERENCE_PATTERN, CourtError
+from accord_court.api.schemas import CourtCaseOut
+from accord_court.application import CourtService
+from accord_court.domain import COURT_REFERENCE_PATTERN
 
 router = APIRouter(prefix="/court-cases", tags=["court cases"])
 COURT = frozenset({"court"})
 REVIEWERS = {"clerk", "judge"}
-T = TypeVar("T")
+Runtime = Annotated[ServiceRuntime[CourtService], Depends(current_runtime)]
 # Court references may contain '/', hence the `path` converter in the routes below.
 CourtReference = Annotated[
     str, Path(pattern=COURT_REFERENCE_PATTERN, description="The court's own reference for the case")
@@ -44,44 +39,6 @@ class DecisionIn(BaseModel):
     notes: Annotated[str, StringConstraints(max_length=2000)] = ""
 
 
-def service(runtime: Runtime) -> CourtService:
-    app = runtime.app
-    assert isinstance(app, CourtService)
-    return app
-
-
-def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    try:
-        return fn(*args, **kwargs)
-    except CourtCaseNotFound as exc:
-        raise not_found("court case") from exc
-    except IdempotencyKeyReused as exc:
-        raise Problem(
-            422,
-            "idempotency_key_reused",
-            "Idempotency-Key already used",
-            "This Idempotency-Key was used for a different decision; use a new key "
-            "for a new request.",
-        ) from exc
-    except VersionConflict as exc:
-        raise Problem(
-            412,
-            "version_conflict",
-            "The court case has changed",
-            "Read the court case and retry with its current version.",
-            current_version=exc.current,
-        ) from exc
-    except ConcurrentDecision as exc:
-        raise Problem(
-            409,
-            "concurrent_update",
-            "The court case has changed",
-            "Another change was saved first; read the court case and retry.",
-        ) from exc
-    except CourtError as exc:
-        raise domain_problem(exc.http_status, exc.code, exc.message, None, exc.details) from exc
-
-
 def court_case_resource(svc: CourtService, document: dict[str, Any], subject: Subject) -> Resource:
     case_id = document["case_id"]
     return Resource(
@@ -92,7 +49,13 @@ def court_case_resource(svc: CourtService, document: dict[str, Any], subject: Su
     )
 
 
-@router.get("", summary="Court cases of this court (policy-filtered per row)")
+@router.get(
+    "",
+    summary="Court cases of this court (policy-filtered per row)",
+    response_model=list[CourtCaseOut],
+    responses=problems(403),
+    **READ,
+)
 def list_court_cases(
     subject: CurrentSubject,
     runtime: Runtime,
@@ -108,7 +71,7 @@ def list_court_cases(
     ] = None,
 ) -> list[dict[str, Any]]:
     require(subject, COURT)
-    svc = service(runtime)
+    svc = runtime.app
     documents = svc.court_views(limit) if case_id is None else svc.court_views_of_case(case_id)
     resources = [court_case_resource(svc, d, subject) for d in documents[:limit]]
     # The policy decides each row; a page holds only this court's own cases.
@@ -119,6 +82,9 @@ def list_court_cases(
 @router.get(
     "/{court_reference:path}",
     summary="One court case: item statuses always, item text only with outcome consent",
+    response_model=CourtCaseOut,
+    responses=problems(403, 404),
+    **READ,
 )
 def read_court_case(
     court_reference: CourtReference,
@@ -126,8 +92,8 @@ def read_court_case(
     runtime: Runtime,
     purpose: Purpose = "compliance_review",
 ) -> dict[str, Any]:
-    svc = service(runtime)
-    document = call(svc.court_view, court_reference)
+    svc = runtime.app
+    document = retry_on_conflict(svc.court_view, court_reference)
     return runtime.pep.read_one(
         subject, purpose, court_case_resource(svc, document, subject), what="court case"
     )
@@ -137,6 +103,7 @@ def read_court_case(
     "/{court_reference:path}/decisions",
     status_code=204,
     summary="Record a review decision (court clerks and judges)",
+    responses=problems(403, 404, 409, 412),
 )
 def record_decision(
     court_reference: CourtReference,
@@ -147,8 +114,8 @@ def record_decision(
     if_match: IfMatch = None,
 ) -> None:
     require(subject, COURT, REVIEWERS)
-    svc = service(runtime)
-    document = call(svc.court_view, court_reference)
+    svc = runtime.app
+    document = retry_on_conflict(svc.court_view, court_reference)
     runtime.pep.authorise_change(
         subject,
         Change(
@@ -159,7 +126,7 @@ def record_decision(
             what="court case",
         ),
     )
-    call(
+    retry_on_conflict(
         svc.record_review_decision,
         court_reference,
         body.decision,

@@ -7,43 +7,29 @@ import json
 import logging
 from typing import Annotated, Any
 
-from accord_kernel.application import VersionConflict, retry_on_conflict
+from accord_kernel.application import retry_on_conflict
 from accord_kernel.identity import Subject, require
-from accord_kernel.policy import Change, PolicyUnavailable, Purpose, Resource
-from accord_kernel.problems import (
-    Problem,
-    domain_problem,
-    forbidden,
-    not_found,
-    policy_unavailable,
-)
-from accord_kernel.runtime import CurrentSubject, Runtime
+from accord_kernel.policy import Change, Purpose, Resource
+from accord_kernel.problems import forbidden
+from accord_kernel.responses import READ, problems
+from accord_kernel.runtime import CurrentSubject, ServiceRuntime, current_runtime
 from accord_kernel.versions import IfMatch, expected
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from accord_referral.api.schemas import (
     IncidentIn,
     ReferralIn,
+    ReferralOut,
     RiskReassessmentIn,
     WithdrawIn,
 )
-from accord_referral.application import (
-    IdempotencyKeyReused,
-    ReferralNotFound,
-    ReferralService,
-)
-from accord_referral.domain.errors import ReferralError
+from accord_referral.application import ReferralService
 
 log = logging.getLogger("accord.referral.api")
 router = APIRouter(prefix="/referrals", tags=["referrals"])
 POLICE = frozenset({"police"})
+Runtime = Annotated[ServiceRuntime[ReferralService], Depends(current_runtime)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
-
-
-def _service(runtime: Runtime) -> ReferralService:
-    app = runtime.app
-    assert isinstance(app, ReferralService)
-    return app
 
 
 def _resource(service: ReferralService, doc: dict[str, Any], agency: str, user: str) -> Resource:
@@ -55,40 +41,11 @@ def _resource(service: ReferralService, doc: dict[str, Any], agency: str, user: 
     )
 
 
-def _domain_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return retry_on_conflict(fn, *args, **kwargs)
-    except PolicyUnavailable as exc:
-        raise policy_unavailable() from exc
-    except ReferralNotFound as exc:
-        raise not_found("referral") from exc
-    except IdempotencyKeyReused as exc:
-        raise Problem(
-            422,
-            "idempotency_key_reused",
-            "Idempotency-Key already used",
-            "This Idempotency-Key was used for a different referral; use a new key "
-            "for a new request.",
-        ) from exc
-    except VersionConflict as exc:
-        raise Problem(
-            412,
-            "version_conflict",
-            "The referral has changed",
-            "Re-read the referral and retry with its current version.",
-            current_version=exc.current,
-        ) from exc
-    except ReferralError as exc:
-        raise domain_problem(
-            exc.http_status, exc.code, "The referral cannot do that now", str(exc), exc.details
-        ) from exc
-
-
 def _authorise(runtime: Runtime, subject: Subject, case_id: str, command: str) -> None:
     """Only the referring force changes a referral; for anyone else it does not exist."""
     require(subject, POLICE)
-    service = _service(runtime)
-    _domain_call(service.referral, case_id)
+    service = runtime.app
+    retry_on_conflict(service.referral, case_id)
     runtime.pep.authorise_change(
         subject,
         Change(
@@ -101,7 +58,20 @@ def _authorise(runtime: Runtime, subject: Subject, case_id: str, command: str) -
     )
 
 
-@router.post("", status_code=201, summary="Submit a referral (police)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Submit a referral (police)",
+    response_model=ReferralOut,
+    responses={
+        200: {
+            "model": ReferralOut,
+            "description": "The referral this Idempotency-Key and body submitted before",
+        },
+        **problems(403),
+    },
+    **READ,
+)
 def submit(
     body: ReferralIn,
     subject: CurrentSubject,
@@ -110,7 +80,7 @@ def submit(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     require(subject, POLICE)
-    service = _service(runtime)
+    service = runtime.app
     directory = runtime.directory
     if not directory.is_member(subject.org, "police"):
         raise forbidden("the token's organisation is not a police force of this deployment")
@@ -126,28 +96,15 @@ def submit(
     digest = hashlib.sha256(
         json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
     ).hexdigest()
-    case_id, created = _domain_call(
+    case_id, created = retry_on_conflict(
         service.submit,
-        details={
-            "jurisdiction": body.jurisdiction,
-            "initiated_by": body.initiated_by,
-            "incident_date": body.incident.date,
-            "incident_summary": body.incident.summary,
-            "offence_type": body.incident.offence_type,
-            "victim_name": body.victim.name,
-            "victim_date_of_birth": body.victim.date_of_birth,
-            "offender_name": body.offender.name,
-            "offender_date_of_birth": body.offender.date_of_birth,
-            "offender_acknowledged": body.offender_acknowledged,
-            "guilty_plea": body.guilty_plea,
-            "court_reference": body.court_reference,
-        },
-        risk=body.risk_assessment.model_dump(),
-        submitted_by=subject.user,
-        referring_org=subject.org,
-        organisations=organisations,
-        idempotency_key=idempotency_key,
-        request_digest=digest,
+        body.command(
+            submitted_by=subject.user,
+            referring_org=subject.org,
+            organisations=organisations,
+            idempotency_key=idempotency_key,
+            request_digest=digest,
+        ),
     )
     log.info("referral submitted case=%s created=%s", case_id, created)
     response.status_code = 201 if created else 200
@@ -158,7 +115,13 @@ def submit(
     )
 
 
-@router.get("", summary="List referrals (policy-filtered per row)")
+@router.get(
+    "",
+    summary="List referrals (policy-filtered per row)",
+    response_model=list[ReferralOut],
+    responses=problems(),
+    **READ,
+)
 def list_referrals(
     subject: CurrentSubject,
     runtime: Runtime,
@@ -166,7 +129,7 @@ def list_referrals(
     overdue: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
-    service = _service(runtime)
+    service = runtime.app
     docs = service.referrals(
         limit=limit, overdue_only=overdue, visible_to=(subject.agency, subject.org)
     )
@@ -176,18 +139,29 @@ def list_referrals(
     return [p for p in projected if p is not None]
 
 
-@router.get("/{case_id}", summary="Read a referral (field-level policy)")
+@router.get(
+    "/{case_id}",
+    summary="Read a referral (field-level policy)",
+    response_model=ReferralOut,
+    responses=problems(403, 404),
+    **READ,
+)
 def read_referral(
     case_id: str, subject: CurrentSubject, runtime: Runtime, purpose: Purpose = "case_management"
 ) -> dict[str, Any]:
-    service = _service(runtime)
-    doc = _domain_call(service.referral, case_id)
+    service = runtime.app
+    doc = retry_on_conflict(service.referral, case_id)
     return runtime.pep.read_one(
         subject, purpose, _resource(service, doc, subject.agency, subject.user), what="referral"
     )
 
 
-@router.post("/{case_id}/risk-assessments", status_code=204, summary="Reassess risk (DASH)")
+@router.post(
+    "/{case_id}/risk-assessments",
+    status_code=204,
+    summary="Reassess risk (DASH)",
+    responses=problems(403, 404, 409, 412),
+)
 def reassess(
     case_id: str,
     body: RiskReassessmentIn,
@@ -196,8 +170,8 @@ def reassess(
     if_match: IfMatch = None,
 ) -> None:
     _authorise(runtime, subject, case_id, "assess_risk")
-    _domain_call(
-        _service(runtime).assess_risk,
+    retry_on_conflict(
+        runtime.app.assess_risk,
         case_id,
         body.answers,
         body.professional_judgement_high,
@@ -206,7 +180,12 @@ def reassess(
     )
 
 
-@router.post("/{case_id}/incidents", status_code=204, summary="Report a new incident")
+@router.post(
+    "/{case_id}/incidents",
+    status_code=204,
+    summary="Report a new incident",
+    responses=problems(403, 404, 409, 412),
+)
 def report_incident(
     case_id: str,
     body: IncidentIn,
@@ -215,8 +194,8 @@ def report_incident(
     if_match: IfMatch = None,
 ) -> None:
     _authorise(runtime, subject, case_id, "report_incident")
-    _domain_call(
-        _service(runtime).report_incident,
+    retry_on_conflict(
+        runtime.app.report_incident,
         case_id,
         body.date,
         body.summary,
@@ -225,7 +204,12 @@ def report_incident(
     )
 
 
-@router.post("/{case_id}/withdrawal", status_code=204, summary="Withdraw a referral")
+@router.post(
+    "/{case_id}/withdrawal",
+    status_code=204,
+    summary="Withdraw a referral",
+    responses=problems(403, 404, 409, 412),
+)
 def withdraw(
     case_id: str,
     body: WithdrawIn,
@@ -234,8 +218,8 @@ def withdraw(
     if_match: IfMatch = None,
 ) -> None:
     _authorise(runtime, subject, case_id, "withdraw")
-    _domain_call(
-        _service(runtime).withdraw,
+    retry_on_conflict(
+        runtime.app.withdraw,
         case_id,
         body.reason,
         subject.user,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
+from accord_kernel.responses import Day, Moment, ReadModel, Records, withheld
 from accord_kernel.schemas import StrictModel as Strict
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from accord_referral import commands
+from accord_referral.commands import IncidentReport, SubmitReferral
 from accord_referral.domain.dash import QUESTIONS
 
 Jurisdiction = Literal["england-wales", "scotland", "new-zealand", "nova-scotia"]
@@ -76,6 +80,36 @@ class ReferralIn(Strict):
     )
     risk_assessment: RiskAssessmentIn
 
+    def command(
+        self,
+        *,
+        submitted_by: str,
+        referring_org: str,
+        organisations: Mapping[str, str],
+        idempotency_key: str | None,
+        request_digest: str,
+    ) -> SubmitReferral:
+        """The submit command this body asks for, on behalf of the submitting officer."""
+        return SubmitReferral(
+            jurisdiction=self.jurisdiction,
+            initiated_by=self.initiated_by,
+            incident=IncidentReport(
+                self.incident.date, self.incident.summary, self.incident.offence_type
+            ),
+            victim=commands.Party(self.victim.name, self.victim.date_of_birth),
+            offender=commands.Party(self.offender.name, self.offender.date_of_birth),
+            offender_acknowledged=self.offender_acknowledged,
+            guilty_plea=self.guilty_plea,
+            court_reference=self.court_reference,
+            dash_answers=self.risk_assessment.answers,
+            professional_judgement_high=self.risk_assessment.professional_judgement_high,
+            submitted_by=submitted_by,
+            referring_org=referring_org,
+            organisations=organisations,
+            idempotency_key=idempotency_key,
+            request_digest=request_digest,
+        )
+
     @model_validator(mode="after")
     def _court_named_with_reference(self) -> ReferralIn:
         if (self.court_reference is None) != (self.court_org is None):
@@ -98,3 +132,40 @@ class RiskReassessmentIn(RiskAssessmentIn):
 class WithdrawIn(Strict):
     reason: ShortText
     expected_version: int | None = Field(default=None, ge=1)
+
+
+class ReferralOut(ReadModel):
+    """A referral as the caller may see it: the policy withholds fields per data class (for
+    example risk detail from other agencies), and a withheld field is absent."""
+
+    case_id: str = withheld()
+    status: str = withheld()
+    jurisdiction: Jurisdiction = withheld()
+    initiated_by: Initiator = withheld()
+    submitted_at: Moment = withheld()
+    court_reference: str | None = withheld()
+    eligibility: str | None = withheld()
+    eligibility_reasons: list[str] = withheld()
+    deadlines: dict[str, Day] = withheld("Deadline name -> due day")
+    overdue: bool = withheld()
+    decided_by: str | None = withheld()
+    decline_reason: str | None = withheld()
+    withdrawn_reason: str | None = withheld()
+    version: int = withheld("The aggregate's version, for If-Match")
+    reassessment_required: bool = withheld()
+    victim_name: str | None = withheld()
+    victim_date_of_birth: Day | None = withheld()
+    offender_name: str | None = withheld()
+    offender_date_of_birth: Day | None = withheld()
+    incident_date: Day | None = withheld()
+    incident_summary: str | None = withheld()
+    offence_type: str | None = withheld()
+    offender_acknowledged: bool | None = withheld()
+    guilty_plea: bool | None = withheld()
+    incidents: Records = withheld("Further incidents reported: date, summary, by, at")
+    risk_band: str | None = withheld()
+    risk_score: int | None = withheld()
+    dash_answers: dict[str, bool] = withheld("DASH question code -> answer")
+    red_flags: list[str] = withheld()
+    professional_judgement: bool | None = withheld()
+    risk_history: Records = withheld("Every assessment: answers, score, band, by, at")

@@ -14,6 +14,7 @@ class ReferralError(rules.DomainError):
     """Everything the referral domain refuses: one class for its API and inbox to catch."""
 
     code = "referral_error"
+    title = "The referral cannot do that now"
 
 
 # The kernel's class comes first so that its code and HTTP status win over the base's.

@@ -21,6 +21,7 @@ from uuid import UUID
 from accord_kernel.domain_rules import ArgumentChecks
 from eventsourcing.domain import Aggregate, event
 
+from accord_referral.commands import SubmitReferral
 from accord_referral.domain.dash import BANDS, assess
 from accord_referral.domain.errors import (
     InvalidDeadlines,
@@ -165,59 +166,48 @@ class Referral(Aggregate):
     def submit(
         cls,
         case_id: UUID,
-        jurisdiction: str,
-        initiated_by: str,
-        incident_date: date,
-        incident_summary: str,
-        offence_type: str,
-        victim_name: str,
-        victim_date_of_birth: date | None,
-        offender_name: str,
-        offender_date_of_birth: date | None,
-        offender_acknowledged: bool,
-        guilty_plea: bool,
-        court_reference: str | None,
-        submitted_by: str,
+        command: SubmitReferral,
         submitted_at: datetime,
         deadlines: Mapping[str, str],
-        organisations: Mapping[str, str] | None = None,
-        request_digest: str | None = None,
     ) -> Referral:
+        """A referral from its submit command; the police force responsible for it is the
+        submitting officer's (`referring_org`)."""
+        c = command
         at = checks.require_moment(submitted_at, "submitted_at")
         return cls(
             id=_case_id(case_id),
-            jurisdiction=checks.require_text(jurisdiction, "jurisdiction"),
-            initiated_by=checks.require_choice(initiated_by, "initiated_by", INITIATORS),
-            incident_date=_civil_date(incident_date, "incident_date", at),
+            jurisdiction=checks.require_text(c.jurisdiction, "jurisdiction"),
+            initiated_by=checks.require_choice(c.initiated_by, "initiated_by", INITIATORS),
+            incident_date=_civil_date(c.incident.date, "incident_date", at),
             incident_summary=checks.require_text(
-                incident_summary, "incident_summary", max_length=LONG_TEXT_MAX
+                c.incident.summary, "incident_summary", max_length=LONG_TEXT_MAX
             ),
-            offence_type=checks.require_text(offence_type, "offence_type"),
-            victim_name=checks.require_text(victim_name, "victim_name"),
+            offence_type=checks.require_text(c.incident.offence_type, "offence_type"),
+            victim_name=checks.require_text(c.victim.name, "victim_name"),
             victim_date_of_birth=_optional_civil_date(
-                victim_date_of_birth, "victim_date_of_birth", at
+                c.victim.date_of_birth, "victim_date_of_birth", at
             ),
-            offender_name=checks.require_text(offender_name, "offender_name"),
+            offender_name=checks.require_text(c.offender.name, "offender_name"),
             offender_date_of_birth=_optional_civil_date(
-                offender_date_of_birth, "offender_date_of_birth", at
+                c.offender.date_of_birth, "offender_date_of_birth", at
             ),
             offender_acknowledged=checks.require_flag(
-                offender_acknowledged, "offender_acknowledged"
+                c.offender_acknowledged, "offender_acknowledged"
             ),
-            guilty_plea=checks.require_flag(guilty_plea, "guilty_plea"),
+            guilty_plea=checks.require_flag(c.guilty_plea, "guilty_plea"),
             court_reference=checks.optional_text(
-                court_reference, "court_reference", max_length=COURT_REFERENCE_MAX
+                c.court_reference, "court_reference", max_length=COURT_REFERENCE_MAX
             ),
-            submitted_by=checks.require_text(submitted_by, "submitted_by"),
+            submitted_by=checks.require_text(c.submitted_by, "submitted_by"),
             submitted_at=at,
             deadlines=_deadlines(deadlines),
             organisations={
                 checks.require_text(k, "organisations"): checks.require_text(
                     v, f"organisations.{k}"
                 )
-                for k, v in (organisations or {}).items()
+                for k, v in {"police": c.referring_org, **c.organisations}.items()
             },
-            request_digest=request_digest,
+            request_digest=c.request_digest,
         )
 
     # eventsourcing takes the aggregate id from an `id` parameter of `__init__` and keeps it out

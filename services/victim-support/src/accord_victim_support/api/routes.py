@@ -5,58 +5,46 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any
 
-from accord_kernel.application import AlreadyExists, VersionConflict, retry_on_conflict
+from accord_kernel.application import retry_on_conflict
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Change, Purpose, Resource
-from accord_kernel.problems import Problem, domain_problem, not_found
-from accord_kernel.runtime import CurrentSubject, Runtime
+from accord_kernel.problems import Problem
+from accord_kernel.responses import READ, problems
+from accord_kernel.runtime import CurrentSubject, ServiceRuntime, current_runtime
 from accord_kernel.versions import IfMatch, expected
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from accord_victim_support.api.schemas import (
     ClearFlagIn,
     ConsentIn,
+    ConsentOut,
+    ConsentRecorded,
+    ConsentSummaryOut,
     EmergencyAccessIn,
+    EmergencyGrantOut,
     FlagIn,
+    NotificationOut,
     RefreshIn,
     ReviewIn,
+    ReviewTaskOut,
+    SafetyFlagsOut,
     SafetyPlanIn,
+    SafetyPlanOut,
     SupportNoteIn,
     TransferIn,
     VictimIn,
+    VictimOut,
+    VictimRegistered,
     WithdrawIn,
 )
-from accord_victim_support.application import NotFound, VictimSupportService
-from accord_victim_support.domain import VictimSupportError
+from accord_victim_support.application import VictimSupportService
 
 log = logging.getLogger("accord.victim_support.api")
 router = APIRouter(tags=["victim services"])
 ADVOCATES = frozenset({"victim_services"})
-T = TypeVar("T")
-
-
-def service(runtime: Runtime) -> VictimSupportService:
-    app = runtime.app
-    assert isinstance(app, VictimSupportService)
-    return app
-
-
-def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    try:
-        return retry_on_conflict(fn, *args, **kwargs)  # type: ignore[no-any-return]
-    except NotFound as exc:
-        raise not_found(exc.what) from exc
-    except AlreadyExists as exc:
-        raise Problem(409, "already_exists", f"The {exc.what} already exists") from exc
-    except VersionConflict as exc:
-        raise Problem(
-            412, "version_conflict", "The record has changed", current_version=exc.current
-        ) from exc
-    except VictimSupportError as exc:
-        # details name fields and codes only; the domain never puts victim data in them
-        raise domain_problem(exc.http_status, exc.code, exc.message, None, exc.details) from exc
+Runtime = Annotated[ServiceRuntime[VictimSupportService], Depends(current_runtime)]
 
 
 def read(
@@ -67,8 +55,8 @@ def read(
     case_id: str,
     document: Callable[[], dict[str, Any]],
 ) -> dict[str, Any]:
-    svc = service(runtime)
-    doc = call(document)
+    svc = runtime.app
+    doc = retry_on_conflict(document)
     case = svc.policy_case(case_id, subject.agency, subject.user)
     grant = case.get("emergency_grant")
     return runtime.pep.read_one(
@@ -91,30 +79,41 @@ def authorise(
             type="victim_record",
             case_id=case_id,
             command=command,
-            case=service(runtime).policy_case(case_id, subject.agency, subject.user),
+            case=runtime.app.policy_case(case_id, subject.agency, subject.user),
         ),
         safety_fallback=safety_fallback,
     )
 
 
 def consent_case(runtime: Runtime, consent_id: str) -> str:
-    return call(service(runtime).consent, consent_id).case_id
+    return retry_on_conflict(runtime.app.consent, consent_id).case_id
 
 
 # --- victim record ----------------------------------------------------------------------
-@router.post("/cases/{case_id}/victim", status_code=201, summary="Register the victim (advocate)")
+@router.post(
+    "/cases/{case_id}/victim",
+    status_code=201,
+    summary="Register the victim (advocate)",
+    responses=problems(403, 404, 409),
+)
 def register(
     case_id: str, body: VictimIn, subject: CurrentSubject, runtime: Runtime
-) -> dict[str, str]:
+) -> VictimRegistered:
     authorise(runtime, subject, case_id, "register_victim")
-    victim_id = call(
-        service(runtime).register_victim, case_id[:64], body.model_dump(), subject.user
+    victim_id = retry_on_conflict(
+        runtime.app.register_victim, case_id[:64], body.model_dump(), subject.user
     )
     log.info("victim registered case=%s", case_id[:64])
-    return {"case_id": case_id, "victim_id": victim_id}
+    return VictimRegistered(case_id=case_id, victim_id=victim_id)
 
 
-@router.get("/cases/{case_id}/victim", summary="Victim record (field-level policy)")
+@router.get(
+    "/cases/{case_id}/victim",
+    summary="Victim record (field-level policy)",
+    response_model=VictimOut,
+    responses=problems(403, 404),
+    **READ,
+)
 def read_victim(
     case_id: str, subject: CurrentSubject, runtime: Runtime, purpose: Purpose = "case_management"
 ) -> dict[str, Any]:
@@ -124,11 +123,16 @@ def read_victim(
         purpose,
         "victim_record",
         case_id,
-        lambda: service(runtime).victim_document(case_id),
+        lambda: runtime.app.victim_document(case_id),
     )
 
 
-@router.post("/cases/{case_id}/support-notes", status_code=204, summary="Add a support note")
+@router.post(
+    "/cases/{case_id}/support-notes",
+    status_code=204,
+    summary="Add a support note",
+    responses=problems(403, 404, 409, 412),
+)
 def add_note(
     case_id: str,
     body: SupportNoteIn,
@@ -137,8 +141,8 @@ def add_note(
     if_match: IfMatch = None,
 ) -> None:
     authorise(runtime, subject, case_id, "add_support_note")
-    call(
-        service(runtime).update_victim,
+    retry_on_conflict(
+        runtime.app.update_victim,
         case_id,
         "add_support_note",
         {"text": body.text},
@@ -148,13 +152,18 @@ def add_note(
 
 
 # --- consents ---------------------------------------------------------------------------
-@router.post("/cases/{case_id}/consents", status_code=201, summary="Record a consent")
+@router.post(
+    "/cases/{case_id}/consents",
+    status_code=201,
+    summary="Record a consent",
+    responses=problems(403, 404, 409),
+)
 def grant(
     case_id: str, body: ConsentIn, subject: CurrentSubject, runtime: Runtime
-) -> dict[str, str]:
+) -> ConsentRecorded:
     authorise(runtime, subject, case_id, "grant_consent")
-    consent_id = call(
-        service(runtime).grant_consent,
+    consent_id = retry_on_conflict(
+        runtime.app.grant_consent,
         case_id,
         scope=body.scope,
         provisions=[p.model_dump() for p in body.provisions],
@@ -163,15 +172,21 @@ def grant(
         lawful_basis=body.lawful_basis,
     )
     log.info("consent granted case=%s consent=%s scope=%s", case_id, consent_id, body.scope)
-    return {"consent_id": consent_id}
+    return ConsentRecorded(consent_id=consent_id)
 
 
-@router.get("/cases/{case_id}/consents", summary="Consents of a case (policy-filtered)")
+@router.get(
+    "/cases/{case_id}/consents",
+    summary="Consents of a case (policy-filtered)",
+    response_model=list[ConsentOut],
+    responses=problems(404),
+    **READ,
+)
 def list_consents(
     case_id: str, subject: CurrentSubject, runtime: Runtime, purpose: Purpose = "case_management"
 ) -> list[dict[str, Any]]:
-    svc = service(runtime)
-    consents = call(svc.consents, case_id)
+    svc = runtime.app
+    consents = retry_on_conflict(svc.consents, case_id)
     case = svc.policy_case(case_id, subject.agency, subject.user)
     projected = runtime.pep.read(
         subject,
@@ -184,7 +199,13 @@ def list_consents(
     return [p for p in projected if p is not None]
 
 
-@router.get("/cases/{case_id}/consent-summary", summary="Which consent scopes are active")
+@router.get(
+    "/cases/{case_id}/consent-summary",
+    summary="Which consent scopes are active",
+    response_model=ConsentSummaryOut,
+    responses=problems(403, 404),
+    **READ,
+)
 def consent_summary(
     case_id: str, subject: CurrentSubject, runtime: Runtime, purpose: Purpose = "case_management"
 ) -> dict[str, Any]:
@@ -194,7 +215,7 @@ def consent_summary(
         purpose,
         "consent_summary",
         case_id,
-        lambda: service(runtime).consent_summary(case_id),
+        lambda: runtime.app.consent_summary(case_id),
     )
 
 
@@ -202,6 +223,7 @@ def consent_summary(
     "/consents/{consent_id}/withdrawal",
     status_code=204,
     summary="Withdraw a consent: effective at once, everywhere",
+    responses=problems(403, 404, 409),
 )
 def withdraw(consent_id: str, body: WithdrawIn, subject: CurrentSubject, runtime: Runtime) -> None:
     require(subject, ADVOCATES)
@@ -214,11 +236,16 @@ def withdraw(consent_id: str, body: WithdrawIn, subject: CurrentSubject, runtime
         "withdraw_consent",
         safety_fallback=True,
     )
-    call(service(runtime).withdraw_consent, consent_id, subject.user, body.reason)
+    retry_on_conflict(runtime.app.withdraw_consent, consent_id, subject.user, body.reason)
     log.info("consent withdrawn consent=%s", consent_id)
 
 
-@router.post("/consents/{consent_id}/refresh", status_code=204, summary="Extend a consent")
+@router.post(
+    "/consents/{consent_id}/refresh",
+    status_code=204,
+    summary="Extend a consent",
+    responses=problems(403, 404, 409, 412),
+)
 def refresh(
     consent_id: str,
     body: RefreshIn,
@@ -227,8 +254,8 @@ def refresh(
     if_match: IfMatch = None,
 ) -> None:
     authorise(runtime, subject, consent_case(runtime, consent_id), "refresh_consent")
-    call(
-        service(runtime).refresh_consent,
+    retry_on_conflict(
+        runtime.app.refresh_consent,
         consent_id,
         body.new_end,
         subject.user,
@@ -237,13 +264,18 @@ def refresh(
 
 
 # --- safety flags and plan ----------------------------------------------------------------
-@router.post("/cases/{case_id}/safety-flags", status_code=204, summary="Raise a safety flag")
+@router.post(
+    "/cases/{case_id}/safety-flags",
+    status_code=204,
+    summary="Raise a safety flag",
+    responses=problems(403, 404, 409, 412),
+)
 def raise_flag(
     case_id: str, body: FlagIn, subject: CurrentSubject, runtime: Runtime, if_match: IfMatch = None
 ) -> None:
     authorise(runtime, subject, case_id, "raise_flag")
-    call(
-        service(runtime).raise_flag,
+    retry_on_conflict(
+        runtime.app.raise_flag,
         case_id,
         body.code,
         body.severity,
@@ -253,7 +285,10 @@ def raise_flag(
 
 
 @router.post(
-    "/cases/{case_id}/safety-flags/{code}/clearance", status_code=204, summary="Clear a safety flag"
+    "/cases/{case_id}/safety-flags/{code}/clearance",
+    status_code=204,
+    summary="Clear a safety flag",
+    responses=problems(403, 404, 409, 412),
 )
 def clear_flag(
     case_id: str,
@@ -264,8 +299,8 @@ def clear_flag(
     if_match: IfMatch = None,
 ) -> None:
     authorise(runtime, subject, case_id, "clear_flag")
-    call(
-        service(runtime).clear_flag,
+    retry_on_conflict(
+        runtime.app.clear_flag,
         case_id,
         code,
         body.reason,
@@ -274,7 +309,13 @@ def clear_flag(
     )
 
 
-@router.get("/cases/{case_id}/safety-flags", summary="Safety flags (policy-filtered)")
+@router.get(
+    "/cases/{case_id}/safety-flags",
+    summary="Safety flags (policy-filtered)",
+    response_model=SafetyFlagsOut,
+    responses=problems(403, 404),
+    **READ,
+)
 def read_flags(
     case_id: str, subject: CurrentSubject, runtime: Runtime, purpose: Purpose = "case_management"
 ) -> dict[str, Any]:
@@ -284,11 +325,16 @@ def read_flags(
         purpose,
         "safety_flags",
         case_id,
-        lambda: service(runtime).flags_document(case_id),
+        lambda: runtime.app.flags_document(case_id),
     )
 
 
-@router.put("/cases/{case_id}/safety-plan", status_code=204, summary="Record the safety plan")
+@router.put(
+    "/cases/{case_id}/safety-plan",
+    status_code=204,
+    summary="Record the safety plan",
+    responses=problems(403, 404, 409, 412),
+)
 def record_plan(
     case_id: str,
     body: SafetyPlanIn,
@@ -297,8 +343,8 @@ def record_plan(
     if_match: IfMatch = None,
 ) -> None:
     authorise(runtime, subject, case_id, "record_safety_plan")
-    call(
-        service(runtime).record_safety_plan,
+    retry_on_conflict(
+        runtime.app.record_safety_plan,
         case_id,
         body.content,
         body.review_date,
@@ -310,6 +356,9 @@ def record_plan(
 @router.get(
     "/cases/{case_id}/safety-plan",
     summary="Safety plan: existence and review date are shareable, content is not",
+    response_model=SafetyPlanOut,
+    responses=problems(403, 404),
+    **READ,
 )
 def read_plan(
     case_id: str, subject: CurrentSubject, runtime: Runtime, purpose: Purpose = "case_management"
@@ -320,7 +369,7 @@ def read_plan(
         purpose,
         "safety_plan",
         case_id,
-        lambda: service(runtime).plan_document(case_id),
+        lambda: runtime.app.plan_document(case_id),
     )
 
 
@@ -328,18 +377,22 @@ def read_plan(
     "/cases/{case_id}/transfer",
     status_code=204,
     summary="Hand the case to another victim-services organisation",
+    responses=problems(403, 404, 409),
 )
 def transfer(case_id: str, body: TransferIn, subject: CurrentSubject, runtime: Runtime) -> None:
     authorise(runtime, subject, case_id, "transfer")
-    svc = service(runtime)
+    svc = runtime.app
     jurisdiction = svc.contexts.get(case_id).jurisdiction or ""
     to_org = runtime.directory.require(body.to_org, "victim_services", jurisdiction, "to_org")
-    call(svc.transfer, case_id, to_org, subject.user)
+    retry_on_conflict(svc.transfer, case_id, to_org, subject.user)
 
 
 @router.get(
     "/cases/{case_id}/notifications",
     summary="Agreement completions, breaches and court decisions to tell the victim",
+    response_model=list[NotificationOut],
+    responses=problems(403, 404),
+    **READ,
 )
 def notifications(case_id: str, subject: CurrentSubject, runtime: Runtime) -> list[dict[str, Any]]:
     require(subject, ADVOCATES)
@@ -350,7 +403,7 @@ def notifications(case_id: str, subject: CurrentSubject, runtime: Runtime) -> li
         "case_management",
         "victim_notifications",
         case,
-        lambda: {"case_id": case, "items": service(runtime).notifications(case).items},
+        lambda: {"case_id": case, "items": runtime.app.notifications(case).items},
     )
     return list(doc.get("items", []))
 
@@ -359,10 +412,11 @@ def notifications(case_id: str, subject: CurrentSubject, runtime: Runtime) -> li
     "/cases/{case_id}/notifications/{index}/told",
     status_code=204,
     summary="Record that the victim has been told",
+    responses=problems(403, 404, 409),
 )
 def told(case_id: str, index: int, subject: CurrentSubject, runtime: Runtime) -> None:
     authorise(runtime, subject, case_id[:64], "mark_told")
-    call(service(runtime).mark_told, case_id[:64], index, subject.user)
+    retry_on_conflict(runtime.app.mark_told, case_id[:64], index, subject.user)
 
 
 # --- emergency access -------------------------------------------------------------------
@@ -370,10 +424,11 @@ def told(case_id: str, index: int, subject: CurrentSubject, runtime: Runtime) ->
     "/cases/{case_id}/emergency-access",
     status_code=201,
     summary="Break glass: a supervisor of another agency, with a reason",
+    responses=problems(403, 404, 409),
 )
 def emergency(
     case_id: str, body: EmergencyAccessIn, subject: CurrentSubject, runtime: Runtime
-) -> dict[str, Any]:
+) -> EmergencyGrantOut:
     # Break-glass crosses organisations, so the caller's own must at least be one this
     # deployment knows, of the caller's agency.
     if not runtime.directory.is_member(subject.org, subject.agency):
@@ -383,8 +438,8 @@ def emergency(
             "Unknown organisation",
             "The token's organisation is not one of this deployment's.",
         )
-    grant_ = call(
-        service(runtime).request_emergency_access,
+    grant_ = retry_on_conflict(
+        runtime.app.request_emergency_access,
         case_id,
         agency=subject.agency,
         user=subject.user,
@@ -394,19 +449,27 @@ def emergency(
         data_classes=body.data_classes,
         duration_minutes=body.duration_minutes,
     )
-    return {
-        **grant_,
-        "read_with": "purpose=emergency",
-        "obligations": ["break_glass_audit", "notify_victim_services", "privacy_review"],
-    }
+    return EmergencyGrantOut.model_validate(
+        {
+            **grant_,
+            "read_with": "purpose=emergency",
+            "obligations": ["break_glass_audit", "notify_victim_services", "privacy_review"],
+        }
+    )
 
 
-@router.get("/emergency-access/reviews", summary="Break-glass review tasks (privacy officer)")
+@router.get(
+    "/emergency-access/reviews",
+    summary="Break-glass review tasks (privacy officer)",
+    response_model=list[ReviewTaskOut],
+    responses=problems(403),
+    **READ,
+)
 def reviews(
     subject: CurrentSubject, runtime: Runtime, pending: bool = True
 ) -> list[dict[str, Any]]:
     require(subject, {"audit", "victim_services"})
-    svc = service(runtime)
+    svc = runtime.app
     tasks = svc.review_tasks(pending_only=pending)
     projected = runtime.pep.read(
         subject,
@@ -428,7 +491,8 @@ def reviews(
     "/emergency-access/{grant_id}/review",
     status_code=204,
     summary="Complete a break-glass review (privacy officer)",
+    responses=problems(403, 404, 409),
 )
 def review(grant_id: str, body: ReviewIn, subject: CurrentSubject, runtime: Runtime) -> None:
     require(subject, {"audit"}, {"privacy_officer"})
-    call(service(runtime).complete_review, grant_id, subject.user, body.outcome, body.notes)
+    retry_on_conflict(runtime.app.complete_review, grant_id, subject.user, body.outcome, body.notes)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+from accord_kernel.responses import Body, Day, Moment, ReadModel, Records, withheld
 from accord_kernel.schemas import StrictModel as Strict
 from pydantic import AwareDatetime, Field, StringConstraints
 
@@ -146,3 +147,111 @@ class TransferIn(Strict):
 class ReviewIn(Strict):
     outcome: Literal["justified", "not_justified"]
     notes: Text2000 | None = None
+
+
+# --- answers ------------------------------------------------------------------------------
+class VictimRegistered(Body):
+    case_id: str
+    victim_id: str
+
+
+class ConsentRecorded(Body):
+    consent_id: str
+
+
+class EmergencyGrantOut(Body):
+    """A break-glass grant: read the named data classes with `purpose=emergency` until
+    `expires_at`; every read is audited and reviewed."""
+
+    grant_id: str
+    expires_at: Moment
+    data_classes: list[str]
+    read_with: Literal["purpose=emergency"]
+    obligations: list[str]
+
+
+class VictimOut(ReadModel):
+    """The victim record as the caller may see it; location, contact details and support
+    notes are withheld (absent) unless policy and the victim's consent allow them."""
+
+    case_id: str = withheld()
+    victim_id: str = withheld()
+    version: int = withheld("The record's version, for If-Match")
+    name: str = withheld()
+    date_of_birth: Day | None = withheld()
+    preferred_contact_method: str = withheld()
+    language: str = withheld()
+    interpreter_needed: bool = withheld()
+    children: Records = withheld()
+    address: str | None = withheld()
+    safe_contact_number: str | None = withheld()
+    refuge: bool = withheld()
+    safe_contact_method: str | None = withheld()
+    support_notes: Records = withheld()
+
+
+class ConsentOut(ReadModel):
+    consent_id: str = withheld()
+    case_id: str = withheld()
+    scope: str = withheld()
+    status: str = withheld()
+    grantor: str = withheld()
+    verified_by: str = withheld()
+    seen_alone: bool = withheld()
+    provisions: Records = withheld()
+    lawful_basis: str = withheld()
+    history: Records = withheld("granted, refreshed, withdrawn, expired: by whom and when")
+    version: int = withheld()
+
+
+class ConsentSummaryOut(ReadModel):
+    case_id: str = withheld()
+    participate_active: bool = withheld()
+    outcome_active: bool = withheld()
+    share_grants: Records = withheld("agency -> data classes it may receive")
+
+
+class SafetyFlagsOut(ReadModel):
+    case_id: str = withheld()
+    flags: Records = withheld("Raised flags: code, severity, raised_by, raised_at")
+    lawful_basis: str | None = withheld()
+
+
+class SafetyPlanOut(ReadModel):
+    case_id: str = withheld()
+    exists: bool = withheld()
+    review_date: Day | None = withheld()
+    content: str | None = withheld("Never shared outside victim services")
+
+
+class NotificationOut(ReadModel):
+    """An agreement completion or breach (`item_<status>`, `case_completed`: item, status,
+    reporting agency), a stop (`case_stopped`: reason) or a court decision (`court_review`:
+    decision) to tell the victim."""
+
+    kind: str = withheld()
+    item_id: str | None = withheld()
+    status: str | None = withheld()
+    reported_by_agency: str | None = withheld()
+    case_status: str | None = withheld()
+    returned_to: str | None = withheld()
+    reason: str | None = withheld()
+    decision: str | None = withheld()
+    source_event_id: str = withheld()
+    at: Moment = withheld()
+    told_victim: bool = withheld()
+    told_by: str | None = withheld()
+    told_at: Moment | None = withheld()
+
+
+class ReviewTaskOut(ReadModel):
+    grant_id: str = withheld()
+    case_id: str = withheld()
+    agency: str = withheld()
+    user: str = withheld()
+    reason_code: str | None = withheld()
+    justification: str | None = withheld()
+    data_classes: list[str] = withheld()
+    requested_at: Moment = withheld()
+    expires_at: Moment = withheld()
+    review: dict[str, Any] = withheld("pending, reviewer, outcome, at")

@@ -1,52 +1,33 @@
-"""Example referral bodies shared by the cross-service tests."""
+"""Example referral bodies for `POST /referrals`: the one copy the demo, the tests and the
+benchmarks build their referrals from. The DASH answers come from the checklist the domain
+scores (`domain.dash.QUESTIONS`), so a question added there reaches every example. All names,
+dates and references are fictional."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from accord_referral.domain.dash import QUESTION_CODES
+
 # The SafeLives DASH checklist in its own order, so `yes=n` answers its first n questions yes.
-DASH_CODES = (
-    "current_injury",
-    "very_frightened",
-    "afraid_of_further_injury",
-    "isolated",
-    "feeling_depressed",
-    "separation",
-    "conflict_over_child_contact",
-    "stalking_harassment",
-    "pregnant_or_recent_birth",
-    "abuse_more_often",
-    "abuse_getting_worse",
-    "controlling_jealous",
-    "weapons_used",
-    "threats_to_kill",
-    "attempted_strangulation",
-    "sexual_abuse",
-    "other_person_threatened",
-    "hurt_others",
-    "hurt_animals",
-    "financial_issues",
-    "substance_misuse_mental_health",
-    "threats_of_suicide",
-    "breached_bail_or_order",
-    "criminal_history",
-)
+DASH_CODES: tuple[str, ...] = QUESTION_CODES
 
-
-def dash(yes: int = 3, judgement_high: bool = False) -> dict[str, Any]:
-    return {
-        "answers": {code: i < yes for i, code in enumerate(DASH_CODES)},
-        "professional_judgement_high": judgement_high,
-    }
-
-
-# The directory's organisations serving each jurisdiction, for the default parties of a referral.
-PREFIX = {
+# The directory's organisations serving each jurisdiction (policies/accord/organisations): the
+# default victim-services organisation and court of an example referral.
+ORG_PREFIX = {
     "england-wales": "north",
     "scotland": "scotland",
     "new-zealand": "nz",
     "nova-scotia": "ns",
 }
+
+
+def dash(yes: int = 3, judgement_high: bool = False) -> dict[str, Any]:
+    """A complete DASH assessment answering its first `yes` questions yes (3: standard risk)."""
+    return {
+        "answers": {code: i < yes for i, code in enumerate(DASH_CODES)},
+        "professional_judgement_high": judgement_high,
+    }
 
 
 def referral(
@@ -57,6 +38,9 @@ def referral(
     court_reference: str | None = "T20260001",
     **overrides: Any,
 ) -> dict[str, Any]:
+    """A valid referral body; by default victim-initiated, England & Wales, standard risk,
+    responsibility acknowledged: eligible for direct RJ. `overrides` replace top-level members."""
+    prefix = ORG_PREFIX.get(jurisdiction, "north")
     body: dict[str, Any] = {
         "jurisdiction": jurisdiction,
         "initiated_by": initiated_by,
@@ -71,9 +55,9 @@ def referral(
         "guilty_plea": True,
         "court_reference": court_reference,
         "risk_assessment": dash(yes),
-        "victim_services_org": f"{PREFIX.get(jurisdiction, 'north')}-advocacy",
+        "victim_services_org": f"{prefix}-advocacy",
     }
     if court_reference is not None:
-        body["court_org"] = f"{PREFIX.get(jurisdiction, 'north')}-court"
+        body["court_org"] = f"{prefix}-court"
     body.update(overrides)
     return body
