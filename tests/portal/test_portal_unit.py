@@ -558,3 +558,29 @@ def test_the_officers_referral_page_reads_safety_flags_at_source_each_load(
     # purpose=safeguarding, and the officer's own token, never a portal credential
     assert flags_call.url.params["purpose"] == "safeguarding"
     assert flags_call.headers["Authorization"].startswith("Bearer ")
+
+
+def test_the_timeline_dates_each_later_status_from_the_referral_document(
+    portal_factory: Any,
+) -> None:
+    doc = {
+        **DOC,
+        "status": "withdrawn",
+        "eligibility": "eligible_direct",
+        "screened_at": "2026-03-03T11:00:00Z",
+        "withdrawn_at": "2026-03-05T15:30:00Z",
+        "withdrawn_reason": "Victim no longer wishes to proceed",
+    }
+    client = client_for(
+        portal_factory, Recorder({("GET", f"/referrals/{CASE}"): httpx.Response(200, json=doc)})
+    )
+    signed_in_as(client)
+    text = client.get(f"/referrals/{CASE}").text
+    timeline = text.split("Timeline", 1)[1]
+    # newest first, each step with its own day
+    withdrawn = timeline.index("Withdrawn")
+    eligible = timeline.index(words.STATUS["eligible_direct"])
+    submitted = timeline.index("Referral submitted")
+    assert withdrawn < eligible < submitted
+    assert "5 March 2026" in timeline and "3 March 2026" in timeline
+    assert "Reason: Victim no longer wishes to proceed" in timeline

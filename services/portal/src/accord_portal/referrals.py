@@ -584,8 +584,8 @@ def _question(code: str) -> str:
 
 
 def timeline(doc: dict[str, Any]) -> list[dict[str, str]]:
-    """Newest first. The referral document has times for submission, assessments and incidents;
-    a later status (screened, accepted, withdrawn) is shown as the latest entry, undated."""
+    """Newest first: submission, assessments, incidents, the eligibility decision, the RJ
+    provider's acceptance or decline and a withdrawal, each dated by the referral document."""
     dated: list[tuple[str, dict[str, str]]] = []
     if doc.get("submitted_at"):
         dated.append((str(doc["submitted_at"]), {"title": "Referral submitted", "detail": ""}))
@@ -607,10 +607,50 @@ def timeline(doc: dict[str, Any]) -> list[dict[str, str]]:
                 {"title": "New incident reported", "detail": "The risk must be reassessed."},
             )
         )
+    status = str(doc.get("status", ""))
+    if doc.get("screened_at") and doc.get("eligibility"):
+        eligibility = str(doc["eligibility"])
+        dated.append(
+            (
+                str(doc["screened_at"]),
+                {
+                    "title": words.STATUS.get(eligibility, eligibility),
+                    "detail": "; ".join(_reasons(doc)),
+                },
+            )
+        )
+    if doc.get("decided_at") and status in ("accepted", "declined"):
+        reason = doc.get("decline_reason") if status == "declined" else None
+        dated.append(
+            (
+                str(doc["decided_at"]),
+                {
+                    "title": words.STATUS.get(status, status),
+                    "detail": f"Reason: {reason}" if reason else "",
+                },
+            )
+        )
+    if doc.get("withdrawn_at"):
+        reason = doc.get("withdrawn_reason")
+        dated.append(
+            (
+                str(doc["withdrawn_at"]),
+                {
+                    "title": words.STATUS.get("withdrawn", "Withdrawn"),
+                    "detail": f"Reason: {reason}" if reason else "",
+                },
+            )
+        )
     dated.sort(key=lambda item: item[0], reverse=True)
     items = [{**item, "date": long_date(at)} for at, item in dated]
-    status = str(doc.get("status", ""))
-    if status and status != "submitted":
+    # A status whose time the document does not carry (older records, or withheld) still
+    # heads the timeline, undated.
+    has_time = {
+        "withdrawn": "withdrawn_at",
+        "accepted": "decided_at",
+        "declined": "decided_at",
+    }.get(status, "screened_at")
+    if status and status != "submitted" and not doc.get(has_time):
         detail = ""
         if status == "withdrawn" and doc.get("withdrawn_reason"):
             detail = f"Reason: {doc['withdrawn_reason']}"

@@ -228,6 +228,10 @@ class ReferralService(AccordApplication):
             "decided_by": r.decided_by,
             "decline_reason": r.decline_reason,
             "withdrawn_reason": r.withdrawn_reason,
+            # When each later status was reached, so a timeline can date every step.
+            "screened_at": r.screened_at,
+            "decided_at": r.decided_at,
+            "withdrawn_at": r.withdrawn_at,
             "version": r.version,
             "reassessment_required": r.reassessment_required,
             "victim_name": r.victim_name,
