@@ -224,7 +224,7 @@ def test_register_refuses_bad_input_and_sends_good(client: TestClient, fake: Fak
     assert good.status_code == 303
     (_, path, body) = fake.posted[0]
     assert path == f"/cases/{CASE}/victim"
-    assert body["children"] == [{"age": 6, "needs": None}] and body["refuge"] is False
+    assert body["children"] == [{"age": 6, "needs": ""}] and body["refuge"] is False
 
 
 def consent_form(**extra: str) -> dict[str, str]:
@@ -391,6 +391,14 @@ def test_other_roles_do_not_get_these_screens(portal_factory: Any, fake: Fake) -
     client = TestClient(portal_factory(fake), follow_redirects=False)
     signed_in_as(client, "police", "officer", "north-police")
     assert client.get("/victims").status_code == 403
+
+
+def test_domain_refusals_name_the_field() -> None:
+    from accord_portal.api_client import Invalid
+
+    exc = Invalid(422, "validation_failed", extensions={"field": "children[0].age"})
+    errors = advocate.invalid_fields(exc, advocate.VICTIM_API_FIELDS, "name")
+    assert list(errors) == ["children"]
 
 
 def test_words_cover_the_service_vocabularies() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 from collections import Counter
 from collections.abc import Awaitable
@@ -421,7 +422,8 @@ def parse_victim(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]
         if len(needs) > 1000:
             errors.setdefault("children", f"Child {i}'s needs must be 1000 characters or fewer")
             continue
-        children.append({"age": int(age), "needs": needs or None})
+        # An empty string, not null: victim services' domain refuses a null `needs`.
+        children.append({"age": int(age), "needs": needs})
     body = {
         "name": name,
         "date_of_birth": dob.isoformat() if dob else None,
@@ -452,9 +454,12 @@ VICTIM_API_FIELDS = {
 
 
 def invalid_fields(exc: Invalid, known: dict[str, str], fallback: str) -> dict[str, str]:
+    """Form errors from a 422: schema errors name fields in `errors`, domain refusals in the
+    problem's `field` extension (like `children[0].age`)."""
+    paths = [e.field for e in exc.errors] + [str(exc.extensions.get("field") or "")]
     errors: dict[str, str] = {}
-    for error in exc.errors:
-        field_id = known.get(error.field.split(".", 1)[0], fallback)
+    for path in filter(None, paths):
+        field_id = known.get(re.split(r"[.\[]", path, maxsplit=1)[0], fallback)
         # The service's own message is developer wording; the page names the answer instead.
         errors.setdefault(field_id, "Check this answer: victim services did not accept it")
     return errors or {fallback: "Check your answers: victim services did not accept them"}
@@ -1115,25 +1120,26 @@ async def record_plan(
 
 
 def access_rows(portal: Portal, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per day, person's organisation, role, purpose, what and result, newest first:
+    """One row per day, organisation, role, purpose, what and result, latest read first:
     the same page read ten times in a morning is one row saying ten times."""
     counted: Counter[tuple[str, str, str, str, str, str, str, bool]] = Counter()
+    latest: dict[tuple[str, str, str, str, str, str, str, bool], str] = {}
     for e in entries:
-        counted[
-            (
-                str(e.get("at", ""))[:10],
-                str(e.get("agency", "")),
-                str(e.get("org", "")),
-                str(e.get("role", "")),
-                str(e.get("purpose", "")),
-                str(e.get("resource_type", "")),
-                str(e.get("decision", "")),
-                bool(e.get("break_glass")),
-            )
-        ] += 1
+        key = (
+            str(e.get("at", ""))[:10],
+            str(e.get("agency", "")),
+            str(e.get("org", "")),
+            str(e.get("role", "")),
+            str(e.get("purpose", "")),
+            str(e.get("resource_type", "")),
+            str(e.get("decision", "")),
+            bool(e.get("break_glass")),
+        )
+        counted[key] += 1
+        latest[key] = max(latest.get(key, ""), str(e.get("at", "")))
     rows = []
     for (day, agency, org, role, purpose, resource, decision, glass), times in sorted(
-        counted.items(), key=lambda kv: kv[0][0], reverse=True
+        counted.items(), key=lambda kv: latest[kv[0]], reverse=True
     ):
         rows.append(
             {
