@@ -24,11 +24,16 @@ batch := [decide(request) |
 
 agency_roles := {
 	"police": {"officer", "supervisor", "service"},
-	"victim_services": {"advocate", "supervisor", "service"},
+	"victim_services": {"advocate", "supervisor", "service", "enrolment"},
 	"rj_provider": {"coordinator", "facilitator", "supervisor", "service"},
 	"court": {"clerk", "judge", "service"},
 	"audit": {"privacy_officer", "service"},
+	# The harmed person in the victim view: reads only their own case's victim-facing view.
+	"victim": {"victim"},
 }
+
+# What a victim may read: the victim-facing view of the one case their account is linked to.
+victim_resources := {"victim_view", "victim_consent", "victim_access_entry", "victim_agreement"}
 
 purposes := {
 	"case_management",
@@ -64,6 +69,7 @@ routes := {
 		"rj_provider": ["public_task"],
 		"court": ["public_task"],
 		"audit": ["public_task"],
+		"victim": ["data_subject"],
 	},
 	"party.identity": {
 		"police": ["public_task"],
@@ -114,6 +120,7 @@ routes := {
 		"victim_services": ["public_task"],
 		"rj_provider": ["public_task"],
 		"court": ["public_task"],
+		"victim": ["data_subject"],
 	},
 	"conference.notes": {"rj_provider": ["public_task"]},
 	"agreement.items": {
@@ -127,6 +134,7 @@ routes := {
 		"victim_services": ["public_task"],
 		"rj_provider": ["public_task"],
 		"court": ["public_task"],
+		"victim": ["data_subject"],
 	},
 }
 
@@ -170,6 +178,7 @@ context(request) := {
 	"org": object.get(subject, "org", null),
 	"responsible": as_object(object.get(case_facts, "responsible", {})),
 	"jurisdiction": object.get(case_facts, "jurisdiction", null),
+	"victim_accounts": as_array(object.get(case_facts, "victim_accounts", [])),
 } if {
 	subject := as_object(object.get(request, "subject", {}))
 	resource := as_object(object.get(request, "resource", {}))
@@ -204,6 +213,14 @@ subject_refusal(ctx) := "unknown_agency" if {
 } else := "audit_reads_no_case_content" if {
 	ctx.agency == "audit"
 	not ctx.resource_type in audit_resources
+} else := "enrolment_reads_no_case" if {
+	# The enrolment account redeems codes and links accounts; it reads no case at all.
+	ctx.role == "enrolment"
+} else := "other_organisation" if {
+	# For a victim, everything but their own view does not exist, as another organisation's
+	# case does not for staff: nothing is learnt about other cases or staff records.
+	ctx.agency == "victim"
+	not own_victim_view(ctx)
 } else := "other_organisation" if {
 	not responsible_for(ctx)
 	not break_glass_claimed(ctx)
@@ -223,6 +240,16 @@ responsible_for(ctx) if {
 	ctx.agency != "audit"
 	non_empty_string(ctx.org)
 	object.get(ctx.responsible, ctx.agency, null) == ctx.org
+}
+
+responsible_for(ctx) if own_victim_view(ctx)
+
+# The account is one of those victim services linked to this case and has not revoked.
+own_victim_view(ctx) if {
+	ctx.agency == "victim"
+	ctx.resource_type in victim_resources
+	non_empty_string(ctx.user)
+	ctx.user in ctx.victim_accounts
 }
 
 # Before a provider accepts a referral, every provider serving its jurisdiction sees the intake
@@ -273,6 +300,9 @@ class_ruling(ctx, class) := {"allowed": true, "basis": "emergency"} if {
 cell_routes(ctx, class) := object.get(routes, [class, ctx.agency], [])
 
 route_basis(_, _, "public_task") := "public_task"
+
+# The person the data is about, reading it (UK GDPR Article 15).
+route_basis(_, _, "data_subject") := "data_subject_access"
 
 route_basis(ctx, _, "assigned_facilitator") := "public_task" if {
 	is_string(ctx.user)
@@ -426,6 +456,7 @@ change_context(request) := {
 	"assigned_facilitators": as_array(object.get(resource, "assigned_facilitators", [])),
 	"responsible": as_object(object.get(case_facts, "responsible", {})),
 	"jurisdiction": object.get(case_facts, "jurisdiction", null),
+	"victim_accounts": as_array(object.get(case_facts, "victim_accounts", [])),
 } if {
 	subject := as_object(object.get(request, "subject", {}))
 	resource := as_object(object.get(request, "resource", {}))
@@ -440,6 +471,8 @@ change_owner := {
 	"rj_case": "rj_provider",
 	"facilitator": "rj_provider",
 	"court_case": "court",
+	# The victim's own choices in the victim view (withdrawing a consent, what to be told).
+	"victim_view": "victim",
 }
 
 rj_managers := {"coordinator", "supervisor"}
@@ -454,6 +487,8 @@ change_refusal(ctx) := "unknown_agency" if {
 } else := "wrong_agency" if {
 	# Privacy officers read the audit trail; they never change a case.
 	ctx.agency == "audit"
+} else := "wrong_agency" if {
+	ctx.role == "enrolment"
 } else := "other_organisation" if {
 	# Checked before the agency, so that another organisation's user learns nothing, not even
 	# that the change would have been another agency's to make.
@@ -494,6 +529,13 @@ case_member(ctx) if {
 	ctx.agency == "rj_provider"
 	not non_empty_string(object.get(ctx.responsible, "rj_provider", null))
 	serves(ctx.org, "rj_provider", ctx.jurisdiction)
+}
+
+# A victim's case is the one their (unrevoked) account is linked to.
+case_member(ctx) if {
+	ctx.agency == "victim"
+	non_empty_string(ctx.user)
+	ctx.user in ctx.victim_accounts
 }
 
 assigned(ctx) if {

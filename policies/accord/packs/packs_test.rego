@@ -104,3 +104,29 @@ test_direct_max_band_is_undefined_for_unknown_jurisdictions if {
 		not packs.direct_max_band with input as {"jurisdiction": jurisdiction}
 	}
 }
+
+test_every_pack_has_an_emergency_number_and_a_helpline if {
+	every _, pack in jurisdiction.packs {
+		count(pack.help) >= 2
+		pack.help[0].name == "Emergency"
+		every line in pack.help {
+			object.keys(line) == {"name", "number", "note"}
+			regex.match(`^[0-9][0-9 ]{1,15}$`, line.number)
+		}
+	}
+}
+
+test_help_numbers_of_spec_section_7 if {
+	numbers := {name: {line.number | some line in packs.help with input as {"jurisdiction": name}} |
+		some name in pack_names
+	}
+	numbers["england-wales"] == {"999", "0808 2000 247"}
+	numbers.scotland == {"999", "0800 027 1234"}
+	numbers["new-zealand"] == {"111", "0800 733 843"}
+	numbers["nova-scotia"] == {"911", "211"}
+}
+
+test_help_is_empty_for_unknown_jurisdictions if {
+	packs.help == [] with input as {"jurisdiction": "atlantis"}
+	packs.help == [] with input as {}
+}

@@ -77,7 +77,8 @@ def mint(
         "sub": user or f"{agency}-{role}-1",
         "agency": agency,
         "role": role,
-        "org": DEFAULT_ORGS[agency] if org is None else org,
+        # A victim's org is the victim-services organisation supporting them.
+        "org": DEFAULT_ORGS.get(agency, DEFAULT_ORGS["victim_services"]) if org is None else org,
         "iss": issuer,
         "aud": audience,
         "iat": issued,

@@ -35,12 +35,20 @@ log = logging.getLogger("accord.identity")
 
 AGENCY_ROLES: dict[str, frozenset[str]] = {
     "police": frozenset({"officer", "supervisor"}),
-    "victim_services": frozenset({"advocate", "supervisor"}),
+    # `enrolment` is the service account that redeems a victim's invitation code and links the
+    # account the victim then makes; it reaches those two endpoints and nothing else.
+    "victim_services": frozenset({"advocate", "supervisor", "enrolment"}),
     "rj_provider": frozenset({"coordinator", "facilitator", "supervisor"}),
     "court": frozenset({"clerk", "judge"}),
     "audit": frozenset({"privacy_officer"}),
+    # The harmed person, signed in to the victim view (realm accord-victims): not an agency
+    # with organisations, and reaches only the endpoints made for them (see `runtime`).
+    "victim": frozenset({"victim"}),
 }
-AGENCIES = frozenset(AGENCY_ROLES)
+VICTIM = "victim"
+ENROLMENT = "enrolment"
+# The agencies organisations belong to (SPEC 4a): a victim is a person, not an agency.
+AGENCIES = frozenset(AGENCY_ROLES) - {VICTIM}
 # The dev keys' algorithm (accord_kernel.dev_tokens).
 ALGORITHM = "EdDSA"
 # Never `none` and never HMAC: a key's type decides its one algorithm (see key_algorithm).
@@ -62,6 +70,14 @@ class Subject:
     agency: str
     role: str
     org: str
+
+    @property
+    def is_victim(self) -> bool:
+        return self.agency == VICTIM
+
+    @property
+    def is_enrolment(self) -> bool:
+        return self.agency == "victim_services" and self.role == ENROLMENT
 
     def as_policy_input(self) -> dict[str, str]:
         return {"user": self.user, "agency": self.agency, "role": self.role, "org": self.org}

@@ -128,6 +128,8 @@ class Change:
         return {
             "responsible": dict(self.case.get("responsible") or {}),
             "jurisdiction": self.case.get("jurisdiction"),
+            # The victim accounts linked to the case and not revoked (victim services only).
+            "victim_accounts": list(self.case.get("victim_accounts") or []),
         }
 
     def same_organisation(self, subject: Subject) -> bool:

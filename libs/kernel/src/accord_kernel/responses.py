@@ -88,8 +88,10 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     503: "The policy engine or the event store cannot answer (`policy_unavailable`, "
     "`store_unavailable`); no case data is returned. Retry after `Retry-After`.",
 }
-# Every authenticated route: no token; validation of path, query and body; an engine down.
-COMMON = (401, 422, 503)
+# Every authenticated route: no token; a token of a kind the route does not serve (a victim's
+# or the enrolment account's token reaches only the routes made for it); validation of path,
+# query and body; an engine down.
+COMMON = (401, 403, 422, 503)
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

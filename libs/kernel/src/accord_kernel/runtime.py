@@ -26,6 +26,7 @@ from accord_kernel.organisations import load_directory
 from accord_kernel.policy import PolicyDecisionPoint, PolicyEnforcementPoint, PolicyUnavailable
 from accord_kernel.problems import (
     Problem,
+    forbidden,
     install_problem_handlers,
     policy_unavailable,
     problem_response,
@@ -93,7 +94,8 @@ def current_runtime(request: Request) -> ServiceRuntime[Any]:
     return runtime
 
 
-def current_subject(request: Request) -> Subject:
+def bearer_subject(request: Request) -> Subject:
+    """Whoever the bearer token names, of any kind."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -101,7 +103,36 @@ def current_subject(request: Request) -> Subject:
     return current_runtime(request).verifier.verify(token.strip())
 
 
+def current_subject(request: Request) -> Subject:
+    """A staff member. A victim's token and the enrolment account's are refused here, so that
+    they reach only the routes declared for them (`CurrentVictim`, `CurrentEnrolment`) and no
+    staff endpoint of any service, whatever its own checks would have said."""
+    subject = bearer_subject(request)
+    if subject.is_victim or subject.is_enrolment:
+        log.info("staff endpoint refused agency=%s role=%s", subject.agency, subject.role)
+        raise forbidden("this endpoint is for staff of the agencies")
+    return subject
+
+
+def current_victim(request: Request) -> Subject:
+    """The victim signed in to the victim view, and nobody else."""
+    subject = bearer_subject(request)
+    if not subject.is_victim:
+        raise forbidden("this endpoint is for the victim's own account")
+    return subject
+
+
+def current_enrolment(request: Request) -> Subject:
+    """The victim-services enrolment service account, and nobody else."""
+    subject = bearer_subject(request)
+    if not subject.is_enrolment:
+        raise forbidden("this endpoint is for the enrolment service account")
+    return subject
+
+
 CurrentSubject = Annotated[Subject, Depends(current_subject)]
+CurrentVictim = Annotated[Subject, Depends(current_victim)]
+CurrentEnrolment = Annotated[Subject, Depends(current_enrolment)]
 Runtime = Annotated[ServiceRuntime[Any], Depends(current_runtime)]
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar, TypeVar
 
+from accord_kernel.access_log import AccessRecord
 from accord_kernel.application import AccordApplication, AlreadyExists, Routed, VersionConflict
 from accord_kernel.case_context import CaseContext, CaseContexts
 from accord_kernel.contracts import (
@@ -27,10 +28,20 @@ from accord_kernel.domain_rules import NotFound
 from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
+from eventsourcing.persistence import IntegrityError
 
 from accord_victim_support.domain import Consent, EmergencyAccess, NotPermitted, VictimRecord
 from accord_victim_support.domain.consent import active_provisions, summary
+from accord_victim_support.domain.invitation import (
+    Invitation,
+    VictimAccount,
+    bucket_of,
+    new_code,
+    normalise,
+    username_for,
+)
 from accord_victim_support.notifications import VictimNotifications
+from accord_victim_support.progress import NEXT_STEPS, CaseProgress
 
 log = logging.getLogger("accord.victim_support")
 
@@ -49,6 +60,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class InvitationNotUsable(Exception):
+    """A code that is wrong, expired, used or revoked: one answer for all four, so that nothing
+    is learnt by guessing."""
+
+
+ACCESS_LOG_LIMIT = 500
+
+
 class VictimSupportService(AccordApplication):
     service_name: ClassVar[str] = "victim-support"
 
@@ -59,6 +78,8 @@ class VictimSupportService(AccordApplication):
         self.reviews: EventSourcedLog[Logged] = EventSourcedLog(
             self.events, _ns("emergency-reviews"), Logged
         )
+        # The invitations' clock: tests move it past the 72 hours instead of sleeping.
+        self.clock: Callable[[], datetime] = _now
 
     # --- lookups ---------------------------------------------------------------------------
     def _get(self, aggregate_id: uuid.UUID, kind: type[A], what: str) -> A:
@@ -136,6 +157,7 @@ class VictimSupportService(AccordApplication):
         # with the facts this service owns in place of the copies learnt from events.
         return {
             **context.policy_case(agency, user),
+            "victim_accounts": self.victim_accounts(case_id),
             "risk_band": risk_band,
             "consent_provisions": active_provisions(self.consents(case_id), now),
             "emergency_grant": None
@@ -407,6 +429,249 @@ class VictimSupportService(AccordApplication):
         grant.complete_review(reviewer, outcome, notes, _now())
         self.save(grant)
 
+    # --- victim view: invitations and accounts ---------------------------------------------
+    def invitation(self, invitation_id: str) -> Invitation:
+        try:
+            return self._get(uuid.UUID(invitation_id), Invitation, "invitation")
+        except ValueError as exc:
+            raise NotFound("invitation") from exc
+
+    def invitations(self, case_id: str) -> list[Invitation]:
+        return [
+            self._get(e.item_id, Invitation, "invitation")
+            for e in self._log("invitations", case_id).get()
+        ]
+
+    def victim_accounts(self, case_id: str) -> list[str]:
+        """The accounts that may see this case's victim view now (linked, not revoked)."""
+        return [a for a in (i.active_account for i in self.invitations(case_id)) if a]
+
+    def invite(self, case_id: str, by: str) -> dict[str, Any]:
+        """A new one-time code for the victim of the case. The code is returned once, here,
+        and kept nowhere: the invitation holds a salted hash of it."""
+        self.victim_record(case_id)  # only a victim victim services holds can be invited
+        code = new_code()
+        normalised = normalise(code)
+        assert normalised is not None
+        invitation = Invitation.issue(
+            id=uuid.uuid4(), case_id=case_id, code=code, created_by=by, at=self.clock()
+        )
+        self.save(
+            invitation,
+            self._log("invitations", case_id).trigger_event(item_id=invitation.id),
+            self._log("invitation-bucket", str(bucket_of(normalised))).trigger_event(
+                item_id=invitation.id
+            ),
+        )
+        return {
+            "invitation_id": str(invitation.id),
+            "code": code,
+            "expires_at": invitation.expires_at,
+        }
+
+    def invitation_document(self, invitation: Invitation) -> dict[str, Any]:
+        return {
+            "invitation_id": str(invitation.id),
+            "case_id": invitation.case_id,
+            "status": invitation.status_at(self.clock()),
+            "created_at": invitation.created_at,
+            "expires_at": invitation.expires_at,
+            "redeemed_at": invitation.redeemed_at,
+            "account_linked": invitation.account is not None,
+            "revoked_at": invitation.revoked_at,
+        }
+
+    def revoke_invitation(self, invitation_id: str, by: str) -> None:
+        invitation = self.invitation(invitation_id)
+        invitation.revoke(by, self.clock())
+        # The account's link is this invitation: from this save on, policy_case no longer
+        # names the account, so its next read is refused.
+        self.save(invitation)
+
+    def redeem(self, code: str) -> dict[str, Any]:
+        normalised = normalise(code)
+        if normalised is None:
+            raise InvitationNotUsable()
+        now = self.clock()
+        for logged in self._log("invitation-bucket", str(bucket_of(normalised))).get():
+            invitation = self._get(logged.item_id, Invitation, "invitation")
+            if not invitation.matches(normalised):
+                continue
+            if invitation.status_at(now) != "pending":
+                raise InvitationNotUsable()
+            username = username_for()
+            invitation.redeem(username, now)
+            self.save(invitation)
+            return {
+                "invitation_id": str(invitation.id),
+                "username": username,
+                "org": self.responsible_org(invitation.case_id) or "",
+            }
+        raise InvitationNotUsable()
+
+    def link_account(self, invitation_id: str, sub: str) -> None:
+        invitation = self.invitation(invitation_id)
+        now = self.clock()
+        invitation.link(sub, now)
+        try:
+            self.repository.get(VictimAccount.id_for(sub))
+            raise AlreadyExists("victim account")
+        except AggregateNotFoundError:
+            pass
+        account = VictimAccount(
+            sub=sub, invitation_id=invitation.id, case_id=invitation.case_id, at=now
+        )
+        self.save(invitation, account)
+
+    def victim_account(self, sub: str) -> VictimAccount:
+        """The account's own case, only while its invitation is not revoked; for any other
+        sub there is nothing (404)."""
+        account = self._get(VictimAccount.id_for(sub), VictimAccount, "victim account")
+        invitation = self._get(account.invitation_id, Invitation, "invitation")
+        if invitation.active_account != sub:
+            raise NotFound("victim account")
+        return account
+
+    def choose_preferences(self, sub: str, tell_me_about_agreement: bool) -> None:
+        account = self.victim_account(sub)
+        if account.tell_me_about_agreement != tell_me_about_agreement:
+            account.choose(tell_me_about_agreement, self.clock())
+            self.save(account)
+
+    def progress(self, case_id: str) -> CaseProgress:
+        try:
+            return self._get(CaseProgress.id_for(case_id), CaseProgress, "progress")
+        except NotFound:
+            return CaseProgress(case_id)
+
+    def note_progress(
+        self,
+        case_id: str,
+        at: datetime,
+        stage: Any = None,
+        items: list[dict[str, Any]] | None = None,
+    ) -> list[Any]:
+        """One load of the case's progress for both facts an event may carry: two copies of
+        the aggregate in one save would collide on the same version."""
+        progress = self.progress(case_id)
+        moved = stage is not None and progress.move(stage, at)
+        noted = items is not None and progress.note_items(items)
+        return [progress] if moved or noted else []
+
+    def victim_view_document(self, account: VictimAccount) -> dict[str, Any]:
+        context = self.contexts.get(account.case_id)
+        progress = self.progress(account.case_id)
+        return {
+            "stage": progress.stage,
+            "stage_changed_at": progress.stage_at,
+            "next_step": NEXT_STEPS[progress.stage],
+            "supporting_org": context.responsible.get("victim_services"),
+            "jurisdiction": context.jurisdiction,
+            "tell_me_about_agreement": account.tell_me_about_agreement,
+        }
+
+    def victim_consent_documents(self, case_id: str) -> list[dict[str, Any]]:
+        """The victim's consents as they see them: what, with whom, until when. Who verified
+        them and the lawful basis are the advocate's business."""
+        now = _now()
+        documents = []
+        for consent in self.consents(case_id):
+            status = consent.status_at(now)
+            ends = [p["end"] for p in consent.provisions]
+            documents.append(
+                {
+                    "consent_id": str(consent.id),
+                    "scope": consent.scope,
+                    "status": status,
+                    "with_whom": [
+                        {
+                            "type": p["type"],
+                            "agency": p["agency"],
+                            "purposes": list(p["purposes"]),
+                            "data_classes": list(p["data_classes"]),
+                            "from": p["start"],
+                            "until": p["end"],
+                        }
+                        for p in consent.provisions
+                    ],
+                    "until": max(ends) if ends else None,
+                    "granted_at": consent.history[0]["at"] if consent.history else None,
+                    "can_withdraw": status == "active",
+                }
+            )
+        return documents
+
+    def withdraw_by_victim(self, case_id: str, consent_id: str, reason: str | None) -> None:
+        """Exactly the advocate's withdrawal (the same event, so the same propagation: the RJ
+        case stops, every share ends at the next read), and the advocate is told."""
+        consent = self.consent(consent_id)
+        if consent.case_id != case_id:
+            raise NotFound("consent")
+        now = _now()
+        consent.withdraw("victim", reason, now)
+        notes = self.notifications(case_id)
+        notes.add(
+            "victim_withdrew_consent",
+            {"consent_id": str(consent.id), "scope": consent.scope},
+            f"victim-view:{uuid.uuid4()}",
+            now,
+        )
+        self.save(consent, notes)
+
+    # --- who looked: the victim's access log ---------------------------------------------
+    def record_access(self, records: Iterable[dict[str, Any]]) -> None:
+        """Every access record, as the base does, and for reads of a case's data by staff an
+        entry in that case's index, so that the victim can be shown who looked. Concurrent
+        reads of one case race for the index's next position: the loser tries again, the
+        record itself is never dropped."""
+        records = list(records)
+        for attempt in range(12):
+            aggregates = [
+                AccessRecord(
+                    record_id=uuid.uuid4(), service=self.service_name, at=datetime.now(UTC), **r
+                )
+                for r in records
+            ]
+            indexed: dict[str, list[uuid.UUID]] = {}
+            for a in aggregates:
+                if a.decision == "permit" and a.subject.get("agency") != "victim":
+                    indexed.setdefault(a.case_id, []).append(a.id)
+            triggers = [
+                self._log("access", case).trigger_event(item_id=record_id)
+                for case, ids in indexed.items()
+                for record_id in ids[:1]
+            ]
+            # One index entry per case per request: a list read of a case is one look.
+            if not aggregates:
+                return
+            try:
+                self.save(*aggregates, *triggers)
+                return
+            except IntegrityError:
+                if attempt == 11:
+                    raise
+
+    def access_log(self, case_id: str) -> list[dict[str, Any]]:
+        entries = []
+        for logged in list(self._log("access", case_id).get())[-ACCESS_LOG_LIMIT:]:
+            try:
+                record = self._get(logged.item_id, AccessRecord, "access record")
+            except NotFound:
+                continue
+            entries.append(
+                {
+                    "at": record.at,
+                    "agency": record.subject.get("agency", ""),
+                    "org": record.subject.get("org", ""),
+                    "role": record.subject.get("role", ""),
+                    "purpose": record.purpose,
+                    "what": record.resource_type,
+                    "break_glass": record.break_glass,
+                }
+            )
+        entries.reverse()
+        return entries
+
     # --- responsibility ----------------------------------------------------------------------
     def responsible_org(self, case_id: str) -> str | None:
         return self.contexts.get(case_id).responsible.get("victim_services")
@@ -478,6 +743,28 @@ class VictimSupportService(AccordApplication):
                         data_classes=e.data_classes,
                         reason_code=e.reason_code,
                         expires_at=e.expires_at,
+                    ),
+                    None,
+                )
+            ]
+        name = type(domain_event).__qualname__
+        if name.startswith(("Invitation.", "VictimAccount.")):
+            # The victim view's lifecycle reaches the audit log by name and version: never
+            # the code, its hash, the username or the account.
+            holder: Any = self.repository.get(
+                domain_event.originator_id, version=domain_event.originator_version
+            )
+            return [
+                (
+                    CaseChanged(
+                        case_id=holder.case_id,
+                        service="victim-support",
+                        record="victim_invitation"
+                        if name.startswith("Invitation.")
+                        else "victim_account",
+                        change=type(domain_event).__name__,
+                        version=domain_event.originator_version,
+                        at=e.timestamp,
                     ),
                     None,
                 )

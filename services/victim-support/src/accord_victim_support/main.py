@@ -13,6 +13,7 @@ from accord_kernel.settings import ServiceSettings
 from fastapi import FastAPI
 
 from accord_victim_support.api.routes import router
+from accord_victim_support.api.victim_view import router as victim_view_router
 from accord_victim_support.application import VictimSupportService
 from accord_victim_support.config import load_settings
 from accord_victim_support.domain import VictimSupportError
@@ -56,7 +57,10 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime[VictimSupportServi
 
 def make_api(runtime: ServiceRuntime[VictimSupportService], with_workers: bool = False) -> FastAPI:
     return build_api(
-        runtime, "Accord victim-support service (victim services)", [router], with_workers
+        runtime,
+        "Accord victim-support service (victim services)",
+        [router, victim_view_router],
+        with_workers,
     )
 
 

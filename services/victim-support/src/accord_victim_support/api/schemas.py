@@ -227,7 +227,8 @@ class SafetyPlanOut(ReadModel):
 class NotificationOut(ReadModel):
     """An agreement completion or breach (`item_<status>`, `case_completed`: item, status,
     reporting agency), a stop (`case_stopped`: reason) or a court decision (`court_review`:
-    decision) to tell the victim."""
+    decision) to tell the victim; or the victim's own withdrawal in the victim view
+    (`victim_withdrew_consent`: consent, scope) for the advocate to know."""
 
     kind: str = withheld()
     item_id: str | None = withheld()
@@ -237,6 +238,8 @@ class NotificationOut(ReadModel):
     returned_to: str | None = withheld()
     reason: str | None = withheld()
     decision: str | None = withheld()
+    consent_id: str | None = withheld("victim_withdrew_consent: the consent the victim withdrew")
+    scope: str | None = withheld("victim_withdrew_consent: its scope")
     source_event_id: str = withheld()
     at: Moment = withheld()
     told_victim: bool = withheld()
@@ -255,3 +258,111 @@ class ReviewTaskOut(ReadModel):
     requested_at: Moment = withheld()
     expires_at: Moment = withheld()
     review: dict[str, Any] = withheld("pending, reviewer, outcome, at")
+
+
+# --- victim view ----------------------------------------------------------------------------
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Sub = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^\S+$")
+]
+
+
+class InvitationCreated(Body):
+    """The one-time code: shown to the advocate once, to give to the victim in person. It is
+    stored nowhere (only a salted hash), so it cannot be shown again."""
+
+    invitation_id: str
+    code: str = Field(description="12 Crockford base32 characters as XXXX-XXXX-XXXX")
+    expires_at: Moment
+
+
+class InvitationOut(ReadModel):
+    invitation_id: str = withheld()
+    case_id: str = withheld()
+    status: Literal["pending", "redeemed", "expired", "revoked"] = withheld()
+    created_at: Moment = withheld()
+    expires_at: Moment = withheld()
+    redeemed_at: Moment | None = withheld()
+    account_linked: bool = withheld()
+    revoked_at: Moment | None = withheld()
+
+
+class RedemptionIn(Strict):
+    code: Code
+
+
+class Redeemed(Body):
+    invitation_id: str
+    username: str = Field(description="Random, e.g. victim-7k3q9x: create the account with it")
+    org: str = Field(description="The victim-services organisation: the account's org attribute")
+
+
+class AccountIn(Strict):
+    sub: Sub = Field(description="The new account's subject at the victims' identity provider")
+
+
+class HelpLine(Body):
+    name: str
+    number: str
+    note: str
+
+
+class AdvocateContact(Body):
+    organisation: str
+    how: str
+
+
+class VictimCaseOut(ReadModel):
+    """The victim's own case, in the victim's terms."""
+
+    stage: Literal[
+        "referred",
+        "being_prepared",
+        "conference_arranged",
+        "agreement_monitored",
+        "stopped",
+        "closed",
+    ] = withheld()
+    stage_changed_at: Moment | None = withheld()
+    next_step: str = withheld("What happens next, in plain words")
+    supporting_org: str | None = withheld()
+    supporting_org_name: str | None = withheld()
+    advocate_contact: AdvocateContact = withheld()
+    jurisdiction: str | None = withheld()
+    tell_me_about_agreement: bool = withheld()
+    help: list[HelpLine] = withheld("Emergency and helpline numbers of the jurisdiction")
+
+
+class VictimConsentOut(ReadModel):
+    consent_id: str = withheld()
+    scope: str = withheld("participate, share or outcome")
+    status: str = withheld("active, withdrawn or expired")
+    with_whom: Records = withheld("type (permit/deny), agency, purposes, data_classes, from, until")
+    until: Moment | None = withheld()
+    granted_at: Moment | None = withheld()
+    can_withdraw: bool = withheld()
+
+
+class VictimAccessOut(ReadModel):
+    """One look at the victim's information: which agency and organisation, in which role,
+    for which purpose, when; `break_glass` marks an emergency read without consent."""
+
+    at: Moment = withheld()
+    agency: str = withheld()
+    org: str = withheld()
+    role: str = withheld()
+    purpose: str = withheld()
+    what: str = withheld()
+    break_glass: bool = withheld()
+
+
+class VictimAgreementOut(ReadModel):
+    items: Records = withheld("item_id, status (open, completed, breached), due_date")
+
+
+class VictimWithdrawIn(Strict):
+    reason: Text2000 | None = None
+
+
+class PreferencesIn(Strict):
+    tell_me_about_agreement: bool
