@@ -78,6 +78,7 @@ async def portal_stack(
             "token_issuers": [
                 {"issuer": "accord-dev", "jwks_file": str(jwks)},
                 keycloak.issuer_config(),
+                keycloak.victims_issuer_config(),
             ]
         },
     )

@@ -269,7 +269,7 @@ def run(
         }
     ]
     if keycloak is not None:
-        issuers.append(keycloak.issuer_config())
+        issuers += [keycloak.issuer_config(), keycloak.victims_issuer_config()]
 
     def env_for(spec: ServiceSpec) -> dict[str, str]:
         env = {

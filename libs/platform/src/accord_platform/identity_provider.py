@@ -34,6 +34,14 @@ from accord_platform.infra import (
 
 REALM = "accord"
 REALM_FILE = REPO / "deploy" / "keycloak" / "accord-realm.json"
+# The victims' realm (issue 17): no self-registration, no dev users; accounts are made by the
+# enrolment service account after a victim redeems an invitation code.
+VICTIMS_REALM = "accord-victims"
+VICTIMS_REALM_FILE = REPO / "deploy" / "keycloak" / "accord-victims-realm.json"
+VICTIM_VIEW_CLIENT = "accord-victim-view"
+VICTIM_VIEW_SECRET = "accord-victim-view-dev-secret"
+ENROLMENT_CLIENT = "accord-enrolment"
+ENROLMENT_SECRET = "accord-enrolment-dev-secret"
 DEV_PASSWORD = "accord-dev"
 # The public password-grant client that exists only in the dev realm file (see the realm's
 # description of it); the portal's own client allows the browser flow only.
@@ -69,7 +77,8 @@ def keycloak_home(environ: Mapping[str, str] | None = None) -> Path:
 
 
 class KeycloakServer(ChildServer):
-    """Keycloak in dev mode on 127.0.0.1, with the `accord` realm imported from `realm_file`."""
+    """Keycloak in dev mode on 127.0.0.1, with the staff realm `accord` imported from
+    `realm_file` and the victims' realm `accord-victims` from `victims_realm_file`."""
 
     name = "keycloak"
 
@@ -81,12 +90,14 @@ class KeycloakServer(ChildServer):
         management_port: int = 8190,
         realm_file: Path = REALM_FILE,
         heap: str = "512m",
+        victims_realm_file: Path = VICTIMS_REALM_FILE,
     ) -> None:
         super().__init__(data_dir)
         self.keycloak_home = keycloak_home
         self.port = port
         self.management_port = management_port
         self.realm_file = realm_file
+        self.victims_realm_file = victims_realm_file
         self.heap = heap
 
     @classmethod
@@ -105,6 +116,43 @@ class KeycloakServer(ChildServer):
     @property
     def jwks_url(self) -> str:
         return f"{self.issuer}/protocol/openid-connect/certs"
+
+    @property
+    def victims_issuer(self) -> str:
+        return f"{self.url}/realms/{VICTIMS_REALM}"
+
+    @property
+    def victims_token_url(self) -> str:
+        return f"{self.victims_issuer}/protocol/openid-connect/token"
+
+    @property
+    def victims_admin_url(self) -> str:
+        """The admin REST API of the victims' realm (users), for the enrolment account."""
+        return f"{self.url}/admin/realms/{VICTIMS_REALM}"
+
+    def victims_issuer_config(self) -> dict[str, str]:
+        """The victims' realm as one entry of ACCORD_TOKEN_ISSUERS."""
+        return {
+            "issuer": self.victims_issuer,
+            "jwks_url": f"{self.victims_issuer}/protocol/openid-connect/certs",
+        }
+
+    def enrolment_token(
+        self, client_id: str = ENROLMENT_CLIENT, secret: str = ENROLMENT_SECRET
+    ) -> str:
+        """The enrolment service account's access token (client credentials): it redeems
+        codes at victim services and manages users in the victims' realm."""
+        response = httpx.post(
+            self.victims_token_url,
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, secret),
+            timeout=10.0,
+        )
+        if response.status_code != 200:
+            raise InfrastructureError(
+                f"client credentials for {client_id} refused: {response.status_code}"
+            )
+        return str(response.json()["access_token"])
 
     @property
     def token_url(self) -> str:
@@ -161,19 +209,23 @@ class KeycloakServer(ChildServer):
         marker.write_text(source)
 
     def _stage_realm(self) -> None:
-        """The realm file into the home's import directory. Keycloak imports a realm only when
-        it does not exist yet, so when the file changed since the database was made (new dev
-        users, another mapper) the dev database is dropped and the realm imported afresh."""
+        """The realm files into the home's import directory. Keycloak imports a realm only
+        when it does not exist yet, so when either file changed since the database was made
+        (new dev users, another mapper, the victims' realm added) the dev database is dropped
+        and both realms imported afresh."""
         data = self.instance_home / "data"
-        realm_text = self.realm_file.read_bytes()
-        digest = hashlib.sha256(realm_text).hexdigest()
+        realms = {REALM: self.realm_file.read_bytes()}
+        if self.victims_realm_file.is_file():
+            realms[VICTIMS_REALM] = self.victims_realm_file.read_bytes()
+        digest = hashlib.sha256(b"".join(hashlib.sha256(t).digest() for t in realms.values()))
         stamp = data / "realm.sha256"
-        if stamp.is_file() and stamp.read_text().strip() != digest:
+        if stamp.is_file() and stamp.read_text().strip() != digest.hexdigest():
             shutil.rmtree(data / "h2", ignore_errors=True)
         import_dir = data / "import"
         import_dir.mkdir(parents=True, exist_ok=True)
-        (import_dir / f"{REALM}-realm.json").write_bytes(realm_text)
-        stamp.write_text(digest + "\n")
+        for name, text in realms.items():
+            (import_dir / f"{name}-realm.json").write_bytes(text)
+        stamp.write_text(digest.hexdigest() + "\n")
 
     def command(self) -> list[str]:
         return [
