@@ -16,7 +16,7 @@ from bench.measure import console, with_unit
 from bench.results import RESULTS_DIR, BenchmarkResult, load_results
 
 DOCUMENT = REPO / "docs" / "benchmarks.md"
-ORDER = ("policy_read", "audit_log", "intake", "withdrawal")
+ORDER = ("policy_read", "audit_log", "intake", "withdrawal", "portal")
 
 PREAMBLE = """\
 # Benchmarks
