@@ -136,7 +136,10 @@ class ServiceClient:
         json: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        text: bool = False,
     ) -> Any:
+        """The JSON body (None for 204), or with `text` the body as text: the audit service
+        answers checkpoints and verifier keys in their C2SP plain-text formats."""
         try:
             response = await self._client(service).request(
                 method,
@@ -152,12 +155,17 @@ class ServiceClient:
             error = _error_for(response)
             log.info("service %s answered %s %s", service, error.status, error.code)
             raise error
+        if text:
+            return response.text
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
 
     async def get(self, token: str, service: str, path: str, **kwargs: Any) -> Any:
         return await self.request(token, service, "GET", path, **kwargs)
+
+    async def get_text(self, token: str, service: str, path: str) -> str:
+        return str(await self.request(token, service, "GET", path, text=True))
 
     async def post(self, token: str, service: str, path: str, **kwargs: Any) -> Any:
         return await self.request(token, service, "POST", path, **kwargs)

@@ -18,14 +18,13 @@ import re
 import uuid
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from accord_portal import words
-from accord_portal.api_client import Invalid, NotFound, Unavailable, _error_for
+from accord_portal.api_client import Invalid, NotFound
 from accord_portal.areas import Area, NavItem
 from accord_portal.logproof import (
     Checkpoint,
@@ -341,16 +340,7 @@ def _hash_words(root: bytes) -> str:
 
 
 async def get_text(portal: Portal, token: str, path: str) -> str:
-    """The audit service answers checkpoints and keys as plain text (C2SP formats), which the
-    shared client (JSON only) does not read; same token, same typed errors."""
-    client = portal.services._client("audit")
-    try:
-        response = await client.get(path, headers={"Authorization": f"Bearer {token}"})
-    except httpx.HTTPError as exc:
-        raise Unavailable(503, "service_unreachable") from exc
-    if response.status_code >= 400:
-        raise _error_for(response)
-    return response.text
+    return await portal.services.get_text(token, "audit", path)
 
 
 async def latest_checkpoint(
