@@ -11,7 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, get_args
+
+# Why a case record is read (SPEC section 4): the policy decides each read for one of these, and
+# a consent names the ones it permits.
+Purpose = Literal[
+    "case_management",
+    "safeguarding",
+    "compliance_review",
+    "offender_communication",
+    "emergency",
+    "audit",
+]
+PURPOSES: tuple[str, ...] = get_args(Purpose)
 
 # The bound most names, references and short codes are held to unless a command says otherwise.
 TEXT_MAX = 200

@@ -6,27 +6,19 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from opa_client.opa import OpaClient
 
 from accord_kernel.application import AccordApplication
+from accord_kernel.domain_rules import PURPOSES, Purpose
 from accord_kernel.identity import Subject
 from accord_kernel.problems import Problem, forbidden, not_found, policy_unavailable
 
 log = logging.getLogger("accord.policy")
-
-Purpose = Literal[
-    "case_management",
-    "safeguarding",
-    "compliance_review",
-    "offender_communication",
-    "emergency",
-    "audit",
-]
-PURPOSES: tuple[str, ...] = get_args(Purpose)
+__all__ = ["PURPOSES", "Change", "Decision", "Purpose", "Resource"]
 
 
 class PolicyUnavailable(Exception):

@@ -9,44 +9,17 @@ from accord_kernel.responses import Body, Day, Moment, ReadModel, Records, withh
 from accord_kernel.schemas import StrictModel as Strict
 from pydantic import AwareDatetime, Field, StringConstraints
 
+from accord_victim_support.domain.vocabulary import (
+    Agency,
+    ContactMethod,
+    DataClass,
+    FlagCode,
+    PurposeName,
+)
+
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text2000 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Text8000 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
-ContactMethod = Literal["phone", "sms", "email", "letter", "in_person", "via_advocate"]
-Agency = Literal["police", "rj_provider", "court", "victim_services"]
-DataClass = Literal[
-    "case.core",
-    "party.identity",
-    "victim.location",
-    "offence.details",
-    "risk.assessment",
-    "risk.band",
-    "safety.flags",
-    "safety.plan",
-    "safety.plan.summary",
-    "support.notes",
-    "consent.summary",
-    "conference.notes",
-    "agreement.items",
-    "compliance.status",
-]
-PurposeName = Literal[
-    "case_management",
-    "safeguarding",
-    "compliance_review",
-    "offender_communication",
-    "emergency",
-    "audit",
-]
-FlagCode = Literal[
-    "strangulation_history",
-    "threats_to_kill",
-    "stalking",
-    "weapon_access",
-    "children_at_risk",
-    "protective_order_in_force",
-    "address_confidential",
-]
 
 
 class Child(Strict):

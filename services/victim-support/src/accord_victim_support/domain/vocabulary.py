@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Literal, get_args
 
-from accord_kernel.domain_rules import ArgumentChecks
+from accord_kernel.domain_rules import PURPOSES, ArgumentChecks, Purpose
 
 from accord_victim_support.domain.errors import (
     UnknownAgency,
@@ -19,16 +20,10 @@ from accord_victim_support.domain.errors import (
     ValidationFailed,
 )
 
-AGENCIES: tuple[str, ...] = ("police", "rj_provider", "court", "victim_services")
-PURPOSES: tuple[str, ...] = (
-    "case_management",
-    "safeguarding",
-    "compliance_review",
-    "offender_communication",
-    "emergency",
-    "audit",
-)
-DATA_CLASSES: tuple[str, ...] = (
+Agency = Literal["police", "rj_provider", "court", "victim_services"]
+AGENCIES: tuple[str, ...] = get_args(Agency)
+PurposeName = Purpose
+DataClass = Literal[
     "case.core",
     "party.identity",
     "victim.location",
@@ -43,8 +38,9 @@ DATA_CLASSES: tuple[str, ...] = (
     "conference.notes",
     "agreement.items",
     "compliance.status",
-)
-SAFETY_FLAG_CODES: tuple[str, ...] = (
+]
+DATA_CLASSES: tuple[str, ...] = get_args(DataClass)
+FlagCode = Literal[
     "strangulation_history",
     "threats_to_kill",
     "stalking",
@@ -52,18 +48,13 @@ SAFETY_FLAG_CODES: tuple[str, ...] = (
     "children_at_risk",
     "protective_order_in_force",
     "address_confidential",
-)
+]
+SAFETY_FLAG_CODES: tuple[str, ...] = get_args(FlagCode)
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
 # The DASH bands produced by the referral service.
 RISK_BANDS: tuple[str, ...] = ("standard", "medium", "high")
-CONTACT_METHODS: tuple[str, ...] = (
-    "phone",
-    "sms",
-    "email",
-    "letter",
-    "in_person",
-    "via_advocate",
-)
+ContactMethod = Literal["phone", "sms", "email", "letter", "in_person", "via_advocate"]
+CONTACT_METHODS: tuple[str, ...] = get_args(ContactMethod)
 
 # Same textual form as the `now` the policy enforcement point sends, so the policy can compare
 # provision periods with `now` either lexically or after parsing.
