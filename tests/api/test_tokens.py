@@ -43,9 +43,16 @@ pytestmark = pytest.mark.integration
 Callers = Mapping[str, frozenset[str]]
 
 
+# The staff: every agency's roles but the victim's and the enrolment service account, which
+# reach only the routes made for them (issue 17) and are refused by every other.
+STAFF_ROLES: Callers = {
+    agency: roles - {"enrolment"} for agency, roles in AGENCY_ROLES.items() if agency != "victim"
+}
+
+
 def agencies(*names: str) -> Callers:
-    """Every role of each named agency."""
-    return {name: AGENCY_ROLES[name] for name in names}
+    """Every staff role of each named agency."""
+    return {name: STAFF_ROLES[name] for name in names}
 
 
 def roles(agency: str, *names: str) -> Callers:
@@ -62,7 +69,10 @@ class RouteRule:
 
 POLICY_FILTERED = None
 # Checkpoints and proofs reveal hashes only, so anyone with a token may check the log.
-ANY_AGENCY = agencies(*AGENCY_ROLES)
+ANY_AGENCY = agencies(*STAFF_ROLES)
+INVITERS = roles("victim_services", "advocate", "supervisor")
+ENROLMENT = roles("victim_services", "enrolment")
+VICTIM = roles("victim", "victim")
 RJ_COORDINATION = roles("rj_provider", "coordinator", "supervisor")
 RJ_PRACTICE = agencies("rj_provider")
 PROVISION = {
@@ -116,6 +126,19 @@ RULES: dict[str, dict[tuple[str, str], RouteRule]] = {
         ("POST", "/cases/{case_id}/safety-flags"): RouteRule(
             agencies("victim_services"), {"code": "stalking", "severity": "high"}
         ),
+        ("POST", "/cases/{case_id}/invitations"): RouteRule(INVITERS),
+        ("GET", "/cases/{case_id}/invitations"): RouteRule(agencies("victim_services")),
+        ("POST", "/invitations/{invitation_id}/revocation"): RouteRule(INVITERS),
+        ("POST", "/invitations/redemptions"): RouteRule(ENROLMENT, {"code": "0000-0000-0000"}),
+        ("POST", "/invitations/{invitation_id}/account"): RouteRule(
+            ENROLMENT, {"sub": "victim-account-1"}
+        ),
+        ("GET", "/me/case"): RouteRule(VICTIM),
+        ("GET", "/me/consents"): RouteRule(VICTIM),
+        ("POST", "/me/consents/{consent_id}/withdrawal"): RouteRule(VICTIM, {}),
+        ("PUT", "/me/preferences"): RouteRule(VICTIM, {"tell_me_about_agreement": True}),
+        ("GET", "/me/access-log"): RouteRule(VICTIM),
+        ("GET", "/me/agreement"): RouteRule(VICTIM),
         ("POST", "/cases/{case_id}/safety-flags/{code}/clearance"): RouteRule(
             agencies("victim_services"), {"reason": "order discharged"}
         ),
@@ -618,7 +641,7 @@ def test_callers_the_route_is_for_are_not_refused(service: ServiceUnderTest) -> 
     for endpoint in service.endpoints():
         if endpoint.rule is None:
             continue
-        callers = endpoint.rule.callers or AGENCY_ROLES
+        callers = endpoint.rule.callers or STAFF_ROLES
         path = fill_path(endpoint, service.known)
         for agency in sorted(callers):
             for role in sorted(callers[agency]):

@@ -169,3 +169,57 @@ async def test_the_gate_facilitators_and_audit_logs_follow_organisations(
         if r.status_code != want:
             wrong.append(f"{reader.label} victim access log: {r.status_code}, want {want}")
     assert not wrong, "\n".join(wrong)
+
+
+async def test_a_victim_reads_only_the_victim_view_of_their_own_case(
+    case: CaseOnPlatform,
+) -> None:
+    """The victim rows (issue 17): a victim linked to this case, and one linked to another
+    case, get 403 or 404 from every staff read above and from the audit service; each reads
+    their own victim view and nothing of the other's."""
+    p, vs = case.platform, case.platform.client("victim-support")
+    enrolment = p.token("victim_services", "enrolment", user="enrolment", org="accord-enrolment")
+
+    async def enrolled(case_id: str) -> dict[str, str]:
+        advocate = case.own("victim_services", "advocate")
+        r = await vs.post(f"/cases/{case_id}/invitations", headers=advocate)
+        assert r.status_code == 201, r.text
+        invitation = r.json()
+        r = await vs.post(
+            "/invitations/redemptions", json={"code": invitation["code"]}, headers=enrolment
+        )
+        assert r.status_code == 200, r.text
+        sub = "victim-" + invitation["invitation_id"][:8]
+        r = await vs.post(
+            f"/invitations/{invitation['invitation_id']}/account",
+            json={"sub": sub},
+            headers=enrolment,
+        )
+        assert r.status_code == 204, r.text
+        return p.token("victim", "victim", user=sub, org="north-advocacy")
+
+    other = await CaseOnPlatform(p).build()
+    victims = {"own": await enrolled(case.case_id), "other": await enrolled(other.case_id)}
+    wrong: list[str] = []
+    for relation, headers in victims.items():
+        for service, path, *_ in [*SINGLE_READS, *LIST_READS]:
+            r = await p.client(service).get(fill(path, case), headers=headers)
+            if r.status_code not in (403, 404):
+                wrong.append(f"victim/{relation} GET {path}: {r.status_code}")
+        for path in (
+            f"/cases/{case.case_id}/access",
+            f"/cases/{case.case_id}/events",
+            f"/victims/{case.case_id}/access-log",
+        ):
+            r = await p.client("audit").get(path, headers=headers)
+            if r.status_code not in (403, 404):
+                wrong.append(f"victim/{relation} audit {path}: {r.status_code}")
+        r = await vs.get("/me/case", headers=headers)
+        if r.status_code != 200:
+            wrong.append(f"victim/{relation} /me/case: {r.status_code}")
+        consents = (await vs.get("/me/consents", headers=headers)).json()
+        mine = {c["consent_id"] for c in consents}
+        theirs = other.consent_id if relation == "own" else case.consent_id
+        if theirs and theirs in mine:
+            wrong.append(f"victim/{relation} sees the other case's consent")
+    assert not wrong, "\n".join(wrong)
