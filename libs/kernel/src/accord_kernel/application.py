@@ -23,6 +23,7 @@ from eventsourcing.persistence import (
 
 from accord_kernel.access_log import AccessRecord
 from accord_kernel.contracts import AccessRecorded, Contract
+from accord_kernel.postgres import is_postgres
 from accord_kernel.settings import ServiceSettings
 
 log = logging.getLogger("accord.application")
@@ -65,7 +66,7 @@ class AccordApplication(Application[uuid.UUID]):
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         env = settings.eventsourcing_env()
-        if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+        if is_postgres(env):
             _ensure_schema(env)
         super().__init__(env=env)
 
