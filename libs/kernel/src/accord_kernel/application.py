@@ -23,7 +23,7 @@ from eventsourcing.persistence import (
 
 from accord_kernel.access_log import AccessRecord
 from accord_kernel.contracts import AccessRecorded, Contract
-from accord_kernel.postgres import is_postgres
+from accord_kernel.postgres import AccordProcessRecorder, NotificationListener, is_postgres
 from accord_kernel.settings import ServiceSettings
 
 log = logging.getLogger("accord.application")
@@ -103,6 +103,13 @@ class AccordApplication(Application[uuid.UUID]):
 
     # --- outbox --------------------------------------------------------------------------
     OUTBOX_POSITION = "outbox:kafka"
+
+    def notification_listener(self) -> NotificationListener | None:
+        """What tells the relay that new events were committed; None where the store cannot
+        tell (SQLite, memory), so the relay polls."""
+        if isinstance(self.recorder, AccordProcessRecorder):
+            return NotificationListener(self.recorder)
+        return None
 
     def outbox_position(self) -> int:
         return self.process_recorder.max_tracking_id(self.OUTBOX_POSITION) or 0
