@@ -314,7 +314,11 @@ class OutboxRelay:
             await self._run(stop)
         finally:
             if listening is not None:
-                await listening
+                # Also when the relay itself is cancelled (a crash in the tests), which
+                # leaves `stop` unset: the listener would otherwise wait for it forever.
+                listening.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listening
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Waits for new notifications: until the listener says some were committed (or the
@@ -572,13 +576,17 @@ class InboxConsumer:
                         # effects are idempotent per event id, so the whole batch may rerun
                         consumer.seek(tp, records[0].offset)
                     continue
+                # Each event is applied in its own transaction with its tracking record; the
+                # offset is committed once for the records applied (a crash before the commit
+                # redelivers them, and their tracking records make that a no-op).
+                applied: int | None = None
                 for record in records:
                     if not await self._handle(record, producer, stop):
                         consumer.seek(tp, record.offset)  # retry this one later, keep order
                         break
-                    await asyncio.wait_for(
-                        consumer.commit({tp: record.offset + 1}), DELIVERY_TIMEOUT_SECONDS
-                    )
+                    applied = record.offset + 1
+                if applied is not None:
+                    await asyncio.wait_for(consumer.commit({tp: applied}), DELIVERY_TIMEOUT_SECONDS)
 
     def _parse(
         self, record: ConsumerRecord[bytes, bytes]
