@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,8 @@ import httpx
 import pytest
 from accord_kernel.dev_tokens import ensure_dev_keys, mint
 from accord_platform.demo import walk
-from accord_platform.infra import port_is_free
-from accord_platform.services import SERVICES
+from accord_platform.infra import free_port
+from accord_platform.services import SERVICES, ServiceSpec
 from rich.console import Console
 
 pytestmark = pytest.mark.integration
@@ -29,8 +30,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def running_services(infrastructure: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    busy = [s.port for s in SERVICES if not port_is_free(s.port)]
-    assert not busy, f"ports {busy} are in use: stop the running platform before the tests"
+    # Free ports, never the local run's: a running platform (or another session's test) may
+    # hold 8101-8105.
+    services = [replace(s, port=free_port()) for s in SERVICES]
     pg = infrastructure.postgres
     database = "e2e_" + uuid.uuid4().hex[:8]
     pg.create_database(database)
@@ -39,7 +41,7 @@ def running_services(infrastructure: Any, tmp_path: Path) -> Iterator[dict[str, 
     processes: dict[str, tuple[subprocess.Popen[bytes], Any]] = {}
 
     def start(name: str) -> None:
-        spec = next(s for s in SERVICES if s.name == name)
+        spec = next(s for s in services if s.name == name)
         env = {
             **os.environ,
             "ACCORD_PORT": str(spec.port),
@@ -83,6 +85,7 @@ def running_services(infrastructure: Any, tmp_path: Path) -> Iterator[dict[str, 
             "dir": tmp_path,
             "start": start,
             "kill": kill,
+            "services": services,
         }
     finally:
         for process, _ in processes.values():
@@ -97,7 +100,8 @@ def running_services(infrastructure: Any, tmp_path: Path) -> Iterator[dict[str, 
 
 def test_the_whole_journey_on_separate_processes(running_services: dict[str, Any]) -> None:
     console = Console(record=True, width=140)
-    code = walk("http://127.0.0.1", running_services["keys"], console)
+    services: list[ServiceSpec] = running_services["services"]
+    code = walk("http://127.0.0.1", running_services["keys"], console, services)
     transcript = console.export_text()
     print(transcript)
     assert code == 0, transcript
@@ -106,7 +110,7 @@ def test_the_whole_journey_on_separate_processes(running_services: dict[str, Any
 
     keys = running_services["keys"]
     auditor = {"Authorization": "Bearer " + mint(keys, agency="audit", role="privacy_officer")}
-    audit = next(s for s in SERVICES if s.name == "audit").url
+    audit = next(s for s in services if s.name == "audit").url
     with httpx.Client(timeout=10) as client:
         vkey = client.get(audit + "/verifier-key", headers=auditor).text.strip()
         checkpoint = client.get(audit + "/checkpoint", headers=auditor)
@@ -144,8 +148,9 @@ def test_a_service_killed_mid_processing_loses_and_duplicates_nothing(
     coordinator = {
         "Authorization": "Bearer " + mint(keys, agency="rj_provider", role="coordinator")
     }
-    referral_url = next(s for s in SERVICES if s.name == "referral").url
-    conference_url = next(s for s in SERVICES if s.name == "conference").url
+    services: list[ServiceSpec] = running_services["services"]
+    referral_url = next(s for s in services if s.name == "referral").url
+    conference_url = next(s for s in services if s.name == "conference").url
     case_ids = []
     with httpx.Client(timeout=10) as client:
         for n in range(12):

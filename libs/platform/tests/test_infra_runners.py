@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 from accord_platform.infra import (
+    RESERVED_PORTS,
     ChildServer,
     Infrastructure,
     InfrastructureError,
@@ -50,6 +51,17 @@ def test_a_free_preferred_port_is_used_and_never_handed_out_twice() -> None:
     assert port_is_free(port)
     # The same process asking again (a second server) must not be given the same port.
     assert free_port(port) != port
+
+
+def test_the_local_runs_fixed_ports_are_never_handed_out() -> None:
+    fixed = {*range(8100, 8106), 8180, 8181, 9000, 9092, 9093, 55432}
+    assert fixed <= RESERVED_PORTS
+    for port in sorted(fixed):
+        # asked for by name, even while free, another port is given instead
+        chosen = free_port(port)
+        assert chosen not in fixed
+        assert port_is_free(chosen)
+    assert not {free_port() for _ in range(50)} & fixed
 
 
 def test_a_taken_preferred_port_is_replaced_by_a_free_one() -> None:

@@ -24,6 +24,7 @@ from eventsourcing.persistence import (
 from accord_kernel.access_log import AccessRecord
 from accord_kernel.contracts import AccessRecorded, Contract
 from accord_kernel.domain_rules import AlreadyExists, VersionConflict
+from accord_kernel.postgres import AccordProcessRecorder, NotificationListener, is_postgres
 from accord_kernel.settings import ServiceSettings
 
 log = logging.getLogger("accord.application")
@@ -54,7 +55,7 @@ class AccordApplication(Application[uuid.UUID]):
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         env = settings.eventsourcing_env()
-        if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+        if is_postgres(env):
             _ensure_schema(env)
         super().__init__(env=env)
 
@@ -91,6 +92,13 @@ class AccordApplication(Application[uuid.UUID]):
 
     # --- outbox --------------------------------------------------------------------------
     OUTBOX_POSITION = "outbox:kafka"
+
+    def notification_listener(self) -> NotificationListener | None:
+        """What tells the relay that new events were committed; None where the store cannot
+        tell (SQLite, memory), so the relay polls."""
+        if isinstance(self.recorder, AccordProcessRecorder):
+            return NotificationListener(self.recorder)
+        return None
 
     def outbox_position(self) -> int:
         return self.process_recorder.max_tracking_id(self.OUTBOX_POSITION) or 0

@@ -235,11 +235,16 @@ class OutboxRelay:
         bootstrap: str,
         batch_size: int = 200,
         poll_interval: float = 0.1,
+        fallback_poll_interval: float = 2.0,
     ) -> None:
         self.app = app
         self.bootstrap = bootstrap
         self.batch_size = batch_size
+        # Without a listener (SQLite), or while it is reconnecting, the relay polls this often.
         self.poll_interval = poll_interval
+        # With a listener, it still looks this often, in case a wake-up was ever missed.
+        self.fallback_poll_interval = fallback_poll_interval
+        self.listener = app.notification_listener()
         self.source = f"/accord/{app.service_name}"
         self.published = 0
 
@@ -302,6 +307,39 @@ class OutboxRelay:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
+        listening = (
+            asyncio.create_task(self.listener.run(stop)) if self.listener is not None else None
+        )
+        try:
+            await self._run(stop)
+        finally:
+            if listening is not None:
+                # Also when the relay itself is cancelled (a crash in the tests), which
+                # leaves `stop` unset: the listener would otherwise wait for it forever.
+                listening.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listening
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Waits for new notifications: until the listener says some were committed (or the
+        fallback period passes), or a short poll period without a listener."""
+        listener = self.listener
+        if listener is None or not listener.listening:
+            await _backoff(stop, self.poll_interval)
+            return
+        waits = {
+            asyncio.ensure_future(listener.committed.wait()),
+            asyncio.ensure_future(stop.wait()),
+        }
+        try:
+            await asyncio.wait(
+                waits, timeout=self.fallback_poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         link = KafkaLink(f"relay {self.app.service_name}")
         while not stop.is_set():
             producer = AIOKafkaProducer(
@@ -326,10 +364,16 @@ class OutboxRelay:
                 await _close(producer, f"outbox relay {self.app.service_name}")
 
     async def _loop(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
+        # The position is read from the store once per connection and then kept here: this
+        # relay is the only one advancing it, and a restart reads it again.
+        position = await asyncio.to_thread(self.app.outbox_position)
         while not stop.is_set():
-            batch = await asyncio.to_thread(self.pending)
+            if self.listener is not None:
+                # Cleared before looking, so a commit after the look still wakes the next wait.
+                self.listener.committed.clear()
+            batch = await asyncio.to_thread(self.pending, position)
             if not batch:
-                await _backoff(stop, self.poll_interval)
+                await self._idle(stop)
                 continue
             deliveries = []
             for _, events in batch:
@@ -348,6 +392,7 @@ class OutboxRelay:
                     )
             await asyncio.wait_for(asyncio.gather(*deliveries), DELIVERY_TIMEOUT_SECONDS)
             await asyncio.to_thread(self.app.advance_outbox, batch[-1][0])
+            position = batch[-1][0]
             self.published += sum(len(e) for _, e in batch)
 
 
@@ -531,13 +576,17 @@ class InboxConsumer:
                         # effects are idempotent per event id, so the whole batch may rerun
                         consumer.seek(tp, records[0].offset)
                     continue
+                # Each event is applied in its own transaction with its tracking record; the
+                # offset is committed once for the records applied (a crash before the commit
+                # redelivers them, and their tracking records make that a no-op).
+                applied: int | None = None
                 for record in records:
                     if not await self._handle(record, producer, stop):
                         consumer.seek(tp, record.offset)  # retry this one later, keep order
                         break
-                    await asyncio.wait_for(
-                        consumer.commit({tp: record.offset + 1}), DELIVERY_TIMEOUT_SECONDS
-                    )
+                    applied = record.offset + 1
+                if applied is not None:
+                    await asyncio.wait_for(consumer.commit({tp: applied}), DELIVERY_TIMEOUT_SECONDS)
 
     def _parse(
         self, record: ConsumerRecord[bytes, bytes]

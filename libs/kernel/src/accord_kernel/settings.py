@@ -60,7 +60,9 @@ class ServiceSettings(BaseSettings):
             raise ValueError("ACCORD_DATABASE_URL is required for postgres persistence")
         url = urlsplit(self.database_url)
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # eventsourcing's PostgreSQL persistence, with broken connections detected on
+            # error instead of by a ping before every use (accord_kernel.postgres).
+            "PERSISTENCE_MODULE": "accord_kernel.postgres:AccordPostgresFactory",
             "POSTGRES_DBNAME": url.path.lstrip("/"),
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(url.port or 5432),
@@ -69,8 +71,7 @@ class ServiceSettings(BaseSettings):
             # One schema per service: a service never reads another service's tables.
             "POSTGRES_SCHEMA": self.service.replace("-", "_"),
             "POSTGRES_POOL_SIZE": "5",
-            # After a database restart, check pooled connections before use.
-            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_PRE_PING": "n",
             "POSTGRES_MAX_OVERFLOW": "5",
         }
 

@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from accord_platform.services import SERVICES
+from accord_platform.services import SERVICES, ServiceSpec
 
 REPO = Path(__file__).resolve().parents[4]
 CATALOGUE_FILE = REPO / "policies" / "accord" / "catalogue" / "data.json"
@@ -372,8 +372,14 @@ def poll(
 
 
 class Platform:
-    def __init__(self, base: str, key_dir: Path, client: httpx.Client) -> None:
-        self.urls = {s.name: f"{base.rstrip('/')}:{s.port}" for s in SERVICES}
+    def __init__(
+        self,
+        base: str,
+        key_dir: Path,
+        client: httpx.Client,
+        services: Sequence[ServiceSpec] = SERVICES,
+    ) -> None:
+        self.urls = {s.name: f"{base.rstrip('/')}:{s.port}" for s in services}
         self.key_dir = key_dir
         self.client = client
         self._tokens: dict[Actor, str] = {}
@@ -1199,9 +1205,12 @@ def summary_table(steps: Sequence[Step]) -> Table:
     return table
 
 
-def walk(base: str, key_dir: Path, console: Console) -> int:
+def walk(
+    base: str, key_dir: Path, console: Console, services: Sequence[ServiceSpec] = SERVICES
+) -> int:
     """Walks one case through the journey; 0 if no step failed unexpectedly, 1 if one did,
-    2 if the platform is not there to walk against."""
+    2 if the platform is not there to walk against. `services` says where each listens (the
+    tests run them on free ports, beside a running platform)."""
     if not (key_dir / "signing-key.pem").exists():
         # Minting would make a fresh key that no running service trusts: every call would 401.
         console.print(
@@ -1210,7 +1219,7 @@ def walk(base: str, key_dir: Path, console: Console) -> int:
         )
         return 2
     with httpx.Client(timeout=10.0) as client:
-        platform = Platform(base, key_dir, client)
+        platform = Platform(base, key_dir, client, services)
         down = [name for name in CORE_SERVICES if not platform.ready(name)]
         if down:
             console.print(

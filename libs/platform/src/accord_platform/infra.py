@@ -55,6 +55,11 @@ _ports_handed_out: set[int] = set()
 # Below Linux's ephemeral range (32768-60999): a port picked there could be taken by the local
 # end of some outgoing connection between our check and the server's bind.
 _FALLBACK_PORTS = range(20000, 32000)
+# The fixed ports of the local run (`make run`: the five services, OPA, Kafka and its
+# controller, the local PostgreSQL, the identity provider and the portal): never handed out, even
+# while free, so tests and benchmarks started beside a running platform cannot take a port it
+# is about to bind (or rebind after a restart).
+RESERVED_PORTS = frozenset({*range(8100, 8106), 8180, 8181, 9000, 9092, 9093, 55432})
 
 
 def port_is_free(port: int) -> bool:
@@ -73,15 +78,21 @@ def free_port(preferred: int | None = None) -> int:
     """`preferred` when it is free, otherwise another free port.
 
     A port is never handed out twice by one process, so several servers configured before any
-    of them binds do not collide with each other."""
+    of them binds do not collide with each other. The local run's fixed ports
+    (`RESERVED_PORTS`) are never handed out, not even when asked for by name."""
     with _ports_lock:
-        if preferred is not None and preferred not in _ports_handed_out and port_is_free(preferred):
+        if (
+            preferred is not None
+            and preferred not in RESERVED_PORTS
+            and preferred not in _ports_handed_out
+            and port_is_free(preferred)
+        ):
             _ports_handed_out.add(preferred)
             return preferred
         chooser = random.Random()
         for _ in range(500):
             port = chooser.choice(_FALLBACK_PORTS)
-            if port not in _ports_handed_out and port_is_free(port):
+            if port not in RESERVED_PORTS and port not in _ports_handed_out and port_is_free(port):
                 _ports_handed_out.add(port)
                 return port
     raise InfrastructureError("no free TCP port on 127.0.0.1")

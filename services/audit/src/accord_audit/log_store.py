@@ -4,15 +4,21 @@ Besides the entries, the store keeps the hash of every perfect subtree (`audit_n
 roots and proofs read O(log n) rows and an append writes O(log n) rows. Appends are
 serialised (a transaction-scoped advisory lock on PostgreSQL, `BEGIN IMMEDIATE` on
 SQLite) because leaf n's nodes depend on the frontier left by leaf n - 1.
+
+Round trips, not rows, are what an append and a proof cost: the hashes a proof needs are
+fetched in one query, the frontier of the last append is kept in memory (and used only while
+the log still has the size it was kept for), and new rows go in as multi-row INSERTs.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Generator, Sequence
+import threading
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -26,14 +32,17 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     func,
     insert,
     select,
     text,
+    tuple_,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from accord_audit.canonical import parse_canonical
 from accord_audit.checkpoint import (
@@ -44,7 +53,9 @@ from accord_audit.checkpoint import (
 )
 from accord_audit.errors import InvalidCheckpoint, InvalidRecord, LogCorrupted, OutOfRange
 from accord_audit.merkle import (
+    HASH_SIZE,
     CompactRange,
+    SubtreeHashes,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -131,9 +142,10 @@ def create_audit_engine(url: str, **options: Any) -> Engine:
         # Appenders queue one by one on SQLite's single write lock; pysqlite gives up
         # after 5 s by default, which a burst of concurrent appends can exceed.
         options["connect_args"] = {"timeout": 30}
-    # A pooled connection from before a database restart is tested and replaced before use,
-    # so a restart costs nothing but the reconnection.
-    options.setdefault("pool_pre_ping", True)
+    # No ping before each checkout (a round trip per use): a statement that finds its pooled
+    # connection dead after a database restart makes SQLAlchemy drop every connection of the
+    # pool older than that moment, and the store's methods run once more (`_reconnecting`).
+    options.setdefault("pool_pre_ping", False)
     engine = create_engine(url, **options)
     _prepare_engine(engine)
     return engine
@@ -153,23 +165,96 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-class _StoredNodes:
-    """`SubtreeHashes` over `audit_nodes`: one primary-key lookup per hash."""
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+
+def _reconnecting(method: Callable[_P, _T]) -> Callable[_P, _T]:
+    """Runs a store method once more when its connection turned out to be dead (a database
+    restart): SQLAlchemy has by then dropped the pool's old connections, so the second run
+    gets a new one. An append is safe to repeat: its transaction either committed, and the
+    event ids are found in the log, or it did not."""
+
+    @functools.wraps(method)
+    def once_more(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(*args, **kwargs)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            return method(*args, **kwargs)
+
+    return once_more
+
+
+class _Wanted:
+    """`SubtreeHashes` that only notes which hashes a computation asks for.
+
+    The Merkle algorithms choose their nodes from the sizes and indexes alone, never from
+    hash values, so a first run with placeholders names every node the real run will read."""
+
+    def __init__(self) -> None:
+        self.coordinates: list[tuple[int, int]] = []
 
     def perfect_subtree_hash(self, level: int, index: int) -> bytes:
-        stored = self._connection.execute(
-            select(audit_nodes.c.hash).where(
-                audit_nodes.c.level == level, audit_nodes.c.idx == index
-            )
-        ).scalar_one_or_none()
+        self.coordinates.append((level, index))
+        return bytes(HASH_SIZE)
+
+
+class _FetchedNodes:
+    """`SubtreeHashes` over hashes read beforehand."""
+
+    def __init__(self, hashes: dict[tuple[int, int], bytes]) -> None:
+        self._hashes = hashes
+
+    def perfect_subtree_hash(self, level: int, index: int) -> bytes:
+        stored = self._hashes.get((level, index))
         if stored is None:
             raise LogCorrupted(
                 f"the hash of node ({level}, {index}) is missing", level=level, index=index
             )
-        return bytes(stored)
+        return stored
+
+
+_LEVELS = bindparam("levels", type_=ARRAY(SmallInteger))
+_INDEXES = bindparam("indexes", type_=ARRAY(BigInteger))
+# One statement for all the hashes: a join on the (level, index) pairs passed as two arrays,
+# each pair a primary-key lookup.
+_NODES_BY_COORDINATES = text(
+    "SELECT n.level, n.idx, n.hash FROM audit_nodes AS n "
+    "JOIN unnest(:levels, :indexes) AS w(level, idx) ON n.level = w.level AND n.idx = w.idx"
+).bindparams(_LEVELS, _INDEXES)
+
+
+def _fetch_nodes(connection: Connection, coordinates: Iterable[tuple[int, int]]) -> _FetchedNodes:
+    wanted = list(dict.fromkeys(coordinates))
+    if not wanted:
+        return _FetchedNodes({})
+    if connection.dialect.name == "postgresql":
+        rows = connection.execute(
+            _NODES_BY_COORDINATES,
+            {"levels": [level for level, _ in wanted], "indexes": [i for _, i in wanted]},
+        )
+    else:
+        rows = connection.execute(
+            select(audit_nodes.c.level, audit_nodes.c.idx, audit_nodes.c.hash).where(
+                tuple_(audit_nodes.c.level, audit_nodes.c.idx).in_(wanted)
+            )
+        )
+    return _FetchedNodes({(int(level), int(index)): bytes(h) for level, index, h in rows})
+
+
+def _with_nodes(connection: Connection, compute: Callable[[SubtreeHashes], _T]) -> _T:
+    """`compute` over the stored hashes, all read in one query."""
+    wanted = _Wanted()
+    compute(wanted)
+    return compute(_fetch_nodes(connection, wanted.coordinates))
+
+
+def _load_frontier(connection: Connection, size: int) -> CompactRange:
+    return CompactRange.load(
+        size, _fetch_nodes(connection, CompactRange.frontier_coordinates(size))
+    )
 
 
 def _size(connection: Connection) -> int:
@@ -208,6 +293,24 @@ class AuditLogStore:
     def __init__(self, engine: Engine) -> None:
         _prepare_engine(engine)
         self._engine = engine
+        self._lock = threading.Lock()
+        # The frontier after this store's last append: valid while the log has its size
+        # (a tree of n leaves has one frontier), checked under the append lock.
+        self._frontier: CompactRange | None = None
+        # The largest size this store has seen; the log never shrinks, so a proof for a size
+        # up to it needs no size query.
+        self._seen_size = 0
+
+    def _saw(self, size: int) -> None:
+        with self._lock:
+            self._seen_size = max(self._seen_size, size)
+
+    def _cached_frontier(self, size: int) -> CompactRange | None:
+        with self._lock:
+            kept = self._frontier
+        if kept is None or kept.size != size:
+            return None
+        return CompactRange(kept.size, kept.frontier)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> AuditLogStore:
@@ -240,6 +343,7 @@ class AuditLogStore:
         (index,) = self.append_many([(event_id, body)], recorded_at)
         return index
 
+    @_reconnecting
     def append_many(
         self, items: Sequence[tuple[str, bytes]], recorded_at: datetime | None = None
     ) -> list[int]:
@@ -272,7 +376,8 @@ class AuditLogStore:
                         indexes.append(known[event_id])
                         continue
                     if compact is None:
-                        compact = CompactRange.load(_size(connection), _StoredNodes(connection))
+                        size = _size(connection)
+                        compact = self._cached_frontier(size) or _load_frontier(connection, size)
                     index = compact.size
                     nodes.extend(
                         {"level": node.level, "idx": node.index, "hash": node.hash}
@@ -290,14 +395,25 @@ class AuditLogStore:
                     known[event_id] = index
                     indexes.append(index)
                 if entries:
+                    # SQLAlchemy sends an executemany INSERT as multi-row INSERTs (its
+                    # "insertmanyvalues"), so each table costs one statement per 1,000 rows.
                     connection.execute(insert(audit_entries), entries)
                     connection.execute(insert(audit_nodes), nodes)
-                return indexes
+        if compact is not None:
+            # committed: the next append starts from here without reading the frontier
+            with self._lock:
+                self._frontier = compact
+                self._seen_size = max(self._seen_size, compact.size)
+        return indexes
 
+    @_reconnecting
     def size(self) -> int:
         with self._engine.connect() as connection:
-            return _size(connection)
+            size = _size(connection)
+        self._saw(size)
+        return size
 
+    @_reconnecting
     def index_of(self, event_id: str) -> int | None:
         with self._engine.connect() as connection:
             found = connection.execute(
@@ -305,6 +421,7 @@ class AuditLogStore:
             ).scalar_one_or_none()
         return None if found is None else int(found)
 
+    @_reconnecting
     def entry(self, index: int) -> AuditEntry:
         with self._engine.connect() as connection:
             row = connection.execute(
@@ -356,18 +473,24 @@ class AuditLogStore:
             )
 
     def _require_size(self, connection: Connection, size: int) -> None:
+        with self._lock:
+            if 0 <= size <= self._seen_size:
+                return  # the log had at least this many entries, and never loses one
         current = _size(connection)
+        self._saw(current)
         if not 0 <= size <= current:
             raise OutOfRange(
                 f"the log has {current} entries, not {size}", size=size, current=current
             )
 
+    @_reconnecting
     def root(self, size: int | None = None) -> bytes:
         with self._engine.connect() as connection:
             wanted = _size(connection) if size is None else size
             self._require_size(connection, wanted)
-            return root_hash(_StoredNodes(connection), wanted)
+            return _with_nodes(connection, lambda nodes: root_hash(nodes, wanted))
 
+    @_reconnecting
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         with self._engine.connect() as connection:
             self._require_size(connection, size)
@@ -375,8 +498,9 @@ class AuditLogStore:
                 raise OutOfRange(
                     f"entry {index} is not in a tree of {size} entries", index=index, size=size
                 )
-            return inclusion_proof(_StoredNodes(connection), index, size)
+            return _with_nodes(connection, lambda nodes: inclusion_proof(nodes, index, size))
 
+    @_reconnecting
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         with self._engine.connect() as connection:
             self._require_size(connection, new_size)
@@ -386,8 +510,11 @@ class AuditLogStore:
                     old_size=old_size,
                     new_size=new_size,
                 )
-            return consistency_proof(_StoredNodes(connection), old_size, new_size)
+            return _with_nodes(
+                connection, lambda nodes: consistency_proof(nodes, old_size, new_size)
+            )
 
+    @_reconnecting
     def save_checkpoint(self, note: str) -> str:
         """Store a signed checkpoint; return the note kept for its tree size.
 
@@ -398,7 +525,8 @@ class AuditLogStore:
         checkpoint = read_checkpoint_unverified(note)
         with self._engine.connect() as connection, connection.begin():
             self._require_size(connection, checkpoint.size)
-            if root_hash(_StoredNodes(connection), checkpoint.size) != checkpoint.root_hash:
+            stored_root = _with_nodes(connection, lambda nodes: root_hash(nodes, checkpoint.size))
+            if stored_root != checkpoint.root_hash:
                 raise InvalidCheckpoint(
                     f"the checkpoint's root is not the log's root at size {checkpoint.size}",
                     size=checkpoint.size,
@@ -431,13 +559,15 @@ class AuditLogStore:
                     ).scalar_one()
                 )
 
+    @_reconnecting
     def publish_checkpoint(self, origin: str, signer: NoteSigner) -> str:
         """Sign and store a checkpoint of the log as it stands now."""
         with self._engine.connect() as connection:
             size = _size(connection)
-            root = root_hash(_StoredNodes(connection), size)
+            root = _with_nodes(connection, lambda nodes: root_hash(nodes, size))
         return self.save_checkpoint(sign_checkpoint(Checkpoint(origin, size, root), signer))
 
+    @_reconnecting
     def latest_checkpoint(self) -> str | None:
         with self._engine.connect() as connection:
             note = connection.execute(
@@ -447,6 +577,7 @@ class AuditLogStore:
             ).scalar_one_or_none()
         return None if note is None else str(note)
 
+    @_reconnecting
     def checkpoints(self) -> list[tuple[int, str]]:
         with self._engine.connect() as connection:
             return [

@@ -108,15 +108,33 @@ def test_a_batch_of_known_events_reads_no_tree_nodes(
     assert store.size() == 9
 
 
-def test_a_batch_loads_the_frontier_once(
+def test_a_batch_loads_the_frontier_once_in_one_query(
     store: AuditLogStore, fill: Fill, audit_body: Body
 ) -> None:
     fill(store, 139)
+    # Another appender on the same database (another process) has no frontier of its own.
+    other = AuditLogStore(store.engine)
+    node_reads = _count_node_reads(other)
+    other.append_many(_items(139, 50, audit_body))
+    # 139 = 0b10001011: four perfect subtrees on the right edge, one query for all 50 leaves.
+    assert node_reads() == 1
+    assert other.size() == 189
+
+
+def test_the_last_appender_keeps_its_frontier_and_drops_it_once_another_appended(
+    store: AuditLogStore, fill: Fill, audit_body: Body
+) -> None:
+    fill(store, 10)
     node_reads = _count_node_reads(store)
-    store.append_many(_items(139, 50, audit_body))
-    # 139 = 0b10001011: four perfect subtrees on the right edge, read once for all 50 leaves.
-    assert node_reads() == 4
-    assert store.size() == 189
+    store.append_many(_items(10, 3, audit_body))
+    assert node_reads() == 0
+    other = AuditLogStore(store.engine)
+    other.append_many(_items(13, 5, audit_body))
+    assert node_reads() == 1  # the other store's own frontier read (same engine)
+    # The log grew under `store`: its kept frontier is for 13 entries, not 18, so it reads.
+    assert store.append_many(_items(18, 2, audit_body)) == [18, 19]
+    assert node_reads() == 2
+    assert store.root() == InMemoryTree.from_leaves(audit_body(n) for n in range(20)).root()
 
 
 @pytest.mark.parametrize(
