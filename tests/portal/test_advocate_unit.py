@@ -179,7 +179,7 @@ def test_unregistered_case_cannot_start_other_tasks(portal_factory: Any) -> None
     client = TestClient(portal_factory(Fake(registered=False)), follow_redirects=False)
     signed_in_as(client, "victim_services", "advocate", "north-advocacy")
     page = text(client.get(f"/victims/{CASE}"))
-    assert page.count("Cannot start yet") == 4
+    assert page.count("Cannot start yet") == 5  # incl. inviting the victim to their view
     assert "Not yet started" in page
     assert client.get(f"/victims/{CASE}/consents/new").headers["location"].endswith("/victim/new")
     assert "Not yet" in text(client.get("/victims"))

@@ -6,7 +6,7 @@ accessed the victim's data. Supervisors of the organisation see the same screens
 Every page reads at its source with the user's own token: the referral service for the case
 (it lists only the cases the caller's organisation is responsible for), victim services for the
 victim's record, consents, flags and plan, and audit for the access log. Invitations to the
-victim view are not here yet.
+victim view (issue 17): a one-time code shown once, the list with statuses, and revocation.
 """
 
 from __future__ import annotations
@@ -190,6 +190,7 @@ def tasks(
     consents: list[dict[str, Any]],
     flags: dict[str, Any] | None,
     plan: dict[str, Any] | None,
+    invitations: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     base = f"/victims/{case_id}"
     ready = victim is not None
@@ -266,6 +267,14 @@ def tasks(
             "Every agency that read the victim's information, and why",
             ready,
         ),
+        task(
+            "Invite the victim to see their case",
+            f"{base}/invitations",
+            invitation_task_status(invitations or []) if ready else cannot,
+            None if invitations or not ready else "govuk-tag--blue",
+            "A one-time code, given in person, for their own view on their phone",
+            ready,
+        ),
     ]
 
 
@@ -275,12 +284,13 @@ async def case_page(
 ) -> Response:
     portal = portal_of(request)
     token = user.access_token
-    doc, victim, consents, flags, plan = await asyncio.gather(
+    doc, victim, consents, flags, plan, invites = await asyncio.gather(
         referral(portal, user, case_id),
         victim_record(portal, user, case_id),
         consents_of(portal, user, case_id),
         optional(portal.services.get(token, "victim-support", f"/cases/{case_id}/safety-flags")),
         optional(portal.services.get(token, "victim-support", f"/cases/{case_id}/safety-plan")),
+        invitations_of(portal, user, case_id),
     )
     header = case_header(portal, doc)
     return render(
@@ -288,7 +298,7 @@ async def case_page(
         "advocate/case.html",
         page_context(
             header,
-            tasks=tasks(header["case_id"], victim, consents, flags, plan),
+            tasks=tasks(header["case_id"], victim, consents, flags, plan, invites),
             flash=await pop_flash(portal, user),
         ),
     )
@@ -1172,3 +1182,123 @@ async def access_log(
         "advocate/access_log.html",
         page_context(case_header(portal, doc), rows=rows),
     )
+
+
+# --- invitations to the victim view (issue 17) ---------------------------------------------
+REVOKED_BANNER = "Access ended - the code and the victim's account stop working at once"
+# The victim's start page, said to the victim with the code (never sent in a message).
+VICTIM_START = "/your-case/start"
+
+
+async def invitations_of(portal: Portal, user: User, case_id: uuid.UUID) -> list[dict[str, Any]]:
+    docs = await optional(
+        portal.services.get(user.access_token, "victim-support", f"/cases/{case_id}/invitations")
+    )
+    return [d for d in docs or [] if isinstance(d, dict)]
+
+
+def invitation_task_status(invitations: list[dict[str, Any]]) -> str:
+    statuses = {str(i.get("status")) for i in invitations}
+    if any(i.get("account_linked") and i.get("status") == "redeemed" for i in invitations):
+        return "Victim has access"
+    if "pending" in statuses:
+        return "Code given, not used yet"
+    return "Access ended" if "revoked" in statuses else "Not yet started"
+
+
+def invitation_row(doc: dict[str, Any]) -> dict[str, Any]:
+    status = str(doc.get("status", ""))
+    return {
+        "invitation_id": str(doc.get("invitation_id", "")),
+        "status": words.INVITATION_STATUS.get(status, status.capitalize()),
+        "status_tag": words.INVITATION_STATUS_TAG.get(status, "govuk-tag--grey"),
+        "created": long_date(doc.get("created_at")),
+        "expires": long_date(doc.get("expires_at")) if status == "pending" else "",
+        "used": long_date(doc.get("redeemed_at")) if doc.get("redeemed_at") else "",
+        "account": "Yes" if doc.get("account_linked") else "No",
+        "can_revoke": status in ("pending", "redeemed"),
+    }
+
+
+@router.get("/{case_id}/invitations")
+async def invitations_page(
+    request: Request, case_id: uuid.UUID, user: User = Depends(advocate)
+) -> Response:
+    portal = portal_of(request)
+    doc, victim, invites = await asyncio.gather(
+        referral(portal, user, case_id),
+        victim_record(portal, user, case_id),
+        invitations_of(portal, user, case_id),
+    )
+    return render(
+        request,
+        "advocate/invitations.html",
+        page_context(
+            case_header(portal, doc),
+            registered=victim is not None,
+            rows=[invitation_row(i) for i in reversed(invites)],
+            flash=await pop_flash(portal, user),
+        ),
+    )
+
+
+@router.post("/{case_id}/invitations")
+async def create_invitation(
+    request: Request, case_id: uuid.UUID, user: User = Depends(advocate)
+) -> Response:
+    """Shows the code once, in this response only: it is in no URL, no session and no log,
+    and the page is never cached (Cache-Control: no-store on every page)."""
+    portal = portal_of(request)
+    doc = await referral(portal, user, case_id)
+    created = await portal.services.post(
+        user.access_token, "victim-support", f"/cases/{case_id}/invitations", json={}
+    )
+    return render(
+        request,
+        "advocate/invitation_code.html",
+        page_context(
+            case_header(portal, doc),
+            code=str(created.get("code", "")),
+            expires=long_date(created.get("expires_at")),
+            start_url=portal.settings.public_url.rstrip("/") + VICTIM_START,
+        ),
+        201,
+    )
+
+
+async def find_invitation(
+    portal: Portal, user: User, case_id: uuid.UUID, invitation_id: uuid.UUID
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    doc, invites = await asyncio.gather(
+        referral(portal, user, case_id), invitations_of(portal, user, case_id)
+    )
+    found = next((i for i in invites if i.get("invitation_id") == str(invitation_id)), None)
+    if found is None:
+        raise NotFound(404, "not_found")
+    return doc, found
+
+
+@router.get("/{case_id}/invitations/{invitation_id}/revoke")
+async def revoke_confirm(
+    request: Request, case_id: uuid.UUID, invitation_id: uuid.UUID, user: User = Depends(advocate)
+) -> Response:
+    portal = portal_of(request)
+    doc, found = await find_invitation(portal, user, case_id, invitation_id)
+    return render(
+        request,
+        "advocate/invitation_revoke.html",
+        page_context(case_header(portal, doc), invitation=invitation_row(found)),
+    )
+
+
+@router.post("/{case_id}/invitations/{invitation_id}/revoke")
+async def revoke(
+    request: Request, case_id: uuid.UUID, invitation_id: uuid.UUID, user: User = Depends(advocate)
+) -> Response:
+    portal = portal_of(request)
+    await find_invitation(portal, user, case_id, invitation_id)
+    await portal.services.post(
+        user.access_token, "victim-support", f"/invitations/{invitation_id}/revocation", json={}
+    )
+    await set_flash(portal, user, REVOKED_BANNER)
+    return RedirectResponse(f"/victims/{case_id}/invitations", status_code=303)

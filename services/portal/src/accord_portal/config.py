@@ -55,6 +55,20 @@ class PortalSettings(BaseSettings):
     # Which data class each field belongs to (same file OPA loads), to name what was withheld.
     catalogue_file: Path = Path("policies/accord/catalogue/data.json")
 
+    # Victim view (victim.py): its own realm and client, and the enrolment client whose
+    # client-credentials token redeems codes and creates the victims' accounts.
+    victim_oidc_issuer: str = "http://127.0.0.1:8180/realms/accord-victims"
+    victim_oidc_client_id: str = "accord-victim-view"
+    victim_oidc_client_secret: str = "accord-victim-view-dev-secret"
+    enrolment_client_id: str = "accord-enrolment"
+    enrolment_client_secret: str = "accord-enrolment-dev-secret"
+    # Shorter than staff sessions: the phone may be picked up by someone else.
+    victim_idle_timeout_minutes: int = Field(default=10, ge=1, le=60)
+    # Where "Exit this page" goes: a neutral site with nothing to do with abuse or support.
+    victim_exit_url: str = "https://www.bbc.co.uk/weather"
+    # Wrong codes one browser session may try before it is told to ask its advocate.
+    victim_code_attempts: int = Field(default=5, ge=1, le=20)
+
     @property
     def redirect_uri(self) -> str:
         return self.public_url.rstrip("/") + "/auth/callback"
@@ -62,6 +76,14 @@ class PortalSettings(BaseSettings):
     @property
     def post_logout_redirect_uri(self) -> str:
         return self.public_url.rstrip("/") + "/signed-out"
+
+    @property
+    def victim_redirect_uri(self) -> str:
+        return self.public_url.rstrip("/") + "/your-case/auth/callback"
+
+    @property
+    def victim_post_logout_redirect_uri(self) -> str:
+        return self.public_url.rstrip("/") + "/your-case/signed-out"
 
     @property
     def service_urls(self) -> dict[str, str]:

@@ -568,3 +568,116 @@ LAWFUL_BASIS_WORDS = {
     "public_task": "A public task",
     "emergency": "Emergency access",
 }
+
+
+# --- Victim view (victim.py) and the advocate's invitations ---------------------------------
+# The victim's own words: short sentences, no jargon, never "victim" on a page they see (the
+# phone may be read over their shoulder). Each value goes through the victim view's message
+# catalogue (victim.py's `_`), so these English strings are the message ids: mark them with
+# `N_` so that `pybabel extract -k N_` finds them.
+
+
+def N_(message: str) -> str:  # gettext's name for "translate later"
+    return message
+
+
+VICTIM_STAGES = {
+    "referred": N_("Your support service has your case"),
+    "being_prepared": N_("Getting ready"),
+    "conference_arranged": N_("A meeting is arranged"),
+    "agreement_monitored": N_("An agreement was made"),
+    "stopped": N_("Stopped"),
+    "closed": N_("Finished"),
+}
+VICTIM_NEXT_STEPS = {
+    "referred": N_(
+        "Your support worker will talk to you about what you want. Nothing happens unless you"
+        " choose it."
+    ),
+    "being_prepared": N_(
+        "Someone is getting everyone ready. They will meet you on your own first. You can stop"
+        " at any time."
+    ),
+    "conference_arranged": N_(
+        "Your support worker will tell you when and where. They can come with you."
+    ),
+    "agreement_monitored": N_("We check that the agreement is kept."),
+    "stopped": N_("This has stopped. Your support service is still here for you."),
+    "closed": N_("This has finished. Your support service is still here for you."),
+}
+VICTIM_SCOPES = {
+    "participate": N_("To take part"),
+    "share_information": N_("To share what you told us"),
+    "share_outcome": N_("To share how it ended"),
+}
+VICTIM_CONSENT_STATUS = {
+    "active": N_("On"),
+    "withdrawn": N_("Stopped"),
+    "expired": N_("Ended"),
+}
+VICTIM_CONSENT_STATUS_TAG = {
+    "active": "govuk-tag--green",
+    "withdrawn": "govuk-tag--grey",
+    "expired": "govuk-tag--grey",
+}
+VICTIM_AGENCIES = {
+    "police": N_("Police"),
+    "victim_services": N_("Your support service"),
+    "rj_provider": N_("The people who run the meeting"),
+    "court": N_("Court"),
+    "audit": N_("Privacy team"),
+}
+VICTIM_ROLES = {
+    "officer": N_("Officer"),
+    "supervisor": N_("Manager"),
+    "advocate": N_("Support worker"),
+    "coordinator": N_("Organiser"),
+    "facilitator": N_("Meeting leader"),
+    "clerk": N_("Court staff"),
+    "judge": N_("Judge"),
+    "privacy_officer": N_("Privacy officer"),
+}
+VICTIM_PURPOSES = {
+    "case_management": N_("To run your case"),
+    "safeguarding": N_("To keep you safe"),
+    "compliance_review": N_("To check the agreement is kept"),
+    "offender_communication": N_("To write to the other person"),
+    "emergency": N_("Emergency"),
+    "audit": N_("To check the rules are kept"),
+}
+VICTIM_DATA_CLASSES = {
+    "victim.location": N_("Where you live and how to reach you"),
+    "safety.flags": N_("Risks to your safety"),
+    "safety.plan": N_("Your safety plan"),
+}
+VICTIM_WHAT = {
+    "victim_record": N_("Your details"),
+    "safety_flags": N_("Risks to your safety"),
+    "safety_plan": N_("Your safety plan"),
+    "consent": N_("Your choices"),
+    "consent_summary": N_("Your choices"),
+    "victim_notifications": N_("News for you"),
+}
+VICTIM_ITEM_STATUS = {
+    "open": N_("Not done yet"),
+    "completed": N_("Done"),
+    "breached": N_("Not kept"),
+}
+VICTIM_ITEM_STATUS_TAG = {
+    "open": "govuk-tag--blue",
+    "completed": "govuk-tag--green",
+    "breached": "govuk-tag--red",
+}
+# The advocate's list of invitations (staff words: no catalogue needed).
+INVITATION_STATUS = {
+    "pending": "Code given, not used yet",
+    "redeemed": "Code used",
+    "expired": "Expired",
+    "revoked": "Access ended",
+}
+INVITATION_STATUS_TAG = {
+    "pending": "govuk-tag--blue",
+    "redeemed": "govuk-tag--green",
+    "expired": "govuk-tag--grey",
+    "revoked": "govuk-tag--grey",
+}
