@@ -20,8 +20,8 @@ from playwright.async_api import Browser, Page
 
 from tests.journey import Journey
 
+from .pages import Visits, press_button, type_into
 from .stack import sign_in
-from .test_browser_police import Visits, press_button, type_into
 
 pytestmark = pytest.mark.integration
 
