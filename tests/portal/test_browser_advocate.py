@@ -94,7 +94,7 @@ async def test_advocate_registers_consents_flags_plans_and_withdraws_in_one_acti
         await page.wait_for_url(case_url)
         text = await text_of(page)
         assert "Register the victim" in text and "Not yet started" in text
-        assert text.count("Cannot start yet") == 4
+        assert text.count("Cannot start yet") == 5  # incl. inviting the victim to their view
         await visits.check(page, "advocate-case-new")
 
         # Registration: first the error state (name cleared), then the record.
