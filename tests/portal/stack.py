@@ -96,6 +96,7 @@ async def portal_stack(
             public_url=stack.portal_url,
             data_dir=work_dir / "portal",
             oidc_issuer=keycloak.issuer,
+            victim_oidc_issuer=keycloak.victims_issuer,
             referral_url=stack.service_urls["referral"],
             victim_support_url=stack.service_urls["victim-support"],
             conference_url=stack.service_urls["conference"],

@@ -73,7 +73,7 @@ ME_CONSENTS = [
     },
     {
         "consent_id": SHARE,
-        "scope": "share_information",
+        "scope": "share",
         "status": "withdrawn",
         "with_whom": [
             {
@@ -109,6 +109,7 @@ ME_ACCESS = [
         "break_glass": False,
     },
 ]
+ME_ACCESS.append(dict(ME_ACCESS[1]))  # the same read twice that day: one card, "2"
 ME_AGREEMENT = {
     "items": [
         {"item_id": "i1", "status": "completed", "due_date": "2026-04-01"},
@@ -542,6 +543,7 @@ def test_every_page_says_it_in_plain_words(client: TestClient, services: Service
             "Your details",
             "To keep you safe",
             "4 March 2026",
+            "How many times",
         ],
         "/your-case/agreement": ["Part 1", "Done", "Part 2", "Not done yet", "1 May 2026"],
         "/your-case/help": ["999", 'href="tel:08082000247"', "National Domestic Abuse Helpline"],

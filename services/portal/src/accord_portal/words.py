@@ -607,8 +607,8 @@ VICTIM_NEXT_STEPS = {
 }
 VICTIM_SCOPES = {
     "participate": N_("To take part"),
-    "share_information": N_("To share what you told us"),
-    "share_outcome": N_("To share how it ended"),
+    "share": N_("To share what you told us"),
+    "outcome": N_("To share how it ended"),
 }
 VICTIM_CONSENT_STATUS = {
     "active": N_("On"),
