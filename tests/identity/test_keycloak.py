@@ -26,9 +26,8 @@ from accord_platform.identity_provider import (
     dev_users,
 )
 from accord_platform.infra import REPO, OpaServer, free_port, provisioned
+from accord_referral.examples import referral
 from fastapi.testclient import TestClient
-
-from tests.referral_examples import referral
 
 pytestmark = pytest.mark.integration
 
