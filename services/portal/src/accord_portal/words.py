@@ -8,6 +8,8 @@ the portal's: short prompts for the officer asking the questions.
 
 from __future__ import annotations
 
+from accord_referral.domain import dash
+
 STATUS = {
     "submitted": "Submitted",
     "eligible_direct": "Eligible (direct or indirect)",
@@ -87,84 +89,10 @@ def withheld_reason(data_class: str, reason: str | None = None) -> str:
     return f"Withheld by policy: {what} is not shared with you for this purpose"
 
 
-QUESTIONS: tuple[tuple[str, str], ...] = (
-    ("current_injury", "Has the current incident resulted in injury?"),
-    ("very_frightened", "Are you very frightened?"),
-    ("afraid_of_further_injury", "What are you afraid of? Is it further injury or violence?"),
-    (
-        "isolated",
-        "Do you feel isolated from family/friends, i.e. does (abuser) try to stop you from "
-        "seeing friends/family/doctor or others?",
-    ),
-    ("feeling_depressed", "Are you feeling depressed or having suicidal thoughts?"),
-    ("separation", "Have you separated or tried to separate from (abuser) within the past year?"),
-    ("conflict_over_child_contact", "Is there conflict over child contact?"),
-    (
-        "stalking_harassment",
-        "Does (abuser) constantly text, call, contact, follow, stalk or harass you?",
-    ),
-    (
-        "pregnant_or_recent_birth",
-        "Are you pregnant or have you recently had a baby (within the last 18 months)?",
-    ),
-    ("abuse_more_often", "Is the abuse happening more often?"),
-    ("abuse_getting_worse", "Is the abuse getting worse?"),
-    (
-        "controlling_jealous",
-        "Does (abuser) try to control everything you do and/or are they excessively jealous?",
-    ),
-    ("weapons_used", "Has (abuser) ever used weapons or objects to hurt you?"),
-    (
-        "threats_to_kill",
-        "Has (abuser) ever threatened to kill you or someone else and you believed them?",
-    ),
-    (
-        "attempted_strangulation",
-        "Has (abuser) ever attempted to strangle/choke/suffocate/drown you?",
-    ),
-    (
-        "sexual_abuse",
-        "Does (abuser) do or say things of a sexual nature that make you feel bad or that "
-        "physically hurt you or someone else?",
-    ),
-    (
-        "other_person_threatened",
-        "Is there any other person who has threatened you or who you are afraid of?",
-    ),
-    ("hurt_others", "Do you know if (abuser) has hurt anyone else?"),
-    ("hurt_animals", "Has (abuser) ever mistreated an animal or the family pet?"),
-    (
-        "financial_issues",
-        "Are there any financial issues? For example, are you dependent on (abuser) for "
-        "money/have they recently lost their job/other financial issues?",
-    ),
-    (
-        "substance_misuse_mental_health",
-        "Has (abuser) had problems in the past year with drugs (prescription or other), alcohol "
-        "or mental health leading to problems in leading a normal life?",
-    ),
-    ("threats_of_suicide", "Has (abuser) ever threatened or attempted suicide?"),
-    (
-        "breached_bail_or_order",
-        "Has (abuser) ever broken bail/an injunction and/or formal agreement for when they can "
-        "see you and/or the children?",
-    ),
-    (
-        "criminal_history",
-        "Do you know if (abuser) has ever been in trouble with the police or has a criminal "
-        "history?",
-    ),
-)
-RED_FLAGS = frozenset(
-    {
-        "attempted_strangulation",
-        "threats_to_kill",
-        "stalking_harassment",
-        "abuse_more_often",
-        "abuse_getting_worse",
-        "separation",
-    }
-)
+# The questions and red flags are the referral service's own (its pure domain module, which
+# imports no framework), so the form always asks exactly what the service scores.
+QUESTIONS = dash.QUESTIONS
+RED_FLAGS = dash.RED_FLAG_CODES
 HINTS = {
     "current_injury": "Include injuries that cannot be seen, and any that needed treatment.",
     "very_frightened": "Ask in their own words; record their answer, not your view.",
