@@ -54,6 +54,37 @@ class Journey:
 
         await eventually(registered)
 
+    async def share_flag_with_police(self, code: str, severity: str = "high") -> str:
+        """The advocate raises a safety flag and records the victim's consent to share safety
+        flags with the police for safeguarding (30 days); returns that consent's id."""
+        vs, c = self.p.client("victim-support"), self.case_id
+        r = await vs.post(
+            f"/cases/{c}/safety-flags",
+            headers=self.advocate,
+            json={"code": code, "severity": severity},
+        )
+        assert r.status_code == 204, r.text
+        now = datetime.now(UTC)
+        r = await vs.post(
+            f"/cases/{c}/consents",
+            headers=self.advocate,
+            json={
+                "scope": "share",
+                "seen_alone": True,
+                "provisions": [
+                    {
+                        "agency": "police",
+                        "purposes": ["safeguarding"],
+                        "data_classes": ["safety.flags"],
+                        "start": (now - timedelta(minutes=1)).isoformat(),
+                        "end": (now + timedelta(days=30)).isoformat(),
+                    }
+                ],
+            },
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["consent_id"])
+
     async def victim_consents(self, participate: bool = True, plan: bool = True) -> None:
         vs, c = self.p.client("victim-support"), self.case_id
         await self.register_victim()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -207,36 +207,6 @@ async def invitation_statuses(journey: Journey) -> dict[str, str]:
     return {i["invitation_id"]: i["status"] for i in r.json()}
 
 
-async def share_flags_with_police(journey: Journey) -> str:
-    vs, case_id = journey.p.client("victim-support"), journey.case_id
-    r = await vs.post(
-        f"/cases/{case_id}/safety-flags",
-        headers=journey.advocate,
-        json={"code": FLAG_CODE, "severity": "high"},
-    )
-    assert r.status_code == 204, r.text
-    now = datetime.now(UTC)
-    r = await vs.post(
-        f"/cases/{case_id}/consents",
-        headers=journey.advocate,
-        json={
-            "scope": "share",
-            "seen_alone": True,
-            "provisions": [
-                {
-                    "agency": "police",
-                    "purposes": ["safeguarding"],
-                    "data_classes": ["safety.flags"],
-                    "start": (now - timedelta(minutes=1)).isoformat(),
-                    "end": (now + timedelta(days=30)).isoformat(),
-                }
-            ],
-        },
-    )
-    assert r.status_code == 201, r.text
-    return str(r.json()["consent_id"])
-
-
 def flags_section(text: str) -> str:
     return text.split("Safety flags", 1)[1].split("Risk history", 1)[0]
 
@@ -273,7 +243,7 @@ async def test_victim_journey_at_320_wide(
     journey = Journey(platform)
     case_id = await journey.refer()
     await journey.victim_consents(participate=True, plan=False)
-    share = await share_flags_with_police(journey)
+    share = await journey.share_flag_with_police(FLAG_CODE)
     await journey.accept_and_prepare()
 
     # The officer reads the flags (shown while consent holds): a read the victim will see.

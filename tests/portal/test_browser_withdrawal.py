@@ -4,7 +4,6 @@ victim services with the officer's token on every load and keeps no copy)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,33 +30,8 @@ async def test_withdrawn_consent_hides_the_flags_on_the_officers_next_page_load(
     journey = Journey(platform)  # dev tokens of north-police and north-advocacy
     case_id = await journey.refer()
     await journey.victim_consents(participate=False, plan=False)
+    consent_id = await journey.share_flag_with_police(FLAG_CODE)
     vs = platform.client("victim-support")
-    r = await vs.post(
-        f"/cases/{case_id}/safety-flags",
-        headers=journey.advocate,
-        json={"code": FLAG_CODE, "severity": "high"},
-    )
-    assert r.status_code == 204, r.text
-    now = datetime.now(UTC)
-    r = await vs.post(
-        f"/cases/{case_id}/consents",
-        headers=journey.advocate,
-        json={
-            "scope": "share",
-            "seen_alone": True,
-            "provisions": [
-                {
-                    "agency": "police",
-                    "purposes": ["safeguarding"],
-                    "data_classes": ["safety.flags"],
-                    "start": (now - timedelta(minutes=1)).isoformat(),
-                    "end": (now + timedelta(days=30)).isoformat(),
-                }
-            ],
-        },
-    )
-    assert r.status_code == 201, r.text
-    consent_id = r.json()["consent_id"]
 
     context = await browser.new_context()
     page = await context.new_page()
