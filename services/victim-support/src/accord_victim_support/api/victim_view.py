@@ -10,23 +10,17 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Annotated, Any
+from typing import Any
 
 from accord_kernel.application import retry_on_conflict
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Change, Resource
 from accord_kernel.problems import Problem, not_found
 from accord_kernel.responses import READ, ProblemDocument, problems
-from accord_kernel.runtime import (
-    CurrentEnrolment,
-    CurrentSubject,
-    CurrentVictim,
-    ServiceRuntime,
-    current_runtime,
-)
-from fastapi import APIRouter, Depends
+from accord_kernel.runtime import CurrentEnrolment, CurrentSubject, CurrentVictim
+from fastapi import APIRouter
 
-from accord_victim_support.api.routes import ADVOCATES, authorise
+from accord_victim_support.api.routes import ADVOCATES, Runtime, authorise
 from accord_victim_support.api.schemas import (
     AccountIn,
     InvitationCreated,
@@ -40,12 +34,11 @@ from accord_victim_support.api.schemas import (
     VictimConsentOut,
     VictimWithdrawIn,
 )
-from accord_victim_support.application import InvitationNotUsable, VictimSupportService
+from accord_victim_support.application import InvitationNotUsable
 from accord_victim_support.domain.invitation import VictimAccount
 
 log = logging.getLogger("accord.victim_support.victim_view")
 router = APIRouter(tags=["victim view"])
-Runtime = Annotated[ServiceRuntime[VictimSupportService], Depends(current_runtime)]
 INVITERS = {"advocate", "supervisor"}
 NOT_USABLE_RESPONSE: dict[int | str, dict[str, Any]] = {
     410: {
