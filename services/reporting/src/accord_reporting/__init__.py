@@ -1,0 +1,1 @@
+"""Reporting: aggregate figures from integration events, never cases (SPEC section 10)."""
