@@ -359,6 +359,7 @@ class FakeProvider:
         self.codes: dict[str, dict[str, str]] = {}
         self.token_forms: list[dict[str, list[str]]] = []
         self.nonce_override: str | None = None
+        self.claims_override: dict[str, str] = {}
 
     def jwks(self) -> dict[str, Any]:
         public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
@@ -378,6 +379,7 @@ class FakeProvider:
             "agency": "police",
             "role": "officer",
             "org": "north-police",
+            **self.claims_override,
         }
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "k1"})
 
@@ -488,6 +490,29 @@ def test_a_wrong_state_or_nonce_signs_nobody_in(provider_client: Any) -> None:
     response = client.get(provider.authorise(start.headers["location"]))
     assert response.status_code == 400
     assert "You could not be signed in" in response.text
+    assert client.get("/referrals", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"agency": "victim", "role": "victim", "org": "north-victim-services"},
+        {"agency": "victim_services", "role": "enrolment", "org": "north-victim-services"},
+        {"agency": "police", "role": "judge"},
+        {"agency": "police", "role": ""},
+    ],
+)
+def test_only_staff_sign_in_to_the_staff_portal(
+    provider_client: Any, claims: dict[str, str]
+) -> None:
+    provider, client = provider_client
+    provider.claims_override = claims
+    start = client.get("/referrals", follow_redirects=False)
+    response = client.get(provider.authorise(start.headers["location"]))
+    assert response.status_code == 400
+    assert "You could not be signed in" in response.text
+    store = client.app.state.portal.store
+    assert store._db.execute("SELECT count(*) FROM portal_sessions").fetchone()[0] == 0
     assert client.get("/referrals", follow_redirects=False).status_code == 303
 
 

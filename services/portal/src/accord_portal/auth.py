@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from accord_kernel.identity import AGENCY_ROLES
+from accord_kernel.identity import AGENCY_ROLES, ENROLMENT, VICTIM
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
@@ -75,6 +75,10 @@ def _profile(claims: dict[str, object]) -> dict[str, str]:
     agency, role = str(values["agency"]), str(values["role"])
     if role not in AGENCY_ROLES.get(agency, frozenset()):
         raise SignInFailed("ID token names an unknown agency or role")
+    # The staff portal is for staff: a victim signs in to the victim view (its own realm and
+    # session kind), and the enrolment service account never signs in as a person at all.
+    if agency == VICTIM or role == ENROLMENT:
+        raise SignInFailed("ID token is not a staff member's")
     name = claims.get("name")
     if not isinstance(name, str) or not name.strip():
         given, family = claims.get("given_name", ""), claims.get("family_name", "")
