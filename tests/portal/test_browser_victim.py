@@ -221,13 +221,20 @@ async def officer_page(browser: Browser, base: str, case_id: str) -> tuple[Brows
 
 
 async def stop_choice(
-    page: Page, pages: VictimPages, base: str, name: str, shot: str | None
+    page: Page, pages: VictimPages, base: str, name: str, shot: str | None, also: str = ""
 ) -> None:
-    """Your choices -> "Stop this" on the card named `name` -> confirm -> banner."""
+    """Your choices -> "Stop this" on the card named `name` -> (tick `also`) -> confirm ->
+    banner. Keyboard only."""
     await page.goto(f"{base}/your-case/choices")
     card = page.locator(".govuk-summary-card", has=page.locator(f"h2:text-is('{name}')"))
-    await card.get_by_role("link", name=re.compile("Stop this")).click()
+    await card.get_by_role("link", name=re.compile("Stop this")).focus()
+    await page.keyboard.press("Enter")
     await page.wait_for_selector("h1:has-text('Do you want to stop this?')")
+    if also:
+        box = page.get_by_label(re.compile(also))
+        await box.focus()
+        await page.keyboard.press("Space")
+        assert await box.is_checked()
     await pages.check(page, shot)
     await page.get_by_role("button", name="Yes, stop this").click()
     await page.wait_for_url(f"{base}/your-case/choices")
@@ -304,17 +311,23 @@ async def test_victim_journey_at_320_wide(
         assert await page.locator("a[href='tel:08082000247']").count() == 1
         await pages.check(page, "victim-help")
 
-        # Withdraw taking part: the RJ case stops (the conference service says so).
-        await stop_choice(page, pages, base, "To take part", "victim-stop-confirm")
+        # Withdraw taking part, ticking "stop sharing with the police" on the same page (one
+        # action): the RJ case stops (the conference service says so) and the officer's next
+        # load shows no flags.
+        await stop_choice(
+            page,
+            pages,
+            base,
+            "To take part",
+            "victim-stop-confirm",
+            also="Stop sharing with Police",
+        )
 
         async def rj_stopped() -> bool:
             return (await journey.rj_case()).get("status") == "stopped"
 
         await eventually(rj_stopped, timeout=60, interval=0.5)
         await pages.check(page, "victim-choices-stopped")
-
-        # Withdraw sharing with the police: the officer's next load shows no flags.
-        await stop_choice(page, pages, base, "To share what you told us", None)
         r = await platform.client("victim-support").get(
             f"/cases/{case_id}/consents", headers=journey.advocate
         )

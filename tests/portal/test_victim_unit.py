@@ -31,6 +31,7 @@ from .conftest import problem, signed_in_as
 CASE = "5f0c7a1e-0000-4000-8000-000000000001"
 CONSENT = "7a1e5f0c-0000-4000-8000-000000000002"
 SHARE = "7a1e5f0c-0000-4000-8000-000000000003"
+OTHER_SHARE = "7a1e5f0c-0000-4000-8000-000000000009"
 INVITE = "9b2e5f0c-0000-4000-8000-000000000004"
 CODE = "ABCD-2345-WXYZ"
 SUB = "0d6b3c2a-aaaa-4bbb-8ccc-000000000005"
@@ -591,6 +592,35 @@ def test_withdrawal_is_one_action_after_a_confirmation(
     # Not offered for a consent no longer active, nor for another case's.
     assert client.get(f"/your-case/choices/{SHARE}/stop").status_code == 409
     assert client.get(f"/your-case/choices/{INVITE}/stop").status_code == 404
+
+
+def test_stopping_taking_part_stops_only_the_sharing_the_victim_ticks(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    active_share = {**ME_CONSENTS[1], "status": "active", "can_withdraw": True}
+    other = {**active_share, "consent_id": OTHER_SHARE}
+    monkeypatch.setitem(globals(), "ME_CONSENTS", [ME_CONSENTS[0], active_share, other])
+    sign_in_victim(client)
+    confirm = client.get(f"/your-case/choices/{CONSENT}/stop")
+    assert "Do you also want to stop sharing?" in confirm.text
+    assert confirm.text.count('name="also"') == 2
+    assert "Stop sharing with Police: Risks to your safety" in " ".join(confirm.text.split())
+    # A share's own page offers no further choices.
+    assert 'name="also"' not in client.get(f"/your-case/choices/{SHARE}/stop").text
+    done = client.post(
+        f"/your-case/choices/{CONSENT}/stop",
+        data={"csrf_token": csrf_of(confirm.text), "also": [SHARE, INVITE]},
+    )
+    assert done.status_code == 303
+    stopped = [c[1] for c in services.calls if c[0] == "POST"]
+    # Taking part first, then the ticked share; the id the page never offered stops nothing.
+    assert stopped == [f"/me/consents/{CONSENT}/withdrawal", f"/me/consents/{SHARE}/withdrawal"]
+    services.calls.clear()
+    confirm = client.get(f"/your-case/choices/{CONSENT}/stop")
+    client.post(f"/your-case/choices/{CONSENT}/stop", data={"csrf_token": csrf_of(confirm.text)})
+    assert [c[1] for c in services.calls if c[0] == "POST"] == [
+        f"/me/consents/{CONSENT}/withdrawal"
+    ]
 
 
 def test_agreement_news_is_asked_for_by_the_victim(client: TestClient, services: Services) -> None:

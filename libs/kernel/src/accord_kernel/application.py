@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
+    OperationalError,
     ProcessRecorder,
     Tracking,
     Transcoding,
@@ -49,6 +51,9 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+_RECORDER_ATTEMPTS = 10
+
+
 class AccordApplication(Application[uuid.UUID]):
     service_name: ClassVar[str] = "accord"
 
@@ -66,7 +71,20 @@ class AccordApplication(Application[uuid.UUID]):
     def construct_recorder(self) -> ProcessRecorder:
         # A process recorder stores tracking records in the same transaction as events:
         # that is what makes the inbox effect exactly-once and the outbox position durable.
-        return self.factory.process_recorder()
+        # Two processes (or replicas) of one service starting together on a fresh store both
+        # create the tables: the slower one finds the other's migration record already there
+        # (IntegrityError) or, on SQLite, the file locked while the other switches it to WAL
+        # (raised by the sqlite3 driver itself, while the pool opens the connection).
+        # The tables exist a moment later, so building the recorder again succeeds.
+        for attempt in range(_RECORDER_ATTEMPTS):
+            try:
+                return self.factory.process_recorder()
+            except (IntegrityError, OperationalError, sqlite3.OperationalError):
+                if attempt == _RECORDER_ATTEMPTS - 1:
+                    raise
+                # Jittered, so racers that collided once do not collide again in step.
+                time.sleep(random.uniform(0.05, min(1.0, 0.1 * 2**attempt)))
+        raise AssertionError("unreachable")
 
     @property
     def process_recorder(self) -> ProcessRecorder:

@@ -794,32 +794,49 @@ async def choices(request: Request, person: Person = Depends(signed_in)) -> Resp
     )
 
 
-async def one_consent(request: Request, person: Person, consent_id: uuid.UUID) -> dict[str, Any]:
-    found = next(
-        (c for c in await consents(request, person) if c["consent_id"] == str(consent_id)), None
-    )
-    if found is None:
-        raise StarletteHTTPException(404)
-    return found
-
-
 @app.get("/choices/{consent_id}/stop")
 async def stop_confirm(
     request: Request, consent_id: uuid.UUID, person: Person = Depends(signed_in)
 ) -> Response:
-    consent = await one_consent(request, person, consent_id)
+    rows = await consents(request, person)
+    consent = next((c for c in rows if c["consent_id"] == str(consent_id)), None)
+    if consent is None:
+        raise StarletteHTTPException(404)
     if not consent["can_withdraw"]:
         return render(request, "victim/changed.html", status_code=409)
-    return render(request, "victim/stop.html", {"consent": consent})
+    return render(
+        request, "victim/stop.html", {"consent": consent, "sharing": sharing_also(consent, rows)}
+    )
+
+
+def sharing_also(consent: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stopping taking part may come with stopping some sharing too. Consents are separate
+    (SPEC 1.3), so each share is the victim's own tick, never stopped for them: sharing flags
+    with the police may be what keeps them safe after the process ends."""
+    if consent["scope_code"] != "participate":
+        return []
+    return [c for c in rows if c["scope_code"] == "share" and c["can_withdraw"]]
 
 
 @app.post("/choices/{consent_id}/stop")
 async def stop(
     request: Request, consent_id: uuid.UUID, person: Person = Depends(signed_in)
 ) -> Response:
-    await area_of(request).portal.services.post(
-        person.access_token, "victim-support", f"/me/consents/{consent_id}/withdrawal", json={}
-    )
+    form = await request.form()
+    ticked = {str(v) for v in form.getlist("also")}
+    also: list[str] = []
+    if ticked:
+        rows = await consents(request, person)
+        consent = next((c for c in rows if c["consent_id"] == str(consent_id)), None)
+        offered = {c["consent_id"] for c in sharing_also(consent, rows)} if consent else set()
+        # Only the shares this page offered: a forged id stops nothing else.
+        also = sorted(ticked & offered)
+    services = area_of(request).portal.services
+    # Taking part first: stopping the process is what the victim asked for above all.
+    for stopped in (str(consent_id), *also):
+        await services.post(
+            person.access_token, "victim-support", f"/me/consents/{stopped}/withdrawal", json={}
+        )
     await set_flash(request, person, "stopped")
     return RedirectResponse(f"{PREFIX}/choices", status_code=303)
 
