@@ -10,31 +10,52 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ACCORD_", extra="ignore")
+    # Each field's docstring is its description: docs/configuration.md is generated from them.
+    model_config = SettingsConfigDict(
+        env_prefix="ACCORD_", extra="ignore", use_attribute_docstrings=True
+    )
 
     service: str = "accord"
+    """The service's name (referral, victim-support, conference, court, audit); set by each
+    service's entry point, it names the store, the schema and the consumer group."""
     host: str = "127.0.0.1"
+    """Address the HTTP API listens on."""
     port: int = 8000
+    """Port the HTTP API listens on; each service has its own default (8101-8105)."""
     data_dir: Path = Path("data")
-    # postgresql://user:password@host:port/dbname; unset means the embedded SQLite store.
+    """Directory for the embedded SQLite stores and the development keys."""
     database_url: str | None = None
-    # "memory" is for fast unit tests only.
+    """PostgreSQL URL (postgresql://user:password@host:port/dbname) of the event store; each
+    service uses its own schema. Unset: the embedded SQLite store in the data directory."""
     persistence: str = Field(default="auto", pattern="^(auto|sqlite|postgres|memory)$")
+    """Event store kind: auto (PostgreSQL if a database URL is set, else SQLite), sqlite,
+    postgres, or memory (fast unit tests only: nothing survives a restart)."""
     kafka_bootstrap: str = "127.0.0.1:9092"
+    """Kafka bootstrap servers (host:port, comma-separated)."""
     opa_url: str = "http://127.0.0.1:8181"
+    """Open Policy Agent's base URL; every read and change of case data asks it."""
     opa_timeout_seconds: float = 1.5
+    """How long a policy decision may take; no answer in time is a deny (503)."""
     jwks_path: Path | None = None
+    """JSON Web Key Set file of the one trusted issuer when no issuer list is set. Unset:
+    the development keys in the data directory."""
     token_issuer: str = "accord-dev"
+    """The `iss` claim a token must carry when no issuer list is set."""
     token_audience: str = "accord"
-    # Only the policy benchmark turns this off, to measure enforcement cost.
+    """The `aud` claim every token must carry."""
     enforce_policy: bool = True
+    """Ask OPA for every decision. Only the policy benchmark turns it off, to measure what
+    enforcement costs; never turn it off in a deployment."""
     consumer_group: str | None = None
-    # Requests whose body is larger are refused with 413 before anything parses them.
+    """Kafka consumer group of the service's inbox. Unset: the service's name, shared by all
+    replicas of the service so that they share the partitions."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    # The longest a token may live (exp - iat); longer-lived tokens are refused.
+    """Requests whose body is larger are refused with 413 before anything parses them."""
     token_max_lifetime_seconds: int = Field(default=3600, ge=60)
-    # The deployment's directory of organisations (SPEC 4a); OPA loads the same file as data.
+    """The longest a token may live (exp - iat); longer-lived tokens are refused with 401."""
     organisations_file: Path = Path("policies/accord/organisations/data.json")
+    """The deployment's directory of organisations (SPEC 4a), validated at start; OPA loads
+    the same file as data."""
 
     @property
     def jwks_file(self) -> Path:
@@ -83,9 +104,9 @@ class ServiceSettings(BaseSettings):
             settings.port = default_port
         return settings
 
-    # Trusted token issuers, JSON in ACCORD_TOKEN_ISSUERS: [{"issuer": ..., "jwks_url": ...} or
-    # {"issuer": ..., "jwks_file": ...}, ...], each validated as accord_kernel.identity.
-    # IssuerConfig. Empty: the one issuer token_issuer with the keys in jwks_file (dev keys).
     token_issuers: list[dict[str, str | float]] = Field(default_factory=list)
-    # Clock skew tolerated when checking a token's exp, iat and nbf.
+    """Trusted token issuers, as JSON: [{"issuer": ..., "jwks_url": ...} or {"issuer": ...,
+    "jwks_file": ...}, ...], each validated as accord_kernel.identity.IssuerConfig. Empty:
+    the one issuer token_issuer with the keys in jwks_path (development keys)."""
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    """Clock skew tolerated when checking a token's exp, iat and nbf."""

@@ -356,3 +356,22 @@ def demo(
     from accord_platform.demo import walk
 
     raise typer.Exit(walk(base, _data_dir(data_dir) / "dev-keys", console))
+
+
+@app.command("config-docs")
+def config_docs(
+    output: Path = typer.Option(REPO / "docs" / "configuration.md", help="where to write"),
+    check: bool = typer.Option(False, help="only check that the page is up to date"),
+) -> None:
+    """Write docs/configuration.md from the settings classes (every setting, default, meaning)."""
+    from accord_platform.configuration import render
+
+    page = render()
+    if check:
+        if not output.exists() or output.read_text() != page:
+            console.print(f"{output} is out of date: run `accord config-docs`")
+            raise typer.Exit(1)
+        console.print(f"{output} is up to date")
+        return
+    output.write_text(page)
+    console.print(f"wrote {output}")

@@ -7,15 +7,23 @@ DEFAULT_PORT = 8105
 
 
 class AuditSettings(ServiceSettings):
-    # SQLAlchemy URL of the log; in production a role that may only SELECT and INSERT.
     audit_log_url: str | None = None
-    # Used once at start-up to create the tables and grant the append-only role.
+    """SQLAlchemy URL of the audit log; in production a role that may only SELECT and
+    INSERT. Unset: the event store's PostgreSQL database, or a SQLite file in the data
+    directory."""
     audit_admin_url: str | None = None
+    """SQLAlchemy URL used once at start-up to create the log's tables and grant the
+    append-only role; unset: the log URL itself creates them."""
     audit_append_role: str | None = None
-    # A signer key (PRIVATE+KEY+...), a PEM Ed25519 key, or a file holding one.
+    """The database role granted only SELECT and INSERT on the log (with the admin URL)."""
     audit_signing_key: str | None = None
+    """The checkpoint signing key: a note signer key (PRIVATE+KEY+...), a PEM Ed25519 key,
+    or a file holding one. Unset: a development key generated once into the data
+    directory. Mount it as a secret; never bake it into an image."""
     audit_origin: str = "accord.example/audit-log"
+    """The log's origin line in signed checkpoints; verifiers check it."""
     audit_checkpoint_interval_seconds: float = 1.0
+    """How often a new checkpoint is signed when the log has grown."""
 
     def log_url(self) -> str:
         if self.audit_log_url:

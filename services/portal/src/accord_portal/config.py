@@ -16,58 +16,92 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 class PortalSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ACCORD_PORTAL_", extra="ignore")
+    # Each field's docstring is its description: docs/configuration.md is generated from them.
+    model_config = SettingsConfigDict(
+        env_prefix="ACCORD_PORTAL_", extra="ignore", use_attribute_docstrings=True
+    )
 
     host: str = "127.0.0.1"
+    """Address the portal listens on."""
     port: int = 8100
-    # Where browsers reach the portal; the OIDC redirect and post-logout URIs are built from it.
+    """Port the portal listens on."""
     public_url: str = "http://127.0.0.1:8100"
+    """Where browsers reach the portal; the OIDC redirect and post-logout URIs are built
+    from it."""
     data_dir: Path = Path("data")
+    """Directory of the SQLite session store and the generated session key (when no
+    database URL or key is set)."""
 
     oidc_issuer: str = "http://127.0.0.1:8180/realms/accord"
+    """The staff identity provider's issuer URL (OIDC discovery is read from it)."""
     oidc_client_id: str = "accord-portal"
-    # The dev realm's secret (deploy/keycloak/accord-realm.json); a deployment sets its own.
+    """The portal's client id at the staff identity provider."""
     oidc_client_secret: str = "accord-portal-dev-secret"
+    """The portal's client secret; the default is the dev realm's
+    (deploy/keycloak/accord-realm.json): a deployment sets its own, from a secret."""
     oidc_scopes: str = "openid profile email"
-    # Refresh this long before the access token expires, so a page's API calls never race it.
+    """Scopes asked for at sign-in."""
     refresh_margin_seconds: int = Field(default=30, ge=0, le=240)
+    """Refresh this long before the access token expires, so a page's API calls never
+    race it."""
 
     referral_url: str = "http://127.0.0.1:8101"
+    """Base URL of the referral (police) service."""
     victim_support_url: str = "http://127.0.0.1:8102"
+    """Base URL of the victim services service."""
     conference_url: str = "http://127.0.0.1:8103"
+    """Base URL of the conference (RJ provider) service."""
     court_url: str = "http://127.0.0.1:8104"
+    """Base URL of the court service."""
     audit_url: str = "http://127.0.0.1:8105"
+    """Base URL of the audit service."""
     api_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long the portal waits for a service before showing a "try again" page."""
 
-    # postgresql://user:password@host:port/dbname; unset: a SQLite file in the data dir.
     session_database_url: str | None = None
-    # A Fernet key (urlsafe base64, 32 bytes); unset: generated once into the data dir.
+    """PostgreSQL URL (postgresql://user:password@host:port/dbname) of the session store,
+    needed when more than one portal replica runs. Unset: a SQLite file in the data
+    directory."""
     session_encryption_key: str | None = None
+    """Fernet key (urlsafe base64, 32 bytes) encrypting the stored sessions' tokens. Unset:
+    generated once into the data directory."""
     idle_timeout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    """A staff session ends after this long without a request."""
     absolute_lifetime_hours: int = Field(default=10, ge=1, le=24)
-    # True behind TLS; false on plain-HTTP loopback, where browsers drop Secure cookies.
+    """A staff session ends this long after sign-in, whatever happens."""
     secure_cookies: bool = False
+    """Mark cookies Secure: true behind TLS; false on plain-HTTP loopback, where browsers
+    drop Secure cookies."""
 
-    # GOV.UK Frontend and axe-core, installed by `npm ci` in services/portal.
     node_modules: Path = PACKAGE_ROOT / "node_modules"
-    # The deployment's directory of organisations (same file OPA loads).
+    """Where GOV.UK Frontend and axe-core are installed (`npm ci` in services/portal)."""
     organisations_file: Path = Path("policies/accord/organisations/data.json")
-    # Which data class each field belongs to (same file OPA loads), to name what was withheld.
+    """The deployment's directory of organisations (the same file OPA loads)."""
     catalogue_file: Path = Path("policies/accord/catalogue/data.json")
+    """Which data class each field belongs to (the same file OPA loads), to name what was
+    withheld."""
 
     # Victim view (victim.py): its own realm and client, and the enrolment client whose
     # client-credentials token redeems codes and creates the victims' accounts.
     victim_oidc_issuer: str = "http://127.0.0.1:8180/realms/accord-victims"
+    """Issuer URL of the victims' own realm (separate from staff)."""
     victim_oidc_client_id: str = "accord-victim-view"
+    """The victim view's client id in the victims' realm."""
     victim_oidc_client_secret: str = "accord-victim-view-dev-secret"
+    """The victim view's client secret (the default is the dev realm's)."""
     enrolment_client_id: str = "accord-enrolment"
+    """The enrolment service account that redeems invitation codes and creates victims'
+    accounts."""
     enrolment_client_secret: str = "accord-enrolment-dev-secret"
-    # Shorter than staff sessions: the phone may be picked up by someone else.
+    """The enrolment service account's secret (the default is the dev realm's)."""
     victim_idle_timeout_minutes: int = Field(default=10, ge=1, le=60)
-    # Where "Exit this page" goes: a neutral site with nothing to do with abuse or support.
+    """A victim's session ends after this long without a request: shorter than staff
+    sessions, because the phone may be picked up by someone else."""
     victim_exit_url: str = "https://www.bbc.co.uk/weather"
-    # Wrong codes one browser session may try before it is told to ask its advocate.
+    """Where "Exit this page" goes: a neutral site with nothing to do with abuse or
+    support."""
     victim_code_attempts: int = Field(default=5, ge=1, le=20)
+    """Wrong codes one browser session may try before it is told to ask its advocate."""
 
     @property
     def redirect_uri(self) -> str:
