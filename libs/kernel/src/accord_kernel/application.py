@@ -17,8 +17,10 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
+    Mapper,
     OperationalError,
     ProcessRecorder,
+    StoredEvent,
     Tracking,
     Transcoding,
 )
@@ -26,6 +28,7 @@ from eventsourcing.persistence import (
 from accord_kernel.access_log import AccessRecord
 from accord_kernel.contracts import AccessRecorded, Contract
 from accord_kernel.domain_rules import AlreadyExists, VersionConflict
+from accord_kernel.observability import current_traceparent
 from accord_kernel.postgres import AccordProcessRecorder, NotificationListener, is_postgres
 from accord_kernel.settings import ServiceSettings
 
@@ -52,6 +55,35 @@ class DateAsISO(Transcoding):
 
 
 _RECORDER_ATTEMPTS = 10
+# Under a name no event field can have (fields are identifiers without a leading underscore).
+_TRACE_KEY = "_traceparent"
+
+
+class TracingMapper(Mapper[uuid.UUID]):
+    """Stores with each domain event the W3C traceparent of the span it was recorded in, so
+    the outbox relay, later and in another task, publishes it in the same trace."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[uuid.UUID]) -> StoredEvent:
+        traceparent = current_traceparent()
+        if traceparent is None:
+            return super().to_stored_event(domain_event)
+        # The library stores vars(event); a copy of the event with the trace added keeps the
+        # event itself unchanged (events are frozen and compared by their fields).
+        traced = object.__new__(type(domain_event))
+        object.__setattr__(traced, "__dict__", {**vars(domain_event), _TRACE_KEY: traceparent})
+        return super().to_stored_event(traced)
+
+    def to_traced_domain_event(
+        self, stored_event: StoredEvent
+    ) -> tuple[DomainEventProtocol[uuid.UUID], str | None]:
+        domain_event = super().to_domain_event(stored_event)
+        # Removed before anything applies the event: decorated events pass their whole
+        # state to the aggregate's method as arguments.
+        traceparent = vars(domain_event).pop(_TRACE_KEY, None)
+        return domain_event, traceparent if isinstance(traceparent, str) else None
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[uuid.UUID]:
+        return self.to_traced_domain_event(stored_event)[0]
 
 
 class AccordApplication(Application[uuid.UUID]):
@@ -63,6 +95,11 @@ class AccordApplication(Application[uuid.UUID]):
         if is_postgres(env):
             _ensure_schema(env)
         super().__init__(env=env)
+
+    def construct_mapper(self) -> Mapper[uuid.UUID]:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=TracingMapper
+        )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
@@ -21,9 +22,10 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
 )
 from eventsourcing.persistence import InterfaceError, OperationalError
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
-from accord_kernel.application import AccordApplication, retry_on_conflict
+from accord_kernel.application import AccordApplication, TracingMapper, retry_on_conflict
 from accord_kernel.contracts import (
     ACCESS_TOPIC,
     CONFERENCE_TOPIC,
@@ -37,6 +39,14 @@ from accord_kernel.contracts import (
     topic_for,
 )
 from accord_kernel.envelope import IntegrationEvent, MalformedMessage, decode, encode
+from accord_kernel.observability import (
+    ServiceMetrics,
+    context_from,
+    current_traceparent,
+    span,
+    traceparent_header,
+    tracer,
+)
 
 log = logging.getLogger("accord.bus")
 # An outbox entry that could not be translated into a valid contract (ids only, no content).
@@ -236,6 +246,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval: float = 0.1,
         fallback_poll_interval: float = 2.0,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.app = app
         self.bootstrap = bootstrap
@@ -247,6 +258,7 @@ class OutboxRelay:
         self.listener = app.notification_listener()
         self.source = f"/accord/{app.service_name}"
         self.published = 0
+        self.metrics = metrics
 
     def pending(self, after: int | None = None) -> list[tuple[int, list[IntegrationEvent]]]:
         position = self.app.outbox_position() if after is None else after
@@ -254,9 +266,13 @@ class OutboxRelay:
             start=position, limit=self.batch_size, inclusive_of_start=False
         )
         batch = []
+        mapper = self.app.mapper
         for n in notifications:
             try:
-                domain_event = self.app.mapper.to_domain_event(n)
+                if isinstance(mapper, TracingMapper):
+                    domain_event, traceparent = mapper.to_traced_domain_event(n)
+                else:
+                    domain_event, traceparent = mapper.to_domain_event(n), None
                 events = [
                     IntegrationEvent(
                         type=contract.type,
@@ -267,6 +283,7 @@ class OutboxRelay:
                             self.source, n.originator_id, n.originator_version, i
                         ),
                         source=self.source,
+                        traceparent=traceparent,
                     )
                     for i, (contract, recipient) in enumerate(
                         self.app.integration_events(domain_event)
@@ -378,22 +395,34 @@ class OutboxRelay:
             deliveries = []
             for _, events in batch:
                 for event in events:
-                    message = encode(event)
-                    deliveries.append(
-                        await asyncio.wait_for(
-                            producer.send(
-                                event.topic,
-                                value=message.value,
-                                key=message.key,
-                                headers=list(message.headers.items()),
-                            ),
-                            DELIVERY_TIMEOUT_SECONDS,
+                    # A producer span in the trace the event was recorded in; the message
+                    # carries this span as its parent for whoever consumes it.
+                    with span(
+                        f"publish {event.type}",
+                        self.app.service_name,
+                        parent=event.traceparent,
+                        kind=SpanKind.PRODUCER,
+                        **{"messaging.destination.name": event.topic},
+                    ):
+                        message = encode(replace(event, traceparent=current_traceparent()))
+                        deliveries.append(
+                            await asyncio.wait_for(
+                                producer.send(
+                                    event.topic,
+                                    value=message.value,
+                                    key=message.key,
+                                    headers=list(message.headers.items()),
+                                ),
+                                DELIVERY_TIMEOUT_SECONDS,
+                            )
                         )
-                    )
             await asyncio.wait_for(asyncio.gather(*deliveries), DELIVERY_TIMEOUT_SECONDS)
             await asyncio.to_thread(self.app.advance_outbox, batch[-1][0])
             position = batch[-1][0]
-            self.published += sum(len(e) for _, e in batch)
+            published = sum(len(e) for _, e in batch)
+            self.published += published
+            if self.metrics is not None:
+                self.metrics.events_published.inc(published)
 
 
 class _BrokerWatch:
@@ -507,8 +536,12 @@ class InboxConsumer:
         types: set[str] | None = None,
         max_attempts: int = 3,
         transient: tuple[type[Exception], ...] = (),
+        metrics: ServiceMetrics | None = None,
+        service: str = "accord",
     ) -> None:
         self.inbox = inbox
+        self.metrics = metrics
+        self.service = service
         self.bootstrap = bootstrap
         self.group_id = group_id
         self.topics = topics
@@ -519,6 +552,7 @@ class InboxConsumer:
         self.transient: tuple[type[Exception], ...] = (OperationalError, InterfaceError, *transient)
         self.processed = 0
         self.dead_lettered = 0
+        self._lag_measured = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         link = KafkaLink(f"inbox {self.group_id}")
@@ -566,6 +600,8 @@ class InboxConsumer:
                 watch.check()
             else:
                 watch.got_records()
+            if self.metrics is not None:
+                await self._measure_lag(consumer)
             for tp, records in batches.items():
                 if isinstance(self.inbox, BatchInbox):
                     if await self._handle_batch(records, producer, stop):
@@ -587,6 +623,26 @@ class InboxConsumer:
                     applied = record.offset + 1
                 if applied is not None:
                     await asyncio.wait_for(consumer.commit({tp: applied}), DELIVERY_TIMEOUT_SECONDS)
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Per topic: the partitions' high watermarks less this group's positions, at most
+        once a second (the broker's figures arrive with each fetch, so this asks nothing)."""
+        now = time.monotonic()
+        if self.metrics is None or now - self._lag_measured < 1.0:
+            return
+        self._lag_measured = now
+        lag: dict[str, int] = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await consumer.position(tp)
+            except KafkaError:  # no position yet (a rebalance in progress)
+                continue
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, highwater - position)
+        for topic, behind in lag.items():
+            self.metrics.consumer_lag.labels(topic=topic).set(behind)
 
     def _parse(
         self, record: ConsumerRecord[bytes, bytes]
@@ -628,6 +684,16 @@ class InboxConsumer:
             return True
         inbox = self.inbox
         assert isinstance(inbox, BatchInbox)
+        # One span per event, each in its own trace, covering the batch that applied it.
+        spans = [
+            tracer().start_span(
+                f"process {event.type}",
+                context=context_from(event.traceparent),
+                kind=SpanKind.CONSUMER,
+                attributes={"accord.service": self.service},
+            )
+            for event, _ in items
+        ]
         try:
             await asyncio.to_thread(inbox.process_batch, items)
         except self.transient as exc:
@@ -648,7 +714,12 @@ class InboxConsumer:
                 if not await self._handle(record, producer, stop):
                     return False
             return True
+        finally:
+            for each in spans:
+                each.end()
         self.processed += len(items)
+        if self.metrics is not None:
+            self.metrics.events_consumed.labels(result="applied").inc(len(items))
         return True
 
     async def _handle(
@@ -660,8 +731,22 @@ class InboxConsumer:
                 parsed = self._parse(record)
                 if parsed is None:
                     return True  # not for us
-                await asyncio.to_thread(self.inbox.process, *parsed)
+                event = parsed[0]
+                # The Kafka header first (set by every Accord relay and by tracing tools),
+                # then the CloudEvent's own traceparent attribute.
+                parent = traceparent_header(record.headers) or event.traceparent
+                with span(
+                    f"process {event.type}",
+                    self.service,
+                    parent=parent,
+                    kind=SpanKind.CONSUMER,
+                    **{"messaging.destination.name": record.topic},
+                ):
+                    # to_thread copies the context: events the inbox records are in this span.
+                    await asyncio.to_thread(self.inbox.process, *parsed)
                 self.processed += 1
+                if self.metrics is not None:
+                    self.metrics.events_consumed.labels(result="applied").inc()
                 return True
             except MalformedMessage as exc:
                 await self._dead_letter(producer, record, str(exc))
@@ -711,3 +796,5 @@ class InboxConsumer:
             DELIVERY_TIMEOUT_SECONDS,
         )
         self.dead_lettered += 1
+        if self.metrics is not None:
+            self.metrics.events_consumed.labels(result="dead_lettered").inc()

@@ -55,7 +55,10 @@ def encode(event: IntegrationEvent) -> KafkaMessage:
         "traceparent": event.traceparent or new_traceparent(),
     }
     ce = CloudEvent(attributes, event.data)
-    return to_structured(ce, _FORMAT, key_mapper=lambda _: event.case_id.encode())
+    message = to_structured(ce, _FORMAT, key_mapper=lambda _: event.case_id.encode())
+    # Also as the W3C Trace Context header, where Kafka tracing tools look for it.
+    headers = {**message.headers, "traceparent": str(attributes["traceparent"]).encode()}
+    return KafkaMessage(headers=headers, key=message.key, value=message.value)
 
 
 def decode(topic: str, key: bytes | None, value: bytes | None) -> IntegrationEvent:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from opa_client.opa import OpaClient
 from accord_kernel.application import AccordApplication
 from accord_kernel.domain_rules import PURPOSES, Purpose
 from accord_kernel.identity import Subject
+from accord_kernel.observability import ServiceMetrics
 from accord_kernel.problems import Problem, forbidden, not_found, policy_unavailable
 
 log = logging.getLogger("accord.policy")
@@ -50,27 +52,53 @@ class Decision:
         )
 
 
+def _outcome(result: Any) -> str:
+    """permit or deny, as the metrics count them: a batch permits when any item is released,
+    a change when it is allowed; other rules (eligibility, packs) answer with data."""
+    if isinstance(result, list):
+        return (
+            "permit"
+            if any(r.get("allowed_fields") for r in result if isinstance(r, dict))
+            else "deny"
+        )
+    if isinstance(result, dict) and "allowed" in result:
+        return "permit" if result.get("allowed") is True else "deny"
+    return "answer"
+
+
 class PolicyDecisionPoint:
     """Thin wrapper over opa-python-client that turns every failure into PolicyUnavailable."""
 
-    def __init__(self, opa_url: str, timeout: float = 1.5) -> None:
+    def __init__(
+        self, opa_url: str, timeout: float = 1.5, metrics: ServiceMetrics | None = None
+    ) -> None:
         url = urlsplit(opa_url)
         self.client = OpaClient(
             host=url.hostname or "127.0.0.1", port=url.port or 8181, timeout=timeout, retries=0
         )
+        self.metrics = metrics
 
     def query(self, package: str, rule: str, input_data: dict[str, Any]) -> tuple[Any, str | None]:
+        started = time.perf_counter()
         try:
             response = self.client.query_rule(
                 input_data=input_data, package_path=package, rule_name=rule
             )
         except (requests.RequestException, ValueError) as exc:
             log.warning("policy engine unavailable: %s", type(exc).__name__)
+            self._observe("unavailable", started)
             raise PolicyUnavailable(type(exc).__name__) from exc
         if "result" not in response:
             # Undefined decision: deny.
+            self._observe("unavailable", started)
             raise PolicyUnavailable(f"undefined decision {package}.{rule}")
-        return response["result"], response.get("decision_id")
+        result = response["result"]
+        self._observe(_outcome(result), started)
+        return result, response.get("decision_id")
+
+    def _observe(self, outcome: str, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.decision(outcome, time.perf_counter() - started)
 
     def healthy(self) -> bool:
         try:

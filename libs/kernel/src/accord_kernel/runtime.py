@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -16,12 +17,15 @@ import uvicorn
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import Field
 
 from accord_kernel.application import AccordApplication
 from accord_kernel.bus import ApplicationInbox, Inbox, InboxConsumer, OutboxRelay
 from accord_kernel.identity import Subject, TokenVerifier
 from accord_kernel.input_bounds import InputBoundsMiddleware
+from accord_kernel.observability import ServiceMetrics, configure_logging, configure_tracing
 from accord_kernel.organisations import load_directory
 from accord_kernel.policy import PolicyDecisionPoint, PolicyEnforcementPoint, PolicyUnavailable
 from accord_kernel.problems import (
@@ -54,16 +58,31 @@ class ServiceRuntime(Generic[A]):
     transient_errors: tuple[type[Exception], ...] = ()
 
     def __post_init__(self) -> None:
+        configure_tracing(self.settings.service, self.settings.otlp_endpoint)
+        self.metrics = ServiceMetrics(self.settings.service)
+        self.metrics.gauge(
+            "accord_outbox_lag_events",
+            "Stored events not yet published to Kafka by the outbox relay",
+            self._outbox_lag,
+        )
         if self.pdp is None:
-            self.pdp = PolicyDecisionPoint(self.settings.opa_url, self.settings.opa_timeout_seconds)
+            self.pdp = PolicyDecisionPoint(
+                self.settings.opa_url, self.settings.opa_timeout_seconds, self.metrics
+            )
+        elif self.pdp.metrics is None:
+            self.pdp.metrics = self.metrics
         self.pep = PolicyEnforcementPoint(self.pdp, self.app, self.settings.enforce_policy)
         self.directory = load_directory(self.settings.organisations_file.resolve())
         self.verifier = TokenVerifier.from_settings(self.settings)
         if self.inbox_types is None and isinstance(self.inbox, ApplicationInbox):
             self.inbox_types = self.inbox.types
 
+    def _outbox_lag(self) -> float:
+        latest = self.app.process_recorder.max_notification_id() or 0
+        return float(max(0, latest - self.app.outbox_position()))
+
     def relay(self) -> OutboxRelay:
-        return OutboxRelay(self.app, self.settings.kafka_bootstrap)
+        return OutboxRelay(self.app, self.settings.kafka_bootstrap, metrics=self.metrics)
 
     def consumer(self) -> InboxConsumer | None:
         if self.inbox is None:
@@ -75,6 +94,8 @@ class ServiceRuntime(Generic[A]):
             self.topics,
             self.inbox_types,
             transient=self.transient_errors,
+            metrics=self.metrics,
+            service=self.settings.service,
         )
 
     async def run_workers(
@@ -142,7 +163,23 @@ class Liveness(Body):
 
 class Readiness(Body):
     status: Literal["ok", "unavailable"]
-    checks: dict[str, bool] = Field(description="policy engine and event store reachable")
+    checks: dict[str, bool] = Field(
+        description="policy engine, event store and Kafka reachable, each by name"
+    )
+
+
+def kafka_reachable(bootstrap: str, timeout: float = 0.5) -> bool:
+    """Any bootstrap server accepts a connection. Enough for readiness: the relay and inbox
+    reconnect by themselves and log the broker's state; this only tells the orchestrator
+    not to send traffic to a service that could not publish what it records."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port or 9092)), timeout):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def health_router() -> APIRouter:
@@ -158,7 +195,11 @@ def health_router() -> APIRouter:
         responses={503: {"model": Readiness, "description": "Not ready; `checks` says why"}},
     )
     def ready(runtime: Runtime) -> JSONResponse:
-        checks = {"policy": runtime.pdp.healthy(), "store": True}
+        checks = {
+            "policy": runtime.pdp.healthy(),
+            "store": True,
+            "kafka": kafka_reachable(runtime.settings.kafka_bootstrap),
+        }
         try:
             runtime.app.outbox_position()
         except Exception:
@@ -242,7 +283,29 @@ def build_api(
     api.include_router(health_router())
     for router in routers:
         api.include_router(router)
+    observe(api, runtime)
     return api
+
+
+def observe(api: FastAPI, runtime: ServiceRuntime[Any]) -> None:
+    """Server spans for every request and Prometheus metrics per route, served at /metrics.
+
+    Per route template, never per URL: a path holds case ids, and ids in metric labels would
+    both leak them to the metrics system and grow it without bound."""
+    Instrumentator(
+        registry=runtime.metrics.registry,
+        should_group_status_codes=False,
+        excluded_handlers=["/metrics", "/health/live", "/health/ready"],
+    ).instrument(api, metric_namespace="accord").expose(
+        api, endpoint="/metrics", include_in_schema=False
+    )
+    FastAPIInstrumentor.instrument_app(
+        api,
+        excluded_urls="health/live,health/ready,metrics",
+        server_request_hook=lambda span, _scope: span.set_attribute(
+            "accord.service", runtime.settings.service
+        ),
+    )
 
 
 def service_cli(
@@ -258,27 +321,41 @@ def service_cli(
     def all() -> None:
         """HTTP API plus outbox relay and inbox consumer in one process."""
         s = settings()
-        _configure_logging()
-        uvicorn.run(make_api(make_runtime(s), True), host=s.host, port=s.port, log_level="warning")
+        _configure_logging(s)
+        uvicorn.run(
+            make_api(make_runtime(s), True),
+            host=s.host,
+            port=s.port,
+            log_level="warning",
+            log_config=None,
+        )
 
     @cli.command()
     def api() -> None:
         """HTTP API only."""
         s = settings()
-        _configure_logging()
-        uvicorn.run(make_api(make_runtime(s), False), host=s.host, port=s.port, log_level="warning")
+        _configure_logging(s)
+        uvicorn.run(
+            make_api(make_runtime(s), False),
+            host=s.host,
+            port=s.port,
+            log_level="warning",
+            log_config=None,
+        )
 
     @cli.command()
     def relay() -> None:
         """Outbox relay only."""
-        _configure_logging()
-        _run_until_signal(make_runtime(settings()), relay=True, consumer=False)
+        s = settings()
+        _configure_logging(s)
+        _run_until_signal(make_runtime(s), relay=True, consumer=False)
 
     @cli.command()
     def consumer() -> None:
         """Inbox consumer only."""
-        _configure_logging()
-        _run_until_signal(make_runtime(settings()), relay=False, consumer=True)
+        s = settings()
+        _configure_logging(s)
+        _run_until_signal(make_runtime(s), relay=False, consumer=True)
 
     return cli
 
@@ -294,8 +371,8 @@ def _run_until_signal(runtime: ServiceRuntime[Any], relay: bool, consumer: bool)
     asyncio.run(main())
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def _configure_logging(settings: ServiceSettings) -> None:
+    configure_logging(settings.service, settings.log_format)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     # The group coordinator logs every rebalance wait at ERROR while a broker starts; the
     # relay and inbox log their own, actionable, connection state.

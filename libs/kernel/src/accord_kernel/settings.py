@@ -110,3 +110,10 @@ class ServiceSettings(BaseSettings):
     the one issuer token_issuer with the keys in jwks_path (development keys)."""
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
     """Clock skew tolerated when checking a token's exp, iat and nbf."""
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+    """json: one JSON object per line with service, level, logger, message, trace and span
+    ids (for a log collector); console: plain text for a person at a terminal."""
+    otlp_endpoint: str | None = None
+    """OpenTelemetry collector base URL (OTLP over HTTP, e.g. http://collector:4318): spans
+    are sent to <endpoint>/v1/traces. Unset: traces are made (ids in logs and Kafka headers)
+    but not exported."""

@@ -282,6 +282,8 @@ def run(
             "ACCORD_TOKEN_ISSUERS": json.dumps(issuers),
             "PYTHONUNBUFFERED": "1",
         }
+        # A person reads the local run's console; a deployment keeps the JSON default.
+        env.setdefault("ACCORD_LOG_FORMAT", "console")
         env.pop("ACCORD_DATABASE_URL", None)
         return env
 

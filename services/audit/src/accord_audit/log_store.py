@@ -568,6 +568,21 @@ class AuditLogStore:
         return self.save_checkpoint(sign_checkpoint(Checkpoint(origin, size, root), signer))
 
     @_reconnecting
+    def unsigned_since(self) -> datetime | None:
+        """When the oldest entry not yet covered by a signed checkpoint was recorded; None
+        when the newest checkpoint covers the whole log (what an operator alerts on)."""
+        with self._engine.connect() as connection:
+            signed = connection.execute(
+                select(func.coalesce(func.max(audit_checkpoints.c.tree_size), 0))
+            ).scalar_one()
+            recorded = connection.execute(
+                select(audit_entries.c.recorded_at).where(audit_entries.c.idx == signed)
+            ).scalar_one_or_none()
+        if not isinstance(recorded, datetime):
+            return None
+        return recorded if recorded.tzinfo else recorded.replace(tzinfo=UTC)
+
+    @_reconnecting
     def latest_checkpoint(self) -> str | None:
         with self._engine.connect() as connection:
             note = connection.execute(

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy.exc
@@ -107,7 +108,7 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime[AuditService]:
     app = AuditService(audit_settings, store, signer)
     app.reindex()
     topics = [t for t in ALL_TOPICS if t != DEAD_LETTER_TOPIC]
-    return AuditRuntime(
+    runtime = AuditRuntime(
         audit_settings,
         app,
         inbox=AuditInbox(app),
@@ -115,6 +116,21 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime[AuditService]:
         inbox_types=None,
         transient_errors=(sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError),
     )
+    runtime.metrics.gauge(
+        "accord_audit_tree_size", "Entries in the audit log (its Merkle tree's size)", store.size
+    )
+
+    def unsigned_age() -> float:
+        since = store.unsigned_since()
+        return 0.0 if since is None else max(0.0, (datetime.now(UTC) - since).total_seconds())
+
+    runtime.metrics.gauge(
+        "accord_audit_checkpoint_age_seconds",
+        "How long the oldest entry not yet covered by a signed checkpoint has waited "
+        "(0: the newest checkpoint covers the whole log)",
+        unsigned_age,
+    )
+    return runtime
 
 
 def make_api(runtime: ServiceRuntime[AuditService], with_workers: bool = False) -> FastAPI:

@@ -29,6 +29,7 @@ from accord_kernel.settings import ServiceSettings
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog
 from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 
 from accord_victim_support.domain import Consent, EmergencyAccess, NotPermitted, VictimRecord
 from accord_victim_support.domain.consent import active_provisions, summary
@@ -80,6 +81,30 @@ class VictimSupportService(AccordApplication):
         )
         # The invitations' clock: tests move it past the 72 hours instead of sleeping.
         self.clock: Callable[[], datetime] = _now
+        # Break-glass grants that may still be running, for the metric; a grant that has
+        # expired never runs again, so each is looked at until then and then forgotten.
+        self._grants_seen = 0
+        self._grants_running: set[uuid.UUID] = set()
+
+    def running_break_glass_grants(self) -> int:
+        """How many break-glass grants are in force now (the operator's metric)."""
+        topic = get_topic(EmergencyAccess.Granted)
+        while True:
+            granted = self.recorder.select_notifications(
+                start=self._grants_seen,
+                limit=500,
+                topics=[topic],
+                inclusive_of_start=False,
+            )
+            if not granted:
+                break
+            self._grants_running.update(uuid.UUID(str(n.originator_id)) for n in granted)
+            self._grants_seen = granted[-1].id
+        now = _now()
+        for grant_id in list(self._grants_running):
+            if not self._get(grant_id, EmergencyAccess, "emergency access").is_active(now):
+                self._grants_running.discard(grant_id)
+        return len(self._grants_running)
 
     # --- lookups ---------------------------------------------------------------------------
     def _get(self, aggregate_id: uuid.UUID, kind: type[A], what: str) -> A:

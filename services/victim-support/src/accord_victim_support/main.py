@@ -51,6 +51,11 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime[VictimSupportServi
     runtime = VictimSupportRuntime(
         settings, app, inbox=inbox, topics=[REFERRAL_TOPIC, CONFERENCE_TOPIC, COURT_TOPIC]
     )
+    runtime.metrics.gauge(
+        "accord_break_glass_active_grants",
+        "Break-glass (emergency access) grants in force now",
+        app.running_break_glass_grants,
+    )
 
     return runtime
 
