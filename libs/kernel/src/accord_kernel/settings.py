@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ACCORD_", extra="ignore")
+    # populate_by_name: settings built in code name fields, not their environment aliases.
+    model_config = SettingsConfigDict(env_prefix="ACCORD_", extra="ignore", populate_by_name=True)
 
     service: str = "accord"
     host: str = "127.0.0.1"
@@ -83,9 +85,13 @@ class ServiceSettings(BaseSettings):
             settings.port = default_port
         return settings
 
-    # Trusted token issuers, JSON in ACCORD_TOKEN_ISSUERS: [{"issuer": ..., "jwks_url": ...} or
-    # {"issuer": ..., "jwks_file": ...}, ...], each validated as accord_kernel.identity.
-    # IssuerConfig. Empty: the one issuer token_issuer with the keys in jwks_file (dev keys).
-    token_issuers: list[dict[str, str | float]] = Field(default_factory=list)
+    # Trusted token issuers, JSON in ACCORD_ISSUERS (or ACCORD_TOKEN_ISSUERS): [{"issuer": ...,
+    # "jwks_url": ..., "audience": ..., "claims": {...}} or {"issuer": ..., "jwks_file": ...},
+    # ...], each validated as accord_kernel.identity.IssuerConfig (docs/identity-providers.md).
+    # Empty: the one issuer token_issuer with the keys in jwks_file (dev keys).
+    token_issuers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("ACCORD_ISSUERS", "ACCORD_TOKEN_ISSUERS", "token_issuers"),
+    )
     # Clock skew tolerated when checking a token's exp, iat and nbf.
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
