@@ -300,3 +300,41 @@ def test_a_checkpoint_signed_by_another_key_is_rejected(
         return sign_checkpoint(checkpoint, impostor).encode()
 
     assert "checkpoint" in refused(audit, url=tampering(resign))
+
+
+def test_accords_own_verifier_agrees_with_the_go_program(audit: AuditUnderTest) -> None:
+    """The same answers through Accord's verifier (accord_audit.checkpoint and .merkle): it
+    accepts what the Go program accepted and refuses the same flipped bit."""
+    from accord_audit.checkpoint import NoteVerifier, open_checkpoint
+    from accord_audit.errors import InvalidProof
+    from accord_audit.merkle import leaf_hash, verify_consistency, verify_inclusion
+
+    audit.feed(2)
+    headers = {"Authorization": f"Bearer {audit.token}"}
+    verifier = NoteVerifier.from_vkey(audit.vkey)
+    first = open_checkpoint(httpx.get(f"{audit.url}/checkpoint", headers=headers).text, verifier)
+    audit.feed(3)
+    report = verified(audit, "-index", "1")
+    latest = open_checkpoint(httpx.get(f"{audit.url}/checkpoint", headers=headers).text, verifier)
+    assert (latest.size, base64.b64encode(latest.root_hash).decode()) == (
+        report["checkpoint"]["size"],
+        report["checkpoint"]["root"],
+    )
+    entry = httpx.get(f"{audit.url}/entries/1/canonical", headers=headers).content
+    inclusion = httpx.get(
+        f"{audit.url}/proofs/inclusion",
+        params={"index": 1, "tree_size": latest.size},
+        headers=headers,
+    ).json()
+    path = [base64.b64decode(h) for h in inclusion["hashes"]]
+    verify_inclusion(leaf_hash(entry), 1, latest.size, path, latest.root_hash)
+    consistency = httpx.get(
+        f"{audit.url}/proofs/consistency",
+        params={"first": first.size, "second": latest.size},
+        headers=headers,
+    ).json()
+    hashes = [base64.b64decode(h) for h in consistency["hashes"]]
+    verify_consistency(first.size, latest.size, hashes, first.root_hash, latest.root_hash)
+    flipped = bytes([path[0][0] ^ 0x01]) + path[0][1:]
+    with pytest.raises(InvalidProof):
+        verify_inclusion(leaf_hash(entry), 1, latest.size, [flipped, *path[1:]], latest.root_hash)
