@@ -27,7 +27,7 @@ def goverify_binary() -> Path:
         return binary
     go = shutil.which("go") or "/usr/local/go/bin/go"
     binary.parent.mkdir(parents=True, exist_ok=True)
-    partial = binary.with_suffix(".partial")
+    partial = binary.with_name(f"goverify.{os.getpid()}.partial")
     # -mod=readonly: the versions are those go.mod and go.sum pin, never upgraded silently.
     subprocess.run(
         [go, "build", "-mod=readonly", "-trimpath", "-o", str(partial), "."],
