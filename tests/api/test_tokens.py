@@ -117,6 +117,10 @@ RULES: dict[str, dict[tuple[str, str], RouteRule]] = {
         ),
         ("GET", "/cases/{case_id}/consents"): RouteRule(POLICY_FILTERED),
         ("GET", "/cases/{case_id}/consent-summary"): RouteRule(POLICY_FILTERED),
+        ("GET", "/cases/{case_id}/consents/{consent_id}/fhir"): RouteRule(POLICY_FILTERED),
+        ("POST", "/cases/{case_id}/consents/fhir"): RouteRule(
+            agencies("victim_services"), {"resourceType": "Consent", "status": "active"}
+        ),
         ("POST", "/consents/{consent_id}/withdrawal"): RouteRule(
             agencies("victim_services"), {"reason": "changed their mind"}
         ),
@@ -246,6 +250,7 @@ RULES: dict[str, dict[tuple[str, str], RouteRule]] = {
         ("GET", "/checkpoint"): RouteRule(ANY_AGENCY),
         ("GET", "/verifier-key"): RouteRule(ANY_AGENCY),
         ("GET", "/entries/{index}"): RouteRule(agencies("audit")),
+        ("GET", "/entries/{index}/canonical"): RouteRule(agencies("audit")),
         ("GET", "/proofs/inclusion"): RouteRule(ANY_AGENCY, query={"index": "0", "tree_size": "1"}),
         ("GET", "/proofs/consistency"): RouteRule(ANY_AGENCY, query={"first": "1", "second": "1"}),
         ("GET", "/cases/{case_id}/access"): RouteRule(roles("audit", "privacy_officer")),

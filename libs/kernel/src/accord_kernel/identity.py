@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurvePublicKey
@@ -83,15 +83,31 @@ class Subject:
         return {"user": self.user, "agency": self.agency, "role": self.role, "org": self.org}
 
 
+IdentityClaim = Literal["sub", "agency", "role", "org"]
+
+
 class IssuerConfig(BaseModel):
-    """One trusted issuer (ServiceSettings.token_issuers, env ACCORD_TOKEN_ISSUERS as JSON):
-    its `iss` value and where its signing keys are, a JWKS file or a JWKS URL."""
+    """One trusted issuer (ServiceSettings.token_issuers, env ACCORD_ISSUERS or
+    ACCORD_TOKEN_ISSUERS as JSON): its `iss` value, where its signing keys are (a JWKS file or
+    a JWKS URL), the audience its tokens must name, and where in its tokens Accord's identity
+    claims are (docs/identity-providers.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     issuer: str = Field(min_length=1, max_length=2048)
     jwks_file: Path | None = None
     jwks_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # The `aud` this issuer's tokens must carry; the service's token_audience when unset. Each
+    # provider names its audience its own way (Entra ID: the application ID URI or client id).
+    audience: str | None = Field(default=None, min_length=1, max_length=2048)
+    # Accord claim -> the claim of this issuer's tokens that carries it: a top-level claim name
+    # (Entra's `extn.agency` included) or else a dotted path into JSON objects
+    # (`accord.agency`). A mapped claim may also be a list of exactly one string (Entra's `roles`
+    # for an app role). Unmapped claims are read under their own names.
+    claims: dict[IdentityClaim, str] = Field(default_factory=dict)
+    # The longest this issuer's tokens may live (exp - iat); the service's maximum when unset.
+    # Entra ID, for one, issues access tokens for 60 to 90 minutes unless told otherwise.
+    max_lifetime_seconds: int | None = Field(default=None, ge=60, le=86_400)
     # A URL is fetched again for an unknown kid at most once per refresh_seconds, and when the
     # keys it gave are older than cache_seconds.
     refresh_seconds: float = Field(default=60, gt=0)
@@ -255,6 +271,7 @@ class TokenVerifier:
                 raise ValueError("no token issuer is configured")
             issuers = [IssuerConfig(issuer=issuer, jwks_file=jwks_file)]
         self._sources = {config.issuer: key_source(config, fetch) for config in issuers}
+        self._issuers = {config.issuer: config for config in issuers}
         self._audience = audience
         self._max_lifetime = max_lifetime_seconds
         self._leeway = leeway_seconds
@@ -304,20 +321,21 @@ class TokenVerifier:
             raise unauthorized("the token's 'signature' does not verify") from exc
         except jwt.PyJWTError as exc:
             raise unauthorized("malformed token: " + type(exc).__name__) from exc
-        self._check_audience(claims)
-        self._check_times(claims)
-        return _subject(claims)
+        config = self._issuers[claims["iss"]]
+        self._check_audience(claims, config.audience or self._audience)
+        self._check_times(claims, config.max_lifetime_seconds or self._max_lifetime)
+        return _subject(claims, {str(k): v for k, v in config.claims.items()})
 
-    def _check_audience(self, claims: dict[str, Any]) -> None:
+    def _check_audience(self, claims: dict[str, Any], expected: str) -> None:
         audience = claims.get("aud")
         if isinstance(audience, list) and all(_is_str(a) for a in audience):
-            if self._audience in audience:
+            if expected in audience:
                 return
-        elif audience == self._audience:
+        elif audience == expected:
             return
         raise unauthorized("claim 'aud' must name this service's audience")
 
-    def _check_times(self, claims: dict[str, Any]) -> None:
+    def _check_times(self, claims: dict[str, Any], max_lifetime: int) -> None:
         now = self._clock()
         expires, issued = _time(claims, "exp"), _time(claims, "iat")
         not_before = _time(claims, "nbf") if "nbf" in claims else None
@@ -329,9 +347,9 @@ class TokenVerifier:
             raise unauthorized("token not yet valid: claim 'nbf' is in the future")
         if expires <= issued:
             raise unauthorized("claim 'exp' must be later than claim 'iat'")
-        if expires > issued + self._max_lifetime:
+        if expires > issued + max_lifetime:
             raise unauthorized(
-                f"claim 'exp' is more than {self._max_lifetime} seconds after "
+                f"claim 'exp' is more than {max_lifetime} seconds after "
                 "claim 'iat' (token lifetime too long)"
             )
 
@@ -380,20 +398,38 @@ def _time(claims: dict[str, Any], name: str) -> float:
     return value if isinstance(value, float) else int(value)
 
 
-def _identity(claims: dict[str, Any], name: str) -> str:
-    if name not in claims:
-        raise unauthorized(f"claim '{name}' is missing")
-    value = claims[name]
+_MISSING = object()
+
+
+def _mapped(claims: dict[str, Any], path: str) -> Any:
+    """The value of a mapped claim: a top-level claim of that name, or else the dotted path
+    through JSON objects; a list of exactly one string stands for that string."""
+    value: Any = claims.get(path, _MISSING)
+    if value is _MISSING and "." in path:
+        value = claims
+        for step in path.split("."):
+            value = value.get(step, _MISSING) if isinstance(value, dict) else _MISSING
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        return value[0]
+    return value
+
+
+def _identity(claims: dict[str, Any], name: str, mapping: Mapping[str, str]) -> str:
+    source = mapping.get(name, name)
+    value = _mapped(claims, source) if name in mapping else claims.get(name, _MISSING)
+    label = f"'{name}'" if source == name else f"'{source}' (Accord's '{name}')"
+    if value is _MISSING:
+        raise unauthorized(f"claim {label} is missing")
     if not (isinstance(value, str) and 0 < len(value) <= MAX_CLAIM_LENGTH and value.isprintable()):
         raise unauthorized(
-            f"claim '{name}' must be a non-empty printable string of at most "
+            f"claim {label} must be a non-empty printable string of at most "
             f"{MAX_CLAIM_LENGTH} characters"
         )
     return value
 
 
-def _subject(claims: dict[str, Any]) -> Subject:
-    user, agency, role, org = (_identity(claims, name) for name in IDENTITY_CLAIMS)
+def _subject(claims: dict[str, Any], mapping: Mapping[str, str] | None = None) -> Subject:
+    user, agency, role, org = (_identity(claims, name, mapping or {}) for name in IDENTITY_CLAIMS)
     if agency not in AGENCY_ROLES:
         raise unauthorized("claim 'agency' names no known agency")
     if role not in AGENCY_ROLES[agency]:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
     # Each field's docstring is its description: docs/configuration.md is generated from them.
+    # populate_by_name: settings built in code name fields, not their environment aliases.
     model_config = SettingsConfigDict(
-        env_prefix="ACCORD_", extra="ignore", use_attribute_docstrings=True
+        env_prefix="ACCORD_", extra="ignore", use_attribute_docstrings=True, populate_by_name=True
     )
 
     service: str = "accord"
@@ -104,10 +106,15 @@ class ServiceSettings(BaseSettings):
             settings.port = default_port
         return settings
 
-    token_issuers: list[dict[str, str | float]] = Field(default_factory=list)
-    """Trusted token issuers, as JSON: [{"issuer": ..., "jwks_url": ...} or {"issuer": ...,
-    "jwks_file": ...}, ...], each validated as accord_kernel.identity.IssuerConfig. Empty:
-    the one issuer token_issuer with the keys in jwks_path (development keys)."""
+    token_issuers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("ACCORD_ISSUERS", "ACCORD_TOKEN_ISSUERS", "token_issuers"),
+    )
+    """Trusted token issuers, as JSON in ACCORD_ISSUERS (or ACCORD_TOKEN_ISSUERS):
+    [{"issuer": ..., "jwks_url": ..., "audience": ..., "claims": {...}} or {"issuer": ...,
+    "jwks_file": ...}, ...], each validated as accord_kernel.identity.IssuerConfig (see
+    docs/identity-providers.md). Empty: the one issuer token_issuer with the keys in
+    jwks_path (development keys)."""
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
     """Clock skew tolerated when checking a token's exp, iat and nbf."""
     log_format: str = Field(default="json", pattern="^(json|console)$")

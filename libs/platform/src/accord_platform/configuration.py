@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 
@@ -60,6 +61,8 @@ TOOLING: dict[str, str] = {
     "tests drive.",
     "ACCORD_DEMO_LOOP_STARTUP_SECONDS": "deploy/demo-loop.sh: how long `make run` may take "
     "to come up before a run counts as failed (default 600).",
+    "ACCORD_TOKEN": "The independent Go log verifier (docs/verifying-the-log.md): the privacy "
+    "officer's bearer token it sends to the audit service.",
     "ACCORD_FUZZ_EXAMPLES": "Tests: examples per stateful fuzzing run (more finds more, slower).",
     "ACCORD_PROPERTY_EXAMPLES": "Tests: examples per policy property test.",
     "ACCORD_TEST_OPA_URL": "Tests: use an already running OPA instead of starting one.",
@@ -67,6 +70,15 @@ TOOLING: dict[str, str] = {
 
 
 def _env_name(settings: type[BaseSettings], field: str) -> str:
+    """The variable's name; a field read under aliases lists the upper-case ones (the
+    environment's names), first the preferred."""
+    alias = settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        names = [c for c in alias.choices if isinstance(c, str) and c.isupper()]
+        if names:
+            return " or ".join(names)
+    if isinstance(alias, str) and alias.isupper():
+        return alias
     prefix = str(settings.model_config.get("env_prefix", ""))
     return (prefix + field).upper()
 
@@ -113,7 +125,8 @@ def rows(settings: type[BaseSettings]) -> list[tuple[str, str, str]]:
 def documented_variables() -> set[str]:
     names = set(TOOLING)
     for source in SETTINGS:
-        names |= {name for name, _, _ in rows(source.load())}
+        for name, _, _ in rows(source.load()):
+            names |= set(name.split(" or "))
     return names
 
 
@@ -141,7 +154,8 @@ def render() -> str:
             "| --- | --- | --- |",
         ]
         for name, default, meaning in rows(settings):
-            lines.append(f"| `{name}` | `{_cell(default)}` | {_cell(meaning)} |")
+            variable = " or ".join(f"`{n}`" for n in name.split(" or "))
+            lines.append(f"| {variable} | `{_cell(default)}` | {_cell(meaning)} |")
         lines.append("")
     lines += [
         "## Scripts and tests",

@@ -13,7 +13,7 @@ from accord_kernel.problems import Problem, not_found
 from accord_kernel.responses import READ, problems
 from accord_kernel.runtime import CurrentSubject, ServiceRuntime, current_runtime
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from accord_audit.api.schemas import (
     AuditEntryOut,
@@ -84,6 +84,45 @@ def entry(
     (projected,) = visible
     leaf = runtime.app.store.entry(index).leaf_hash
     return {**projected, "leaf_hash": b64(leaf)}
+
+
+@router.get(
+    "/entries/{index}/canonical",
+    summary="One log entry's leaf input: its RFC 8785 canonical JSON bytes (privacy officers)",
+    description=(
+        "The exact bytes whose RFC 6962 leaf hash (SHA-256 of 0x00 followed by these bytes) "
+        "is in the Merkle tree, so a verifier that trusts nothing of ours can hash them and "
+        "check an inclusion proof against a signed checkpoint. Answered only when the policy "
+        "lets the caller read every field of the entry."
+    ),
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "description": "The audit record (the fields of AuditEntryOut but "
+                        "`index`), in RFC 8785 canonical JSON",
+                        "properties": {"kind": {"type": "string", "enum": ["event", "access"]}},
+                        "required": ["kind"],
+                    }
+                }
+            }
+        },
+        **problems(403, 404),
+    },
+)
+def entry_canonical(
+    index: Annotated[int, Path(ge=0, le=2**62)], subject: CurrentSubject, runtime: Runtime
+) -> Response:
+    require(subject, PRIVACY)
+    doc = runtime.app.entry_document(index)
+    visible = _audited(runtime, subject, "audit", [doc])
+    # The bytes cannot be projected: a single withheld field means no bytes at all.
+    if not visible or set(visible[0]) != set(doc):
+        raise Problem(403, "access_denied", "Access denied by policy")
+    return Response(runtime.app.store.entry(index).body, media_type="application/json")
 
 
 @router.get(

@@ -10,11 +10,12 @@ from typing import Annotated, Any
 from accord_kernel.application import retry_on_conflict
 from accord_kernel.identity import Subject, require
 from accord_kernel.policy import Change, Purpose, Resource
-from accord_kernel.problems import Problem
+from accord_kernel.problems import Problem, not_found
 from accord_kernel.responses import READ, problems
 from accord_kernel.runtime import CurrentSubject, ServiceRuntime, current_runtime
 from accord_kernel.versions import IfMatch, expected
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Body, Depends
+from fastapi.responses import JSONResponse
 
 from accord_victim_support.api.schemas import (
     ClearFlagIn,
@@ -40,6 +41,7 @@ from accord_victim_support.api.schemas import (
     WithdrawIn,
 )
 from accord_victim_support.application import VictimSupportService
+from accord_victim_support.fhir import MEDIA_TYPE, from_fhir, to_fhir
 
 log = logging.getLogger("accord.victim_support.api")
 router = APIRouter(tags=["victim services"])
@@ -197,6 +199,84 @@ def list_consents(
         ],
     )
     return [p for p in projected if p is not None]
+
+
+# --- consents as HL7 FHIR R5 Consent resources (docs/fhir-consent.md) ----------------------
+FHIR_CONSENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An HL7 FHIR R5 Consent resource (https://hl7.org/fhir/R5/consent.html)",
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["Consent"]},
+        "status": {"type": "string"},
+        "decision": {"type": "string", "enum": ["deny", "permit"]},
+        "provision": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["resourceType", "status"],
+}
+
+
+class FhirResponse(JSONResponse):
+    media_type = MEDIA_TYPE
+
+
+@router.get(
+    "/cases/{case_id}/consents/{consent_id}/fhir",
+    summary="A consent as an HL7 FHIR R5 Consent resource (policy-filtered)",
+    response_class=FhirResponse,
+    responses={
+        200: {"content": {MEDIA_TYPE: {"schema": FHIR_CONSENT_SCHEMA}}},
+        **problems(403, 404),
+    },
+)
+def export_fhir_consent(
+    case_id: str,
+    consent_id: str,
+    subject: CurrentSubject,
+    runtime: Runtime,
+    purpose: Purpose = "case_management",
+) -> FhirResponse:
+    # The same decision as every other consent read: the resource is built from the fields the
+    # policy returned, so a withheld field is absent from the FHIR resource too.
+    if consent_case(runtime, consent_id) != case_id:
+        raise not_found("consent")
+    document = read(
+        runtime,
+        subject,
+        purpose,
+        "consent",
+        case_id,
+        lambda: runtime.app.consent_document(runtime.app.consent(consent_id)),
+    )
+    if "status" not in document:
+        raise Problem(403, "access_denied", "Access denied by policy")
+    return FhirResponse(to_fhir(document))
+
+
+@router.post(
+    "/cases/{case_id}/consents/fhir",
+    status_code=201,
+    summary="Record a consent given as an HL7 FHIR R5 Consent resource",
+    responses=problems(403, 404, 409),
+)
+def import_fhir_consent(
+    case_id: str,
+    resource: Annotated[
+        dict[str, Any],
+        Body(media_type=MEDIA_TYPE, description="An HL7 FHIR R5 Consent resource"),
+    ],
+    subject: CurrentSubject,
+    runtime: Runtime,
+) -> ConsentRecorded:
+    # Decided as a grant is: only the case's responsible victim-services organisation.
+    authorise(runtime, subject, case_id, "grant_consent")
+    grant = from_fhir(resource)
+    consent_id = retry_on_conflict(
+        runtime.app.grant_consent, case_id, verified_by=subject.user, **grant
+    )
+    log.info(
+        "FHIR consent recorded case=%s consent=%s scope=%s", case_id, consent_id, grant["scope"]
+    )
+    return ConsentRecorded(consent_id=consent_id)
 
 
 @router.get(
