@@ -609,3 +609,24 @@ def test_the_timeline_dates_each_later_status_from_the_referral_document(
     assert withdrawn < eligible < submitted
     assert "5 March 2026" in timeline and "3 March 2026" in timeline
     assert "Reason: Victim no longer wishes to proceed" in timeline
+
+
+def test_metrics_count_pages_by_route_and_never_name_a_case(portal_factory: Any) -> None:
+    """Issue 19: the portal, like every service, serves Prometheus metrics per route
+    template; a URL's own values (a reference, a query string) never become a label."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    client = client_for(portal_factory, Recorder())
+    for _ in range(3):
+        assert client.get("/").status_code == 200
+    client.get("/referrals/5f0c6a2e-0000-4000-8000-00000000beef?marker=zq-secret")
+    page = client.get("/metrics")
+    assert page.status_code == 200
+    assert "5f0c6a2e" not in page.text and "zq-secret" not in page.text
+    counted = {
+        (s.labels.get("handler"), s.labels.get("method"), s.labels.get("status")): s.value
+        for family in text_string_to_metric_families(page.text)
+        for s in family.samples
+        if s.name == "accord_http_requests_total"
+    }
+    assert counted[("/", "GET", "200")] == 3.0

@@ -132,6 +132,7 @@ def _portal_env(
         "ACCORD_PORTAL_PORT": str(portal.port),
         "ACCORD_PORTAL_PUBLIC_URL": portal.url,
         "ACCORD_PORTAL_DATA_DIR": str(data / "portal"),
+        "ACCORD_PORTAL_LOG_FORMAT": os.environ.get("ACCORD_PORTAL_LOG_FORMAT", "console"),
         "ACCORD_PORTAL_OIDC_ISSUER": keycloak.issuer,
         "PYTHONUNBUFFERED": "1",
     }

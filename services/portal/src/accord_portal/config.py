@@ -28,6 +28,8 @@ class PortalSettings(BaseSettings):
     public_url: str = "http://127.0.0.1:8100"
     """Where browsers reach the portal; the OIDC redirect and post-logout URIs are built
     from it."""
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+    """json: one JSON object per line (for a log collector); console: plain text."""
     data_dir: Path = Path("data")
     """Directory of the SQLite session store and the generated session key (when no
     database URL or key is set)."""

@@ -8,11 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from accord_kernel.observability import configure_logging
 from accord_kernel.organisations import load_directory
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from prometheus_client import CollectorRegistry
+from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.responses import Response
 
 from accord_portal import auth
@@ -133,14 +136,23 @@ def create_app(
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
+    # Requests, errors and latency per route template (never per URL), as on every service;
+    # a registry of its own, so that tests running several apps in one process stay apart.
+    Instrumentator(
+        registry=CollectorRegistry(auto_describe=True),
+        should_group_status_codes=False,
+        excluded_handlers=["/metrics", "/health/live", "/static", "/govuk", "/assets"],
+    ).instrument(app, metric_namespace="accord").expose(
+        app, endpoint="/metrics", include_in_schema=False
+    )
     return app
 
 
 def cli() -> None:
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = PortalSettings()
+    configure_logging("portal", settings.log_format)
     log.info("Accord staff portal on %s", settings.public_url)
     uvicorn.run(
         create_app(settings),
@@ -151,4 +163,5 @@ def cli() -> None:
         # `code` is a credential for a few seconds.
         access_log=False,
         proxy_headers=False,
+        log_config=None,
     )
