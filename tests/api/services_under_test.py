@@ -25,7 +25,9 @@ SERVICES: tuple[str, ...] = tuple(SERVICE_MODULES)
 AGENCY_ROLE_PAIRS: tuple[tuple[str, str], ...] = tuple(
     (agency, role) for agency in sorted(AGENCY_ROLES) for role in sorted(AGENCY_ROLES[agency])
 )
-PUBLIC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# /metrics is scraped without a token (Prometheus on the cluster network); it holds figures
+# per route template only, never a case id (tests/test_e2e_processes.py checks that).
+PUBLIC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/metrics"})
 ServiceFactory = Callable[[str], FastAPI]
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "/')
 
