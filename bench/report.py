@@ -19,7 +19,16 @@ DOCUMENT = REPO / "docs" / "benchmarks.md"
 # Hand-kept record of each performance change, measured before and after in the same session
 # (the results files hold only the last run of each benchmark, so earlier figures live here).
 CHANGES = Path(__file__).resolve().parent / "changes.json"
-ORDER = ("platform_processes", "idle", "policy_read", "audit_log", "intake", "withdrawal", "portal")
+ORDER = (
+    "platform_processes",
+    "scaling",
+    "idle",
+    "policy_read",
+    "audit_log",
+    "intake",
+    "withdrawal",
+    "portal",
+)
 
 PREAMBLE = """\
 # Benchmarks
