@@ -25,7 +25,10 @@ SERVICES: tuple[str, ...] = tuple(SERVICE_MODULES)
 AGENCY_ROLE_PAIRS: tuple[tuple[str, str], ...] = tuple(
     (agency, role) for agency in sorted(AGENCY_ROLES) for role in sorted(AGENCY_ROLES[agency])
 )
-PUBLIC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# Documentation, like the OpenAPI document: the problem-type pages (accord_kernel.problem_types).
+PUBLIC_PATHS = frozenset(
+    {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/problems/", "/problems/{code}"}
+)
 ServiceFactory = Callable[[str], FastAPI]
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "/')
 

@@ -22,8 +22,10 @@ from accord_kernel.application import AccordApplication
 from accord_kernel.bus import ApplicationInbox, Inbox, InboxConsumer, OutboxRelay
 from accord_kernel.identity import Subject, TokenVerifier
 from accord_kernel.input_bounds import InputBoundsMiddleware
+from accord_kernel.openapi import complete
 from accord_kernel.organisations import load_directory
 from accord_kernel.policy import PolicyDecisionPoint, PolicyEnforcementPoint, PolicyUnavailable
+from accord_kernel.problem_types import problem_pages
 from accord_kernel.problems import (
     Problem,
     forbidden,
@@ -32,7 +34,7 @@ from accord_kernel.problems import (
     problem_response,
     unauthorized,
 )
-from accord_kernel.responses import Body, problem_media_types
+from accord_kernel.responses import Body
 from accord_kernel.settings import ServiceSettings
 
 log = logging.getLogger("accord.runtime")
@@ -195,10 +197,11 @@ def build_api(
         "policy-filtered; errors are RFC 9457 problem documents.",
     )
     api.state.runtime = runtime
+    api.state.problem_base_url = runtime.settings.problem_base_url
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
-            api.openapi_schema = problem_media_types(FastAPI.openapi(api))
+            api.openapi_schema = complete(FastAPI.openapi(api))
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]
@@ -240,6 +243,7 @@ def build_api(
         return problem_response(policy_unavailable(), request)
 
     api.include_router(health_router())
+    api.include_router(problem_pages())
     for router in routers:
         api.include_router(router)
     return api

@@ -36,6 +36,10 @@ class ServiceSettings(BaseSettings):
     # The deployment's directory of organisations (SPEC 4a); OPA loads the same file as data.
     organisations_file: Path = Path("policies/accord/organisations/data.json")
 
+    # Base of the `type` URI of problem documents (RFC 9457), e.g. a documentation site that
+    # mirrors /problems/; unset means each service's own /problems/ as the client reached it.
+    problem_base_url: str | None = None
+
     @property
     def jwks_file(self) -> Path:
         return self.jwks_path or self.data_dir / "dev-keys" / "jwks.json"
