@@ -149,6 +149,12 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+# The codes of the framework's own refusals (routing, methods), by status; any other status it
+# raises is `http_error`.
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+HTTP_ERROR = "http_error"
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -181,9 +187,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
-            exc.status_code, "http_error"
-        )
+        code = HTTP_CODES.get(exc.status_code, HTTP_ERROR)
         problem = Problem(exc.status_code, code, str(exc.detail))
         return problem_response(problem, request)
 
