@@ -65,7 +65,9 @@ class ServiceRuntime(Generic[A]):
             self.inbox_types = self.inbox.types
 
     def relay(self) -> OutboxRelay:
-        return OutboxRelay(self.app, self.settings.kafka_bootstrap)
+        return OutboxRelay(
+            self.app, self.settings.kafka_bootstrap, mode=self.settings.cloudevents_mode
+        )
 
     def consumer(self) -> InboxConsumer | None:
         if self.inbox is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field
@@ -21,6 +22,10 @@ class ServiceSettings(BaseSettings):
     # "memory" is for fast unit tests only.
     persistence: str = Field(default="auto", pattern="^(auto|sqlite|postgres|memory)$")
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # The CloudEvents Kafka binding's content mode of published events: "structured" (the
+    # value is the whole event as JSON) or "binary" (attributes in ce_ headers, the value is
+    # the data). Consumers accept both whatever this says.
+    cloudevents_mode: Literal["structured", "binary"] = "structured"
     opa_url: str = "http://127.0.0.1:8181"
     opa_timeout_seconds: float = 1.5
     jwks_path: Path | None = None
