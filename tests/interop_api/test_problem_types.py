@@ -15,11 +15,9 @@ import pytest
 from accord_kernel.domain_rules import DomainError
 from accord_kernel.problem_types import PROBLEM_TYPES
 from accord_kernel.problems import HTTP_CODES, HTTP_ERROR
-from accord_kernel.settings import ServiceSettings
-from fastapi import FastAPI
 
-from tests.api.services_under_test import SERVICE_MODULES, DevKeys, service_module
-from tests.interop_api.served import serving
+from tests.api.services_under_test import SERVICE_MODULES, DevKeys
+from tests.interop_api.served import build, serving
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = [REPO / "libs" / "kernel" / "src", *sorted((REPO / "services").glob("*/src"))]
@@ -85,21 +83,6 @@ def test_every_problem_type_says_what_it_is_and_what_to_do() -> None:
         assert 400 <= problem.status <= 599, code
         assert problem.title.strip() and problem.description.strip(), code
         assert problem.action.strip(), code
-
-
-def build(service: str, dev_keys: DevKeys, tmp: pytest.TempPathFactory, **extra: str) -> FastAPI:
-    module = service_module(service)
-    settings = ServiceSettings.for_service(
-        service,
-        0,
-        persistence="memory",
-        opa_url="http://127.0.0.1:9",
-        jwks_path=dev_keys.jwks_path,
-        data_dir=tmp.mktemp(service),
-        **extra,
-    )
-    api: FastAPI = module.make_api(module.make_runtime(settings), with_workers=False)
-    return api
 
 
 @pytest.mark.parametrize("service", list(SERVICE_MODULES))
