@@ -25,6 +25,7 @@ WRITES = frozenset({"put", "post", "delete", "patch"})
 
 # Why a route answers each status although it may not say so itself: the runtime's handlers.
 RUNTIME_STATUSES: dict[int, str] = {
+    400: "The body could not be decoded at all, e.g. it is not UTF-8 (`malformed_request`).",
     401: "No valid bearer token (`unauthorized`). The `WWW-Authenticate` header names the scheme.",
     403: "The caller's agency, role or organisation may not do this (`forbidden`, "
     "`access_denied`, or a domain refusal such as `not_permitted`).",
@@ -142,7 +143,7 @@ def _statuses_of(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     if method in WRITES:
         statuses.add(409)  # a concurrent writer won (`concurrent_update`)
     if "requestBody" in operation:
-        statuses.add(413)
+        statuses |= {400, 413}
     return statuses
 
 

@@ -186,6 +186,14 @@ _TYPES = (
         "Send a smaller body; no operation needs more than the limit.",
     ),
     ProblemType(
+        "malformed_request",
+        400,
+        "The request could not be parsed",
+        "The body could not be decoded at all (for example it is not UTF-8 text), so it was "
+        "not validated.",
+        "Send the body as UTF-8 JSON with `Content-Type: application/json`.",
+    ),
+    ProblemType(
         "method_not_allowed",
         405,
         "Method not allowed",

@@ -151,7 +151,13 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 # The codes of the framework's own refusals (routing, methods), by status; any other status it
 # raises is `http_error`.
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+HTTP_CODES = {
+    # FastAPI's answer to a body it cannot even decode (not UTF-8): not a validation error.
+    400: "malformed_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    401: "unauthorized",
+}
 HTTP_ERROR = "http_error"
 
 
