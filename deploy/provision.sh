@@ -86,6 +86,24 @@ if [ -f "$portal/package-lock.json" ]; then
   fi
 fi
 
+# The AsyncAPI parser the tests validate docs/asyncapi.yaml with (tools/asyncapi): installed once
+# per lock file into the cache, so that every checkout and worktree shares it.
+asyncapi_tools="$here/../tools/asyncapi"
+asyncapi_home=""
+if [ -f "$asyncapi_tools/package-lock.json" ]; then
+  asyncapi_sum="$(sha256sum "$asyncapi_tools/package-lock.json" | cut -c1-16)"
+  asyncapi_home="$CACHE/asyncapi-parser-$asyncapi_sum"
+  if [ ! -f "$asyncapi_home/.complete" ]; then
+    log "installing the AsyncAPI parser (npm ci)"
+    staging="$(mktemp -d "$CACHE/.asyncapi-parser.XXXXXX")"
+    cp "$asyncapi_tools/package.json" "$asyncapi_tools/package-lock.json" "$staging/"
+    (cd "$staging" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    rm -rf "$asyncapi_home"
+    mv "$staging" "$asyncapi_home"
+    touch "$asyncapi_home/.complete"
+  fi
+fi
+
 # What callers need, as shell assignments (eval "$(deploy/provision.sh)").
 cat <<OUT
 export ACCORD_CACHE="$CACHE"
@@ -95,4 +113,5 @@ export ACCORD_OPA="$opa_bin"
 export ACCORD_PG_BIN="$pg_bin"
 export ACCORD_KEYCLOAK_HOME="$keycloak_home"
 export ACCORD_CHROMIUM="$chromium_bin"
+export ACCORD_ASYNCAPI_PARSER="$asyncapi_home"
 OUT

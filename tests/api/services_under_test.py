@@ -27,7 +27,18 @@ AGENCY_ROLE_PAIRS: tuple[tuple[str, str], ...] = tuple(
 )
 # /metrics is scraped without a token (Prometheus on the cluster network); it holds figures
 # per route template only, never a case id (tests/test_e2e_processes.py checks that).
-PUBLIC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/metrics"})
+# The problem-type pages are documentation, like the OpenAPI document.
+PUBLIC_PATHS = frozenset(
+    {
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/metrics",
+        "/problems/",
+        "/problems/{code}",
+    }
+)
 ServiceFactory = Callable[[str], FastAPI]
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "/')
 

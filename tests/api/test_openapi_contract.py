@@ -18,6 +18,8 @@ from tests.contract import Contract
 
 METHODS = ("get", "post", "put", "patch", "delete")
 PROBLEM = "#/components/schemas/ProblemDocument"
+# 422 answers carry field errors (accord_kernel.openapi.validation_problem_schema)
+VALIDATION_PROBLEM = "#/components/schemas/ValidationProblem"
 ANONYMOUS = ("/health/live", "/health/ready")
 
 
@@ -95,7 +97,8 @@ def test_errors_are_documented_as_problem_documents(
                     continue
                 content = response.get("content") or {}
                 schema = content.get("application/problem+json", {}).get("schema", {})
-                if list(content) != ["application/problem+json"] or schema.get("$ref") != PROBLEM:
+                expected = VALIDATION_PROBLEM if status == "422" else PROBLEM
+                if list(content) != ["application/problem+json"] or schema.get("$ref") != expected:
                     wrong.append(f"{service} {method} {path}: {status} is not a Problem")
     assert not wrong, "\n".join(wrong)
 
@@ -128,7 +131,13 @@ def test_the_contract_check_refuses_bodies_the_document_does_not_describe(
     ):
         assert contract.defects("GET", path, 200, "application/json", json.dumps(bad).encode())
     assert contract.defects("GET", path, 409, "application/problem+json", b"{}")  # undocumented
-    problem = {"type": "t", "title": "t", "status": 404, "code": "not_found", "reasons": []}
+    problem = {
+        "type": "http://referral/problems/not_found",
+        "title": "t",
+        "status": 404,
+        "code": "not_found",
+        "reasons": [],
+    }
     body = json.dumps(problem).encode()
     assert contract.defects("GET", path, 404, "application/problem+json", body) == []
     assert contract.defects("GET", path, 404, "application/json", body)

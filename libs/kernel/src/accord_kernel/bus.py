@@ -38,7 +38,13 @@ from accord_kernel.contracts import (
     share_topic,
     topic_for,
 )
-from accord_kernel.envelope import IntegrationEvent, MalformedMessage, decode, encode
+from accord_kernel.envelope import (
+    ContentMode,
+    IntegrationEvent,
+    MalformedMessage,
+    decode,
+    encode,
+)
 from accord_kernel.observability import (
     ServiceMetrics,
     context_from,
@@ -247,8 +253,11 @@ class OutboxRelay:
         poll_interval: float = 0.1,
         fallback_poll_interval: float = 2.0,
         metrics: ServiceMetrics | None = None,
+        mode: ContentMode = "structured",
     ) -> None:
         self.app = app
+        # The CloudEvents content mode of what this relay publishes (consumers read both).
+        self.mode: ContentMode = mode
         self.bootstrap = bootstrap
         self.batch_size = batch_size
         # Without a listener (SQLite), or while it is reconnecting, the relay polls this often.
@@ -404,7 +413,9 @@ class OutboxRelay:
                         kind=SpanKind.PRODUCER,
                         **{"messaging.destination.name": event.topic},
                     ):
-                        message = encode(replace(event, traceparent=current_traceparent()))
+                        message = encode(
+                            replace(event, traceparent=current_traceparent()), self.mode
+                        )
                         deliveries.append(
                             await asyncio.wait_for(
                                 producer.send(
@@ -648,7 +659,7 @@ class InboxConsumer:
         self, record: ConsumerRecord[bytes, bytes]
     ) -> tuple[IntegrationEvent, Contract] | None:
         """The event and its validated contract; None when it is not for this inbox."""
-        event = decode(record.topic, record.key, record.value)
+        event = decode(record.topic, record.key, record.value, record.headers)
         if self.types is not None and event.type not in self.types:
             return None
         contract_type = CONTRACTS.get(event.type)
@@ -783,7 +794,10 @@ class InboxConsumer:
         log.warning(
             "dead-lettering %s/%s/%s: %s", record.topic, record.partition, record.offset, reason
         )
+        # The original headers travel on: in binary content mode they are the CloudEvent's
+        # attributes, without which the message could not be replayed.
         headers = [
+            *((k, v) for k, v in record.headers if not k.startswith("accord-dlq-")),
             ("accord-dlq-reason", reason.encode()),
             ("accord-dlq-topic", record.topic.encode()),
             ("accord-dlq-offset", str(record.offset).encode()),

@@ -311,3 +311,38 @@ def topic_for(contract: Contract, recipient: str | None = None) -> str:
             raise ValueError(f"{contract.type} is policy-routed: a recipient is required")
         return share_topic(recipient)
     return contract.topic
+
+
+# --- who publishes what ---------------------------------------------------------------------
+SERVICES = ("referral", "victim-support", "conference", "court", "audit")
+_TOPIC_OWNERS = {
+    REFERRAL_TOPIC: "referral",
+    VICTIM_SUPPORT_TOPIC: "victim-support",
+    CONFERENCE_TOPIC: "conference",
+    COURT_TOPIC: "court",
+}
+# Where the publisher is not the owner of the event's topic: shares are routed by the service
+# that holds the data, every state change without an event of its own is a CaseChanged of its
+# service, and every service records the access decisions of its reads.
+_PUBLISHED_ELSEWHERE: dict[str, tuple[str, ...]] = {
+    ShareRevoked.type: ("conference",),
+    AgreementItemsShared.type: ("conference",),
+    CaseChanged.type: ("victim-support", "conference"),
+    AccessRecorded.type: SERVICES,
+}
+
+
+def publishers(event_type: str) -> tuple[str, ...]:
+    """The services whose outbox relays publish `event_type` (the AsyncAPI document's send
+    operations; a journey test checks that each event seen on the bus comes from one)."""
+    if event_type in _PUBLISHED_ELSEWHERE:
+        return _PUBLISHED_ELSEWHERE[event_type]
+    return (_TOPIC_OWNERS[CONTRACTS[event_type].topic],)
+
+
+def version_of(event_type: str) -> int:
+    """The major version in an event type's name: `accord.court.review_decided.v1` -> 1."""
+    name, _, version = event_type.rpartition(".v")
+    if not name or not version.isdigit():
+        raise ValueError(f"{event_type} does not end in .v<version>")
+    return int(version)

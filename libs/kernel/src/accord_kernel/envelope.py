@@ -1,19 +1,30 @@
-"""CloudEvents 1.0 envelope (structured JSON mode) for everything on the Kafka bus."""
+"""CloudEvents 1.0 envelope for everything on the Kafka bus, by the CloudEvents Kafka protocol
+binding (the `cloudevents` library's): in *structured* content mode the message value is the
+whole CloudEvent as JSON (`content-type: application/cloudevents+json`); in *binary* content mode
+the attributes are `ce_` headers and the value is the event's data (`content-type:
+application/json`). Publishers use the mode the deployment chooses (`ACCORD_CLOUDEVENTS_MODE`);
+consumers accept both, so a deployment can switch without stopping its consumers. The Kafka key
+is the case id in both."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from cloudevents.core.bindings.kafka import KafkaMessage, from_structured, to_structured
+from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka, to_binary, to_structured
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 _FORMAT = JSONFormat()
+ContentMode = Literal["structured", "binary"]
+CONTENT_MODES: tuple[ContentMode, ...] = ("structured", "binary")
+# Kafka headers as aiokafka gives them (a sequence of pairs) or as a mapping.
+Headers = Sequence[tuple[str, bytes]] | Mapping[str, bytes]
 
 
 class MalformedMessage(Exception):
@@ -44,7 +55,7 @@ def new_traceparent() -> str:
     return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
 
 
-def encode(event: IntegrationEvent) -> KafkaMessage:
+def encode(event: IntegrationEvent, mode: ContentMode = "structured") -> KafkaMessage:
     attributes: dict[str, Any] = {
         "id": event.id,
         "source": event.source,
@@ -55,17 +66,24 @@ def encode(event: IntegrationEvent) -> KafkaMessage:
         "traceparent": event.traceparent or new_traceparent(),
     }
     ce = CloudEvent(attributes, event.data)
-    message = to_structured(ce, _FORMAT, key_mapper=lambda _: event.case_id.encode())
+    bind = to_binary if mode == "binary" else to_structured
+    message = bind(ce, _FORMAT, key_mapper=lambda _: event.case_id.encode())
     # Also as the W3C Trace Context header, where Kafka tracing tools look for it.
     headers = {**message.headers, "traceparent": str(attributes["traceparent"]).encode()}
     return KafkaMessage(headers=headers, key=message.key, value=message.value)
 
 
-def decode(topic: str, key: bytes | None, value: bytes | None) -> IntegrationEvent:
+def decode(
+    topic: str, key: bytes | None, value: bytes | None, headers: Headers = ()
+) -> IntegrationEvent:
+    """The event of a Kafka message in either content mode: `ce_` headers mean binary, their
+    absence structured (the binding's rule)."""
     if value is None:
         raise MalformedMessage("empty message value")
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
     try:
-        ce = from_structured(KafkaMessage(headers={}, key=key, value=value), _FORMAT, CloudEvent)
+        message = KafkaMessage(headers={str(k): bytes(v) for k, v in pairs}, key=key, value=value)
+        ce = from_kafka(message, _FORMAT, CloudEvent)
     except Exception as exc:  # the library raises several unrelated types for bad input
         raise MalformedMessage(f"not a CloudEvent: {type(exc).__name__}") from exc
     data = ce.get_data()

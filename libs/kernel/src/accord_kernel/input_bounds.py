@@ -17,11 +17,12 @@ from typing import Any
 
 from fastapi.routing import iter_route_contexts
 from starlette.datastructures import Headers, QueryParams
+from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from accord_kernel.problems import PROBLEM_MEDIA_TYPE, Problem
+from accord_kernel.problems import PROBLEM_MEDIA_TYPE, Problem, problem_base
 
 log = logging.getLogger("accord.input_bounds")
 
@@ -218,7 +219,7 @@ async def _respond(problem: Problem, scope: Scope, receive: Receive, send: Send)
     path: str = scope.get("path", "")
     instance = None if has_control_character(path) else path
     response = JSONResponse(
-        problem.to_document(instance),
+        problem.to_document(instance, problem_base(HTTPConnection(scope))),
         status_code=problem.status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=problem.headers,

@@ -62,7 +62,13 @@ class OrganisationDirectory(BaseModel):
                 "Unknown organisation",
                 f"'{field}' must name a {agency} organisation of the directory that "
                 f"serves {jurisdiction}.",
-                errors=[{"field": field, "code": "unknown_organisation"}],
+                errors=[
+                    {
+                        "field": field,
+                        "message": "not an organisation of the directory",
+                        "kind": "unknown_organisation",
+                    }
+                ],
             )
         return found.id
 

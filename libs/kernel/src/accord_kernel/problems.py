@@ -9,10 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 
 from accord_kernel.domain_rules import DomainError, NotFound
 
-PROBLEM_BASE = "https://accord.example/problems/"
+# Where the `type` of a problem points when no request tells the service's own address: the
+# pages are served by every service (accord_kernel.problem_types), so a relative reference
+# resolves against whichever answered.
+PROBLEM_PATH = "/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 log = logging.getLogger("accord.problems")
@@ -38,9 +42,9 @@ class Problem(Exception):
         self.headers = headers or {}
         self.extensions = extensions
 
-    def to_document(self, instance: str | None = None) -> dict[str, Any]:
+    def to_document(self, instance: str | None = None, base: str = PROBLEM_PATH) -> dict[str, Any]:
         doc: dict[str, Any] = {
-            "type": PROBLEM_BASE + self.code,
+            "type": base + self.code,
             "title": self.title,
             "status": self.status,
             "code": self.code,
@@ -77,9 +81,22 @@ def problem_of(error: DomainError) -> Problem:
     return domain_problem(error.http_status, error.code, error.title, error.message, error.details)
 
 
+def problem_base(request: HTTPConnection) -> str:
+    """The base of problem `type` URIs: the deployment's (`ACCORD_PROBLEM_BASE_URL`, kept in
+    the app's state by the runtime), else this service's own `/problems/` as the client
+    reached it, so that the address resolves wherever the service is deployed."""
+    configured = getattr(request.app.state, "problem_base_url", None)
+    if configured:
+        return str(configured).rstrip("/") + "/"
+    return str(request.base_url).rstrip("/") + PROBLEM_PATH
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
     return JSONResponse(
-        problem.to_document(request.url.path if request else None),
+        problem.to_document(
+            request.url.path if request else None,
+            problem_base(request) if request else PROBLEM_PATH,
+        ),
         status_code=problem.status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=problem.headers,
@@ -132,6 +149,18 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+# The codes of the framework's own refusals (routing, methods), by status; any other status it
+# raises is `http_error`.
+HTTP_CODES = {
+    # FastAPI's answer to a body it cannot even decode (not UTF-8): not a validation error.
+    400: "malformed_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    401: "unauthorized",
+}
+HTTP_ERROR = "http_error"
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -164,9 +193,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
-            exc.status_code, f"http_{exc.status_code}"
-        )
+        code = HTTP_CODES.get(exc.status_code, HTTP_ERROR)
         problem = Problem(exc.status_code, code, str(exc.detail))
         return problem_response(problem, request)
 

@@ -17,8 +17,6 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, Strict, WithJsonSchema
 from pydantic.config import JsonDict
 
-from accord_kernel.problems import PROBLEM_BASE
-
 
 def _no_default(schema: JsonDict) -> None:
     schema.pop("default", None)
@@ -58,11 +56,12 @@ READ: dict[str, Any] = {"response_model_exclude_unset": True}
 class ProblemDocument(BaseModel):
     """An RFC 9457 problem document (`application/problem+json`). Extension members such as
     `errors` (validation), `current_version` (a version conflict), `state` (a state conflict)
-    or `reasons` (a policy refusal) depend on `code`."""
+    or `reasons` (a policy refusal) depend on `code`. The schema the documents publish is
+    `accord_kernel.openapi.problem_schema` (the runtime replaces this model's with it)."""
 
     model_config = ConfigDict(extra="allow")
 
-    type: str = Field(description=f"{PROBLEM_BASE}<code>", examples=[PROBLEM_BASE + "not_found"])
+    type: str = Field(description="A page describing the problem: <problem base>/<code>")
     title: str
     status: int = Field(ge=400, le=599)
     code: str = Field(description="The stable machine name of the error")
@@ -100,27 +99,3 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"model": ProblemDocument, "description": ERROR_DESCRIPTIONS[status]}
         for status in sorted({*COMMON, *statuses})
     }
-
-
-def problem_media_types(openapi: dict[str, Any]) -> dict[str, Any]:
-    """Every error response of the document is an `application/problem+json` Problem: FastAPI
-    files the declared models under `application/json`, and documents its own validation error
-    shape for 422, which these services never send."""
-    problem_ref = "#/components/schemas/ProblemDocument"
-    fastapi_ref = "#/components/schemas/HTTPValidationError"
-    for path in openapi.get("paths", {}).values():
-        for operation in path.values():
-            if not isinstance(operation, dict):
-                continue
-            for response in operation.get("responses", {}).values():
-                refs = {
-                    c.get("schema", {}).get("$ref") for c in response.get("content", {}).values()
-                }
-                if refs & {problem_ref, fastapi_ref}:
-                    response["content"] = {
-                        "application/problem+json": {"schema": {"$ref": problem_ref}}
-                    }
-    schemas = openapi.get("components", {}).get("schemas", {})
-    for unused in ("HTTPValidationError", "ValidationError"):
-        schemas.pop(unused, None)
-    return openapi

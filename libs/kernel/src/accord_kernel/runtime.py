@@ -26,8 +26,10 @@ from accord_kernel.bus import ApplicationInbox, Inbox, InboxConsumer, OutboxRela
 from accord_kernel.identity import Subject, TokenVerifier
 from accord_kernel.input_bounds import InputBoundsMiddleware
 from accord_kernel.observability import ServiceMetrics, configure_logging, configure_tracing
+from accord_kernel.openapi import complete
 from accord_kernel.organisations import load_directory
 from accord_kernel.policy import PolicyDecisionPoint, PolicyEnforcementPoint, PolicyUnavailable
+from accord_kernel.problem_types import problem_pages
 from accord_kernel.problems import (
     Problem,
     forbidden,
@@ -36,7 +38,7 @@ from accord_kernel.problems import (
     problem_response,
     unauthorized,
 )
-from accord_kernel.responses import Body, problem_media_types
+from accord_kernel.responses import Body
 from accord_kernel.settings import ServiceSettings
 
 log = logging.getLogger("accord.runtime")
@@ -82,7 +84,12 @@ class ServiceRuntime(Generic[A]):
         return float(max(0, latest - self.app.outbox_position()))
 
     def relay(self) -> OutboxRelay:
-        return OutboxRelay(self.app, self.settings.kafka_bootstrap, metrics=self.metrics)
+        return OutboxRelay(
+            self.app,
+            self.settings.kafka_bootstrap,
+            metrics=self.metrics,
+            mode=self.settings.cloudevents_mode,
+        )
 
     def consumer(self) -> InboxConsumer | None:
         if self.inbox is None:
@@ -236,10 +243,11 @@ def build_api(
         "policy-filtered; errors are RFC 9457 problem documents.",
     )
     api.state.runtime = runtime
+    api.state.problem_base_url = runtime.settings.problem_base_url
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
-            api.openapi_schema = problem_media_types(FastAPI.openapi(api))
+            api.openapi_schema = complete(FastAPI.openapi(api))
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]
@@ -281,6 +289,7 @@ def build_api(
         return problem_response(policy_unavailable(), request)
 
     api.include_router(health_router())
+    api.include_router(problem_pages())
     for router in routers:
         api.include_router(router)
     observe(api, runtime)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field
@@ -34,6 +34,10 @@ class ServiceSettings(BaseSettings):
     postgres, or memory (fast unit tests only: nothing survives a restart)."""
     kafka_bootstrap: str = "127.0.0.1:9092"
     """Kafka bootstrap servers (host:port, comma-separated)."""
+    cloudevents_mode: Literal["structured", "binary"] = "structured"
+    """The CloudEvents Kafka binding's content mode of published events: structured (the
+    value is the whole event as JSON) or binary (attributes in ce_ headers, the value is the
+    data). Consumers accept both whatever this says."""
     opa_url: str = "http://127.0.0.1:8181"
     """Open Policy Agent's base URL; every read and change of case data asks it."""
     opa_timeout_seconds: float = 1.5
@@ -58,6 +62,10 @@ class ServiceSettings(BaseSettings):
     organisations_file: Path = Path("policies/accord/organisations/data.json")
     """The deployment's directory of organisations (SPEC 4a), validated at start; OPA loads
     the same file as data."""
+
+    problem_base_url: str | None = None
+    """Base of the `type` URI of problem documents (RFC 9457), e.g. a documentation site
+    that mirrors /problems/. Unset: each service's own /problems/ as the client reached it."""
 
     @property
     def jwks_file(self) -> Path:

@@ -26,7 +26,7 @@ def _if_match(
             "invalid_if_match",
             "Invalid If-Match",
             'If-Match must hold the record\'s version, for example "3".',
-            errors=[{"field": "If-Match", "code": "invalid"}],
+            errors=[{"field": "If-Match", "message": "not a quoted version", "kind": "invalid"}],
         )
     return int(found.group(1))
 
@@ -42,7 +42,13 @@ def expected(body_version: int | None, header_version: int | None) -> int | None
             "conflicting_versions",
             "Two different expected versions",
             "expected_version and If-Match name different versions.",
-            errors=[{"field": "expected_version", "code": "conflicts_with_if_match"}],
+            errors=[
+                {
+                    "field": "expected_version",
+                    "message": "names another version than If-Match",
+                    "kind": "conflicts_with_if_match",
+                }
+            ],
         )
     return body_version if body_version is not None else header_version
 

@@ -378,3 +378,25 @@ def config_docs(
         return
     output.write_text(page)
     console.print(f"wrote {output}")
+
+
+@app.command()
+def asyncapi(
+    output: Path = typer.Option(REPO / "docs" / "asyncapi.yaml", help="Where to write it."),
+    check: bool = typer.Option(
+        False, "--check", help="Write nothing; fail if the file is not what the code generates."
+    ),
+) -> None:
+    """Write the AsyncAPI 3.0 document of the bus, generated from the event contracts."""
+    from accord_platform.asyncapi import document, render
+
+    text = render(document())
+    if check:
+        current = output.read_text() if output.exists() else ""
+        if current != text:
+            console.print(f"{output} is out of date: run `accord asyncapi`")
+            raise typer.Exit(1)
+        console.print(f"{output} is up to date")
+        return
+    output.write_text(text)
+    console.print(f"wrote {output}")

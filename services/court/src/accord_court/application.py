@@ -195,6 +195,7 @@ class CourtService(AccordApplication):
         by: str,
         notes: str,
         *,
+        next_review_on: object = None,
         idempotency_key: str | None = None,
         expected_version: int | None = None,
         at: datetime | None = None,
@@ -209,12 +210,14 @@ class CourtService(AccordApplication):
             else f"command:review-decision:{court_case.id}:{idempotency_key}"
         )
         # The tracking position holds a fingerprint of the request the key was first used for.
-        fingerprint = _fingerprint(decision, notes)
+        fingerprint = _fingerprint(decision, notes, str(next_review_on or ""))
         if tracking is not None and self._key_used(tracking, fingerprint):
             return False
         if expected_version is not None and court_case.version != expected_version:
             raise VersionConflict(court_case.version)
-        court_case.record_review_decision(decision, by, notes, at or datetime.now(UTC))
+        court_case.record_review_decision(
+            decision, by, notes, at or datetime.now(UTC), next_review_on
+        )
         try:
             if tracking is None:
                 self.save(court_case)

@@ -93,6 +93,25 @@ def test_a_judge_records_a_decision_on_a_reference_with_slashes(court: Court) ->
     assert [d["court_reference"] for d in listed.json()] == [REFERENCE]
 
 
+def test_an_adjournment_names_the_day_the_review_resumes(court: Court) -> None:
+    court.learn_agreement()
+    final = court.client.post(
+        DECISIONS,
+        headers=court.headers(),
+        json={"decision": "compliance_accepted", "next_review_on": "2026-03-01"},
+    )
+    assert final.status_code == 422
+    assert final.json()["field"] == "next_review_on"
+    response = court.client.post(
+        DECISIONS,
+        headers=court.headers(),
+        json={"decision": "review_adjourned", "next_review_on": "2026-03-01"},
+    )
+    assert response.status_code == 204
+    read = court.client.get(f"/court-cases/{REFERENCE}", headers=court.headers(role="clerk"))
+    assert read.json()["decisions"][0]["next_review_on"] == "2026-03-01"
+
+
 def test_the_list_narrows_to_one_rj_case_by_its_id(court: Court) -> None:
     court.learn_agreement()
     clerk = court.headers(role="clerk")

@@ -124,7 +124,13 @@ def test_a_final_review_decision_closes_the_review(decision: str) -> None:
     court_case.record_review_decision(decision, JUDGE, "reviewed in chambers", at(5))
     assert court_case.review_status == decision
     assert court_case.decisions == [
-        {"decision": decision, "by": JUDGE, "notes": "reviewed in chambers", "at": at(5)},
+        {
+            "decision": decision,
+            "by": JUDGE,
+            "notes": "reviewed in chambers",
+            "at": at(5),
+            "next_review_on": None,
+        },
     ]
     with pytest.raises(InvalidState) as refused:
         court_case.record_review_decision("review_adjourned", JUDGE, "", at(6))

@@ -321,8 +321,20 @@ def test_a_review_decision_is_published_without_notes_or_author(app: CourtServic
         REFERENCE, "compliance_accepted", JUDGE, "all kept", at=at(11)
     )
     assert app.court_view(REFERENCE)["decisions"] == [
-        {"decision": "review_adjourned", "by": JUDGE, "notes": "await programme", "at": at(10)},
-        {"decision": "compliance_accepted", "by": JUDGE, "notes": "all kept", "at": at(11)},
+        {
+            "decision": "review_adjourned",
+            "by": JUDGE,
+            "notes": "await programme",
+            "at": at(10),
+            "next_review_on": None,
+        },
+        {
+            "decision": "compliance_accepted",
+            "by": JUDGE,
+            "notes": "all kept",
+            "at": at(11),
+            "next_review_on": None,
+        },
     ]
     events = published(app)
     # Learning the case publishes nothing; each decision publishes one event.

@@ -4,6 +4,7 @@ support notes or location, so no answer of the policy can put them in front of a
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from accord_kernel.application import retry_on_conflict
@@ -13,7 +14,7 @@ from accord_kernel.responses import READ, problems
 from accord_kernel.runtime import CurrentSubject, ServiceRuntime, current_runtime
 from accord_kernel.versions import IfMatch
 from fastapi import APIRouter, Depends, Header, Path, Query
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from accord_court.api.schemas import CourtCaseOut
 from accord_court.application import CourtService
@@ -37,6 +38,11 @@ class DecisionIn(BaseModel):
 
     decision: Literal["compliance_accepted", "returned_for_sentencing", "review_adjourned"]
     notes: Annotated[str, StringConstraints(max_length=2000)] = ""
+    next_review_on: Annotated[
+        date | None,
+        Strict(False),
+        Field(description="The day an adjourned review resumes (review_adjourned only)"),
+    ] = None
 
 
 def court_case_resource(svc: CourtService, document: dict[str, Any], subject: Subject) -> Resource:
@@ -132,6 +138,7 @@ def record_decision(
         body.decision,
         subject.user,
         body.notes,
+        next_review_on=body.next_review_on,
         idempotency_key=idempotency_key,
         expected_version=if_match,
     )

@@ -10,6 +10,8 @@ class CourtCaseOut(ReadModel):
     court_reference: str = withheld()
     case_id: str = withheld()
     version: int = withheld("The court case's version, for If-Match")
-    decisions: Records = withheld("Review decisions: decision, by, notes, at")
+    decisions: Records = withheld(
+        "Review decisions: decision, by, notes, at, next_review_on (adjournments)"
+    )
     items_status: Records = withheld("Per agreement item: item_id, status, due_date, completed_at")
     items_text: Records | None = withheld("Per item: what, owner, monitoring agency, due date")

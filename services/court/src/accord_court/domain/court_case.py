@@ -263,6 +263,7 @@ class CourtCase(Aggregate):
         by: str,
         notes: str,
         at: datetime,
+        next_review_on: object = None,
     ) -> None:
         chosen = checks.require_choice(decision, "decision", DECISIONS)
         who = checks.require_text(by, "by")
@@ -271,21 +272,54 @@ class CourtCase(Aggregate):
                 "notes must be text of at most 10000 characters", {"field": "notes"}
             )
         moment = checks.require_moment(at, "at")
+        next_review = None
+        if next_review_on is not None:
+            # Only an adjournment has a next review; a final decision disposes of the review.
+            if chosen != "review_adjourned":
+                raise ValidationFailed(
+                    "next_review_on is only for an adjourned review",
+                    {"field": "next_review_on"},
+                )
+            next_review = checks.require_iso_day(next_review_on, "next_review_on")
         if self.review_status in FINAL_DECISIONS:
             raise InvalidState(
                 f"the review was already decided: {self.review_status}",
                 {"state": self.review_status},
             )
-        self._record_review_decision(decision=chosen, by=who, notes=notes, at=moment)
+        self._record_review_decision(
+            decision=chosen, by=who, notes=notes, at=moment, next_review_on=next_review
+        )
 
     class ReviewDecided(Aggregate.Event):
-        """Declared rather than named, so that the outbox can match on it with a typed class."""
+        """Declared rather than named, so that the outbox can match on it with a typed class.
+
+        Version 2 added `next_review_on` (the day an adjourned review resumes, ISO text).
+        Events stored by version 1 have none and are upcast when read (docs/event-versioning.md):
+        the stored bytes are never rewritten."""
+
+        class_version = 2
 
         decision: Decision
         by: str
         notes: str
         at: datetime
+        next_review_on: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # A version-1 decision said nothing of a next review.
+            state["next_review_on"] = None
 
     @event(ReviewDecided)
-    def _record_review_decision(self, decision: str, by: str, notes: str, at: datetime) -> None:
-        self._decisions.append({"decision": decision, "by": by, "notes": notes, "at": at})
+    def _record_review_decision(
+        self, decision: str, by: str, notes: str, at: datetime, next_review_on: str | None
+    ) -> None:
+        self._decisions.append(
+            {
+                "decision": decision,
+                "by": by,
+                "notes": notes,
+                "at": at,
+                "next_review_on": next_review_on,
+            }
+        )
