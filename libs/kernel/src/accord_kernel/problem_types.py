@@ -315,6 +315,17 @@ _TYPES = (
     ),
     # --- victim services -------------------------------------------------------------------
     ProblemType(
+        "invalid_fhir_consent",
+        422,
+        "Not a FHIR Consent Accord can record",
+        "The resource sent is not a valid HL7 FHIR R5 Consent, or it says something Accord "
+        "cannot record exactly (a scope, grantee, purpose or data class outside Accord's "
+        "vocabulary, a withdrawn consent, too many provisions). The values sent are never "
+        "repeated in the answer.",
+        "Read `detail` and `errors` for the element refused; docs/fhir-consent.md gives the "
+        "mapping Accord accepts.",
+    ),
+    ProblemType(
         "unknown_safety_flag",
         422,
         "Unknown safety flag",

@@ -63,6 +63,10 @@ TOOLING: dict[str, str] = {
     "to come up before a run counts as failed (default 600).",
     "ACCORD_TOKEN": "The independent Go log verifier (docs/verifying-the-log.md): the privacy "
     "officer's bearer token it sends to the audit service.",
+    "ACCORD_ASYNCAPI_PARSER": "Tests: the AsyncAPI parser's npm install (tools/asyncapi), "
+    "exported by deploy/provision.sh.",
+    "ACCORD_CONFORMANCE_EXAMPLES": "Tests: examples per operation in the OpenAPI response "
+    "conformance checks (schemathesis).",
     "ACCORD_FUZZ_EXAMPLES": "Tests: examples per stateful fuzzing run (more finds more, slower).",
     "ACCORD_PROPERTY_EXAMPLES": "Tests: examples per policy property test.",
     "ACCORD_TEST_OPA_URL": "Tests: use an already running OPA instead of starting one.",
