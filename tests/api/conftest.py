@@ -25,6 +25,15 @@ def opa_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
+def kafka_bootstrap(request: pytest.FixtureRequest) -> str:
+    """The session's Kafka (or the developer's, beside their own OPA): readiness checks that
+    the broker answers, so a service built without one would rightly say it is not ready."""
+    if os.environ.get("ACCORD_TEST_OPA_URL"):
+        return os.environ.get("ACCORD_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    return str(request.getfixturevalue("infrastructure").kafka_bootstrap)
+
+
+@pytest.fixture(scope="session")
 def dev_keys(tmp_path_factory: pytest.TempPathFactory) -> DevKeys:
     key_dir = tmp_path_factory.mktemp("dev-keys")
     private_key_path, jwks_path = ensure_dev_keys(key_dir)
@@ -33,7 +42,10 @@ def dev_keys(tmp_path_factory: pytest.TempPathFactory) -> DevKeys:
 
 @pytest.fixture
 def build_service(
-    opa_url: str, dev_keys: DevKeys, tmp_path_factory: pytest.TempPathFactory
+    opa_url: str,
+    kafka_bootstrap: str,
+    dev_keys: DevKeys,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> ServiceFactory:
     """Returns a function that builds a fresh app (own in-memory store) for a service name."""
 
@@ -44,6 +56,7 @@ def build_service(
             0,
             persistence="memory",
             opa_url=opa_url,
+            kafka_bootstrap=kafka_bootstrap,
             jwks_path=dev_keys.jwks_path,
             data_dir=tmp_path_factory.mktemp(service),
         )
