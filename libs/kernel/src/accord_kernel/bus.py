@@ -37,6 +37,8 @@ from accord_kernel.contracts import (
     topic_for,
 )
 from accord_kernel.envelope import IntegrationEvent, MalformedMessage, decode, encode
+from accord_kernel.leadership import POLL_SECONDS as LEADERSHIP_POLL_SECONDS
+from accord_kernel.leadership import Leadership, leadership_for, replica_id
 
 log = logging.getLogger("accord.bus")
 # An outbox entry that could not be translated into a valid contract (ids only, no content).
@@ -247,6 +249,10 @@ class OutboxRelay:
         self.listener = app.notification_listener()
         self.source = f"/accord/{app.service_name}"
         self.published = 0
+        # Replicas of a service each run a relay; only the one holding the lock publishes.
+        self.leadership: Leadership = leadership_for(app)
+        self.replica = replica_id()
+        self.leading = False
 
     def pending(self, after: int | None = None) -> list[tuple[int, list[IntegrationEvent]]]:
         position = self.app.outbox_position() if after is None else after
@@ -307,6 +313,65 @@ class OutboxRelay:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Publishes while this replica leads; otherwise tries for the lead every second."""
+        waiting_logged = False
+        try:
+            while not stop.is_set():
+                if not await self.leadership.acquire():
+                    if not waiting_logged:
+                        log.info(
+                            "outbox relay %s: replica %s stands by (another replica publishes)",
+                            self.app.service_name,
+                            self.replica,
+                        )
+                        waiting_logged = True
+                    await _backoff(stop, LEADERSHIP_POLL_SECONDS)
+                    continue
+                waiting_logged = False
+                self.leading = True
+                log.info(
+                    "outbox relay %s: replica %s leads (publishes the outbox)",
+                    self.app.service_name,
+                    self.replica,
+                )
+                try:
+                    await self._lead(stop)
+                finally:
+                    self.leading = False
+                if not stop.is_set():
+                    log.warning(
+                        "outbox relay %s: replica %s lost the lead; stopped publishing",
+                        self.app.service_name,
+                        self.replica,
+                    )
+        finally:
+            await self.leadership.release()
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        """Publishes until `stop`, or until the lock is no longer certainly held: then the
+        publishing is cut at once (another replica may already be taking over; whatever this
+        one delivered meanwhile carries the same CloudEvent ids, which consumers dedupe)."""
+        publishing_stop = asyncio.Event()
+        publishing = asyncio.create_task(self._publish(publishing_stop))
+        try:
+            while not stop.is_set() and not publishing.done():
+                await _backoff(stop, LEADERSHIP_POLL_SECONDS)
+                if not stop.is_set() and not await self.leadership.held():
+                    publishing.cancel()
+                    break
+        finally:
+            if not publishing.done():
+                if stop.is_set():
+                    publishing_stop.set()
+                else:
+                    publishing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await publishing
+            # An uncertain lock is given up for good (its session closed), so the next
+            # attempt starts from a new session.
+            await self.leadership.release()
+
+    async def _publish(self, stop: asyncio.Event) -> None:
         listening = (
             asyncio.create_task(self.listener.run(stop)) if self.listener is not None else None
         )
