@@ -167,6 +167,8 @@ def leadership_for(app: Any) -> Leadership:
         kwargs = recorder.datastore.pool.kwargs
         connect_kwargs: dict[str, Any] = dict(kwargs() if callable(kwargs) else kwargs or {})
         connect_kwargs.pop("row_factory", None)
+        # Shown in pg_stat_activity: which session holds which service's relay lock.
+        connect_kwargs["application_name"] = f"accord-relay:{app.service_name}"[:63]
         return AdvisoryLock(lock_key(recorder.datastore.schema or app.service_name), connect_kwargs)
     if isinstance(recorder, SQLiteProcessRecorder):
         database = Path(app.settings.eventsourcing_env()["SQLITE_DBNAME"])
