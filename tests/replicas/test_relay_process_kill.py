@@ -78,14 +78,14 @@ async def test_killing_the_publishing_process_hands_over(
                     )
                 )
 
-        def leader() -> int | None:
+        def leader() -> list[int] | None:
             leading = [n for n, log in enumerate(logs) if " leads " in log.read_text()]
-            return leading[0] if len(leading) == 1 and _lock_holder(conninfo) else None
+            return leading if len(leading) == 1 and _lock_holder(conninfo) else None
 
-        async def one_leads() -> int | None:
+        async def one_leads() -> list[int] | None:
             return await asyncio.to_thread(leader)
 
-        first = await eventually(one_leads, timeout=120, interval=0.1)
+        [first] = await eventually(one_leads, timeout=120, interval=0.1)
         police = platform.token("police", "officer")
         case_ids = []
         killed_at = 0.0
@@ -110,9 +110,13 @@ async def test_killing_the_publishing_process_hands_over(
 
         # Every referral event, in outbox order per case, on Kafka.
         relay = OutboxRelay(api.runtime.app, infrastructure.kafka_bootstrap)
-        expected = [
-            e for _, events in relay.pending(0) for e in events if e.topic != DEAD_LETTER_TOPIC
-        ]
+        expected: list[Any] = []
+        position = 0
+        while batch := relay.pending(position):
+            expected.extend(
+                e for _, events in batch for e in events if e.topic != DEAD_LETTER_TOPIC
+            )
+            position = batch[-1][0]
         assert {e.case_id for e in expected} >= set(case_ids)
         wanted = {e.id for e in expected}
         topics = sorted({e.topic for e in expected})

@@ -126,6 +126,7 @@ async def _kill_leaders(platform: ReplicatedPlatform, conninfo: str) -> dict[str
     other replica holds the lock."""
     leaders = await _one_leader_each(platform)
     killed: dict[str, float] = {}
+    sessions: dict[str, int] = {}
     with psycopg.connect(conninfo, autocommit=True) as admin:
         for name, leader in leaders.items():
             assert leader.relay is not None
@@ -134,12 +135,22 @@ async def _kill_leaders(platform: ReplicatedPlatform, conninfo: str) -> dict[str
             row = admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()
             assert row is not None and row[0]
             killed[name] = time.monotonic()
+            sessions[name] = pid
     takeover: dict[str, float] = {}
     while len(takeover) < len(killed):
         for name in killed.keys() - takeover.keys():
-            successors = [r for r in platform.leaders(name) if r is not leaders[name]]
+            # Whichever replica is first to try takes the lock: the other one, or the one
+            # whose session was cut, on a new session.
+            successors = [
+                r
+                for r in platform.leaders(name)
+                if r.relay is not None
+                and getattr(r.relay.leadership, "backend_pid", None) not in (None, sessions[name])
+            ]
             if successors:
                 takeover[name] = time.monotonic() - killed[name]
+                if successors[0] is leaders[name]:
+                    print(f"{name}: the same replica led again, on a new session")
         await asyncio.sleep(0.01)
         assert time.monotonic() - min(killed.values()) < 60, f"no takeover: {takeover}"
     return takeover

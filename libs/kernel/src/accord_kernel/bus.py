@@ -20,7 +20,7 @@ from aiokafka.errors import (
     RequestTimedOutError,
     TopicAlreadyExistsError,
 )
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from pydantic import ValidationError
 
 from accord_kernel.application import AccordApplication, retry_on_conflict
@@ -344,6 +344,8 @@ class OutboxRelay:
                         self.app.service_name,
                         self.replica,
                     )
+                    # The other replicas, whose sessions are fine, get the first attempts.
+                    await _backoff(stop, 2 * LEADERSHIP_POLL_SECONDS)
         finally:
             await self.leadership.release()
 
@@ -456,7 +458,12 @@ class OutboxRelay:
                         )
                     )
             await asyncio.wait_for(asyncio.gather(*deliveries), DELIVERY_TIMEOUT_SECONDS)
-            await asyncio.to_thread(self.app.advance_outbox, batch[-1][0])
+            try:
+                await asyncio.to_thread(self.app.advance_outbox, batch[-1][0])
+            except IntegrityError:
+                # The replica that led until a moment ago recorded this very position before
+                # it noticed losing the lead: the position is where it is, carry on from it.
+                log.info("outbox relay %s: position already recorded", self.app.service_name)
             position = batch[-1][0]
             self.published += sum(len(e) for _, e in batch)
 

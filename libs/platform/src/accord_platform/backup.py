@@ -23,6 +23,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -283,11 +284,9 @@ def backup_sqlite(
             say(f"{service}: no {source}; skipped")
             continue
         target = archive / name
-        # The online backup API copies a consistent state while the services keep writing.
-        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-            src.backup(dst)
+        _sqlite_copy(source, target)
         if service == AUDIT_LOG:
-            with sqlite3.connect(target) as copy:
+            with closing(sqlite3.connect(target)) as copy:
                 row = copy.execute(
                     "SELECT tree_size, note FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1"
                 ).fetchone()
@@ -295,6 +294,12 @@ def backup_sqlite(
         items.append(_archived(service, name, target))
         say(f"{service}: {name} copied")
     return _finish(archive, "sqlite", items, checkpoint, offsets, sqlite3.sqlite_version, say)
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    # The online backup API copies a consistent state while the services keep writing.
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
 
 
 def _one(connection: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> Any:
@@ -411,11 +416,7 @@ def restore_sqlite(
         if (data_dir / item.file).exists():
             raise BackupError(f"{data_dir / item.file} exists; restore into an empty directory")
     for item in manifest.items:
-        with (
-            sqlite3.connect(archive / item.file) as src,
-            sqlite3.connect(data_dir / item.file) as dst,
-        ):
-            src.backup(dst)
+        _sqlite_copy(archive / item.file, data_dir / item.file)
         say(f"{item.service}: {item.file} restored")
     return _after_restore(manifest, kafka_bootstrap, say)
 
