@@ -173,6 +173,10 @@ async def test_one_relay_publishes_and_another_takes_over(replicated: Any) -> No
     platform, conninfo = replicated
     police = platform.token("police", "officer")
     await _one_leader_each(platform)
+    # The replicas of a service share its partitions through one consumer group.
+    for name, replicas in platform.replicas.items():
+        groups = {r.consumer.group_id for r in replicas if r.consumer is not None}
+        assert len(groups) == 1, (name, groups)
 
     burst = [
         asyncio.create_task(_referral_with_reassessments(platform, police))
