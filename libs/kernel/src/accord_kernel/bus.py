@@ -21,7 +21,7 @@ from aiokafka.errors import (
     RequestTimedOutError,
     TopicAlreadyExistsError,
 )
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
@@ -45,6 +45,8 @@ from accord_kernel.envelope import (
     decode,
     encode,
 )
+from accord_kernel.leadership import POLL_SECONDS as LEADERSHIP_POLL_SECONDS
+from accord_kernel.leadership import Leadership, leadership_for, replica_id
 from accord_kernel.observability import (
     ServiceMetrics,
     context_from,
@@ -268,6 +270,10 @@ class OutboxRelay:
         self.source = f"/accord/{app.service_name}"
         self.published = 0
         self.metrics = metrics
+        # Replicas of a service each run a relay; only the one holding the lock publishes.
+        self.leadership: Leadership = leadership_for(app)
+        self.replica = replica_id()
+        self.leading = False
 
     def pending(self, after: int | None = None) -> list[tuple[int, list[IntegrationEvent]]]:
         position = self.app.outbox_position() if after is None else after
@@ -333,6 +339,67 @@ class OutboxRelay:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Publishes while this replica leads; otherwise tries for the lead every second."""
+        waiting_logged = False
+        try:
+            while not stop.is_set():
+                if not await self.leadership.acquire():
+                    if not waiting_logged:
+                        log.info(
+                            "outbox relay %s: replica %s stands by (another replica publishes)",
+                            self.app.service_name,
+                            self.replica,
+                        )
+                        waiting_logged = True
+                    await _backoff(stop, LEADERSHIP_POLL_SECONDS)
+                    continue
+                waiting_logged = False
+                self.leading = True
+                log.info(
+                    "outbox relay %s: replica %s leads (publishes the outbox)",
+                    self.app.service_name,
+                    self.replica,
+                )
+                try:
+                    await self._lead(stop)
+                finally:
+                    self.leading = False
+                if not stop.is_set():
+                    log.warning(
+                        "outbox relay %s: replica %s lost the lead; stopped publishing",
+                        self.app.service_name,
+                        self.replica,
+                    )
+                    # The other replicas, whose sessions are fine, get the first attempts.
+                    await _backoff(stop, 2 * LEADERSHIP_POLL_SECONDS)
+        finally:
+            await self.leadership.release()
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        """Publishes until `stop`, or until the lock is no longer certainly held: then the
+        publishing is cut at once (another replica may already be taking over; whatever this
+        one delivered meanwhile carries the same CloudEvent ids, which consumers dedupe)."""
+        publishing_stop = asyncio.Event()
+        publishing = asyncio.create_task(self._publish(publishing_stop))
+        try:
+            while not stop.is_set() and not publishing.done():
+                await _backoff(stop, LEADERSHIP_POLL_SECONDS)
+                if not stop.is_set() and not await self.leadership.held():
+                    publishing.cancel()
+                    break
+        finally:
+            if not publishing.done():
+                if stop.is_set():
+                    publishing_stop.set()
+                else:
+                    publishing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await publishing
+            # An uncertain lock is given up for good (its session closed), so the next
+            # attempt starts from a new session.
+            await self.leadership.release()
+
+    async def _publish(self, stop: asyncio.Event) -> None:
         listening = (
             asyncio.create_task(self.listener.run(stop)) if self.listener is not None else None
         )
@@ -428,7 +495,12 @@ class OutboxRelay:
                             )
                         )
             await asyncio.wait_for(asyncio.gather(*deliveries), DELIVERY_TIMEOUT_SECONDS)
-            await asyncio.to_thread(self.app.advance_outbox, batch[-1][0])
+            try:
+                await asyncio.to_thread(self.app.advance_outbox, batch[-1][0])
+            except IntegrityError:
+                # The replica that led until a moment ago recorded this very position before
+                # it noticed losing the lead: the position is where it is, carry on from it.
+                log.info("outbox relay %s: position already recorded", self.app.service_name)
             position = batch[-1][0]
             published = sum(len(e) for _, e in batch)
             self.published += published

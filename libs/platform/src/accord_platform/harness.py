@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from accord_kernel.bus import InboxConsumer
+from accord_kernel.bus import InboxConsumer, OutboxRelay
 from accord_kernel.dev_tokens import ensure_dev_keys, mint
 from accord_kernel.runtime import ServiceRuntime
 from accord_kernel.settings import ServiceSettings
@@ -46,10 +46,12 @@ class RunningService:
     relay_stop: asyncio.Event = field(default_factory=asyncio.Event)
     consumer_stop: asyncio.Event = field(default_factory=asyncio.Event)
     consumer: InboxConsumer | None = None
+    relay: OutboxRelay | None = None
 
     def start_relay(self) -> None:
         self.relay_stop = asyncio.Event()
-        self.relay_task = asyncio.create_task(self.runtime.relay().run(self.relay_stop))
+        self.relay = self.runtime.relay()
+        self.relay_task = asyncio.create_task(self.relay.run(self.relay_stop))
 
     def start_consumer(self) -> None:
         self.consumer = self.runtime.consumer()
