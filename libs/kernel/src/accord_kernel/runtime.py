@@ -23,6 +23,7 @@ from pydantic import Field
 
 from accord_kernel.application import AccordApplication
 from accord_kernel.bus import ApplicationInbox, Inbox, InboxConsumer, OutboxRelay
+from accord_kernel.deployment import DeploymentHeaderMiddleware, SyntheticDataGuard
 from accord_kernel.identity import Subject, TokenVerifier
 from accord_kernel.input_bounds import InputBoundsMiddleware
 from accord_kernel.observability import ServiceMetrics, configure_logging, configure_tracing
@@ -253,6 +254,10 @@ def build_api(
     api.openapi = openapi  # type: ignore[method-assign]
     install_problem_handlers(api)
     api.add_middleware(InputBoundsMiddleware, max_body_bytes=runtime.settings.max_body_bytes)
+    if runtime.settings.training:
+        api.add_middleware(SyntheticDataGuard)
+    # Added last, so outermost: even a refusal by the input bounds is marked.
+    api.add_middleware(DeploymentHeaderMiddleware, training=runtime.settings.training)
 
     @api.exception_handler(IntegrityError)
     async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:

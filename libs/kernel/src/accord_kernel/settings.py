@@ -63,6 +63,12 @@ class ServiceSettings(BaseSettings):
     """The deployment's directory of organisations (SPEC 4a), validated at start; OPA loads
     the same file as data."""
 
+    training: bool = False
+    """Training mode (SPEC 8): every response carries `Accord-Deployment: training`, only
+    training tokens are accepted (claim `deployment: training`, or an issuer marked
+    `"training": true` in ACCORD_ISSUERS) and only synthetic referrals are taken. Off: a live
+    deployment, which refuses training tokens."""
+
     problem_base_url: str | None = None
     """Base of the `type` URI of problem documents (RFC 9457), e.g. a documentation site
     that mirrors /problems/. Unset: each service's own /problems/ as the client reached it."""
