@@ -31,7 +31,7 @@ ORG_SUFFIX = {
     "rj_provider": "rj",
     "court": "court",
 }
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)(?:([+-])([0-9]+))?\}")
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:([+-])([0-9]+))?\}")
 WAIT_SECONDS = 30.0
 POLL_SECONDS = 0.25
 
@@ -54,6 +54,8 @@ class Copy:
     trainee: str
     scenario: Scenario
     variables: dict[str, str] = field(default_factory=dict)
+    # A reset gives every copy a new generation: new cases, the same synthetic people.
+    generation: int = 0
 
     @property
     def key(self) -> str:
@@ -65,9 +67,11 @@ class Copy:
 
     def __post_init__(self) -> None:
         # Ids derived from the seed and the copy, so a reset cohort gets the same ones.
-        digest = uuid.uuid5(uuid.NAMESPACE_URL, f"accord-training/{self.seed}/{self.key}").hex
+        name = f"accord-training/{self.seed}/{self.generation}/{self.key}"
+        digest = uuid.uuid5(uuid.NAMESPACE_URL, name).hex
         self.variables.setdefault("facilitator_id", f"fac-{digest[:10]}")
         self.variables.setdefault("court_reference", f"TR{digest[10:20].upper()}")
+        self.variables.setdefault("facilitator2_id", f"fac-{digest[20:30]}")
         self.variables.setdefault("trainee", self.trainee)
 
     def user(self, role_name: str) -> str:
@@ -77,7 +81,12 @@ class Copy:
         return f"{self.trainee}-{role_name}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"trainee": self.trainee, "scenario": self.scenario.id, "variables": self.variables}
+        return {
+            "trainee": self.trainee,
+            "scenario": self.scenario.id,
+            "generation": self.generation,
+            "variables": self.variables,
+        }
 
 
 def render(value: Any, variables: Mapping[str, str]) -> Any:
@@ -108,6 +117,7 @@ def build_body(kind: str, copy: Copy, options: Mapping[str, Any]) -> dict[str, A
     case = copy.synthetic
     now, today = datetime.now(UTC), datetime.now(UTC).date()
     if kind == "referral":
+        options = {**copy.scenario.referral_options, **options}
         court_reference = copy.variables["court_reference"]
         return examples.referral(
             jurisdiction=str(options.get("jurisdiction", case.jurisdiction)),

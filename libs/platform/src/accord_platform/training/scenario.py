@@ -132,6 +132,9 @@ class Scenario(Strict):
     roles: dict[str, Role] = Field(min_length=1)
     # A shared setup (scenarios/setups/<name>.yaml) played before this scenario's own setup.
     starts_from: Literal["referred", "accepted", "gate-open"] | None = None
+    # Options of the copy's referral body wherever a step builds one (`dash_yes`,
+    # `initiated_by`, `jurisdiction`): the shared setups then refer this scenario's case.
+    referral_options: dict[str, Scalar] = Field(default_factory=dict)
     setup: list[Step] = Field(default_factory=list)
     steps: list[Step] = Field(min_length=1)
     outcomes: list[Outcome] = Field(min_length=1)
