@@ -5,6 +5,7 @@ come from the synthetic generator."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,34 @@ def test_a_training_realm_marks_its_tokens_as_training(tmp_path: Path) -> None:
     assert refused.value.status == 401
     training = TokenVerifier(None, realm, "accord", issuers=issuers, training=True)
     assert training.verify(token).agency == "police"
+
+
+def test_a_deployment_claim_of_another_shape_is_a_401(tmp_path: Path) -> None:
+    import jwt
+    from accord_kernel.dev_tokens import _kid, _load
+
+    private, jwks = ensure_dev_keys(tmp_path)
+    now = int(time.time())
+    for training in (True, False):
+        verifier = TokenVerifier(jwks, "accord-dev", "accord", training=training)
+        for odd in ("Training", 1, None, ["training"]):
+            claims = {
+                "sub": "u",
+                "agency": "police",
+                "role": "officer",
+                "org": "north-police",
+                "iss": "accord-dev",
+                "aud": "accord",
+                "iat": now,
+                "exp": now + 60,
+                "deployment": odd,
+            }
+            token = jwt.encode(
+                claims, _load(private), algorithm="EdDSA", headers={"kid": _kid(private)}
+            )
+            with pytest.raises(Problem) as refused:
+                verifier.verify(token)
+            assert refused.value.status == 401 and "deployment" in str(refused.value.detail)
 
 
 @pytest.mark.parametrize("training", [True, False])
