@@ -8,6 +8,7 @@ import pytest
 from accord_platform.harness import InProcessPlatform
 from accord_platform.training import cohort as cohorts
 from accord_platform.training.debrief import debrief
+from accord_platform.training.page import render_page
 from accord_platform.training.play import Player
 from accord_platform.training.scenario import load_library
 
@@ -61,6 +62,14 @@ async def test_a_cohort_is_made_watched_debriefed_and_reset(
         "rj_case.coercion_screen",
         "rj_case.stop_reason",
     }
+    # The debrief page: each difference in practice terms, and the Training banner.
+    page = render_page("trainee-02", [untouched])
+    assert ">Training<" in page
+    assert "The case was not stopped for suspected coercion" in page
+    assert untouched.facts["rj_case.status"] not in (None, "stopped")
+    assert first.synthetic.victim.name not in page
+    played = render_page("trainee-01", [progress[("trainee-01", "coercion-at-preparation")]])
+    assert "Played as the scenario expects." in played
 
     # Reset: everyone back at the start, on new cases, with the same synthetic people.
     again = await cohorts.reset(player, cohort, CHOSEN)

@@ -18,6 +18,7 @@ from rich.table import Table
 from accord_platform.services import services_from
 from accord_platform.training import cohort as cohorts
 from accord_platform.training.debrief import Debrief, debrief
+from accord_platform.training.page import render_page
 from accord_platform.training.play import Player
 from accord_platform.training.scenario import load_library
 
@@ -114,6 +115,7 @@ def debrief_command(
     trainee: str | None = typer.Option(None, help="one trainee (default: all)"),
     scenario: str | None = typer.Option(None, help="one scenario (default: all)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    html: Path | None = typer.Option(None, help="also write one debrief page per trainee here"),
     data_dir: Path | None = DataDir,
     service_port: int = ServicePort,
 ) -> None:
@@ -131,6 +133,12 @@ def debrief_command(
         return [await debrief(player, c) for c in copies]
 
     reports = _with_player(data, service_port, all_of)
+    if html is not None:
+        html.mkdir(parents=True, exist_ok=True)
+        for name in dict.fromkeys(r.trainee for r in reports):
+            page = html / f"debrief-{name}.html"
+            page.write_text(render_page(name, [r for r in reports if r.trainee == name]))
+            console.print(f"wrote {page}", style="dim")
     if as_json:
         console.print_json(json.dumps([r.to_json() for r in reports]))
         return
