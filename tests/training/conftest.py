@@ -1,5 +1,5 @@
 """A training deployment in the test process: all five services with training mode on, on
-the session's real Kafka, OPA and PostgreSQL (its own database)."""
+the session's real Kafka (topics of its own), OPA and PostgreSQL (a database of its own)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ async def training_platform(
         opa_url=infrastructure.opa_url,
         database_url=infrastructure.postgres.url(database),
         work_dir=tmp_path_factory.mktemp("training"),
-        extra={"training": True},
+        # Topics of its own on the session's Kafka: the live platform the other test modules
+        # run there never reads the training deployment's events, nor the reverse.
+        extra={"training": True, "topic_prefix": f"training-{database}."},
     )
     await running.start()
     try:

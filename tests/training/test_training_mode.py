@@ -15,7 +15,7 @@ from accord_kernel.deployment import SYNTHETIC_HEADER, synthetic_mark
 from accord_kernel.dev_tokens import ensure_dev_keys, mint
 from accord_kernel.identity import IssuerConfig, TokenVerifier
 from accord_kernel.problems import Problem
-from accord_platform.harness import InProcessPlatform
+from accord_platform.harness import InProcessPlatform, eventually
 from accord_portal.config import PortalSettings
 from accord_portal.main import create_app
 from accord_referral.examples import referral
@@ -169,3 +169,43 @@ def test_every_portal_page_carries_the_training_banner_only_in_training(
             page = client.get(path)
             assert ('id="training-banner-title">Training<' in page.text) is training, path
             assert page.headers["Accord-Deployment"] == ("training" if training else "live")
+
+
+async def test_events_never_cross_between_a_live_and_a_training_deployment_on_one_kafka(
+    platform: InProcessPlatform, training_platform: InProcessPlatform
+) -> None:
+    """The live platform (the topics of docs/asyncapi.yaml) and the training one (the same
+    topics under its prefix) share the session's Kafka: each RJ provider learns of its own
+    deployment's referral and never of the other's."""
+    live = await platform.client("referral").post(
+        "/referrals", json=referral(), headers=platform.token("police", "officer")
+    )
+    training = await training_platform.client("referral").post(
+        "/referrals",
+        json=referral(),
+        headers={
+            **bearer(training_platform.key_dir, training=True),
+            SYNTHETIC_HEADER: "accord-synthetic/1",
+        },
+    )
+    assert live.status_code == 201 and training.status_code == 201
+    live_id, training_id = live.json()["case_id"], training.json()["case_id"]
+    live_coordinator = platform.token("rj_provider", "coordinator")
+    training_coordinator = {
+        "Authorization": "Bearer "
+        + mint(training_platform.key_dir, agency="rj_provider", role="coordinator", training=True)
+    }
+
+    async def seen(where: InProcessPlatform, case_id: str, headers: dict[str, str]) -> int:
+        answer = await where.client("conference").get(f"/intake/{case_id}", headers=headers)
+        return answer.status_code
+
+    async def both_arrived() -> bool:
+        return (
+            await seen(platform, live_id, live_coordinator) == 200
+            and await seen(training_platform, training_id, training_coordinator) == 200
+        )
+
+    await eventually(both_arrived)
+    assert await seen(training_platform, live_id, training_coordinator) == 404
+    assert await seen(platform, training_id, live_coordinator) == 404

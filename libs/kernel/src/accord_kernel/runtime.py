@@ -90,6 +90,7 @@ class ServiceRuntime(Generic[A]):
             self.settings.kafka_bootstrap,
             metrics=self.metrics,
             mode=self.settings.cloudevents_mode,
+            topic_prefix=self.settings.topic_prefix,
         )
 
     def consumer(self) -> InboxConsumer | None:
@@ -104,6 +105,7 @@ class ServiceRuntime(Generic[A]):
             transient=self.transient_errors,
             metrics=self.metrics,
             service=self.settings.service,
+            topic_prefix=self.settings.topic_prefix,
         )
 
     async def run_workers(

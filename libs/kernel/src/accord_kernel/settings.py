@@ -34,6 +34,11 @@ class ServiceSettings(BaseSettings):
     postgres, or memory (fast unit tests only: nothing survives a restart)."""
     kafka_bootstrap: str = "127.0.0.1:9092"
     """Kafka bootstrap servers (host:port, comma-separated)."""
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,60}$")
+    """Put before every Kafka topic name this service publishes to, subscribes to and
+    dead-letters to (e.g. `training.`), so that deployments sharing a Kafka cluster never
+    read each other's events; every service of a deployment sets the same one. Empty: the
+    topic names of docs/asyncapi.yaml as they are."""
     cloudevents_mode: Literal["structured", "binary"] = "structured"
     """The CloudEvents Kafka binding's content mode of published events: structured (the
     value is the whole event as JSON) or binary (attributes in ce_ headers, the value is the
