@@ -186,6 +186,8 @@ def load_scenario(path: Path) -> Scenario:
 
 
 class Setup(Strict):
+    # The shared setup this one continues from (each builds on the one before).
+    starts_from: Literal["referred", "accepted"] | None = None
     steps: list[Step] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -222,7 +224,8 @@ def _validated(path: Path, model: type[BaseModel]) -> Any:
 
 def load_setup(name: str, directory: Path = LIBRARY) -> list[Step]:
     setup, _ = _validated(directory / "setups" / f"{name}.yaml", Setup)
-    return list(setup.steps)
+    before = load_setup(setup.starts_from, directory) if setup.starts_from else []
+    return [*before, *setup.steps]
 
 
 def setup_steps(scenario: Scenario, directory: Path = LIBRARY) -> list[Step]:
