@@ -73,6 +73,10 @@ ALL_TOPICS = [
 PARTITIONS = 3
 
 
+def prefixed(prefix: str, topics: Iterable[str]) -> list[str]:
+    return [prefix + topic for topic in topics]
+
+
 async def ensure_topics(bootstrap: str, topics: Iterable[str] = ALL_TOPICS) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await asyncio.wait_for(admin.start(), DELIVERY_TIMEOUT_SECONDS)
@@ -256,8 +260,12 @@ class OutboxRelay:
         fallback_poll_interval: float = 2.0,
         metrics: ServiceMetrics | None = None,
         mode: ContentMode = "structured",
+        topic_prefix: str = "",
     ) -> None:
         self.app = app
+        # Put before every topic name, so that deployments sharing a Kafka cluster (a
+        # training one beside a live one) never read each other's events.
+        self.topic_prefix = topic_prefix
         # The CloudEvents content mode of what this relay publishes (consumers read both).
         self.mode: ContentMode = mode
         self.bootstrap = bootstrap
@@ -440,7 +448,7 @@ class OutboxRelay:
             )
             try:
                 await producer.start()
-                await ensure_topics(self.bootstrap)
+                await ensure_topics(self.bootstrap, prefixed(self.topic_prefix, ALL_TOPICS))
                 link.reached()
                 await self._loop(producer, stop)
             except (KafkaError, OSError, TimeoutError) as exc:
@@ -486,7 +494,7 @@ class OutboxRelay:
                         deliveries.append(
                             await asyncio.wait_for(
                                 producer.send(
-                                    event.topic,
+                                    self.topic_prefix + event.topic,
                                     value=message.value,
                                     key=message.key,
                                     headers=list(message.headers.items()),
@@ -621,8 +629,11 @@ class InboxConsumer:
         transient: tuple[type[Exception], ...] = (),
         metrics: ServiceMetrics | None = None,
         service: str = "accord",
+        topic_prefix: str = "",
     ) -> None:
         self.inbox = inbox
+        # See OutboxRelay.topic_prefix: subscribed and dead-lettered with it, read without it.
+        self.topic_prefix = topic_prefix
         self.metrics = metrics
         self.service = service
         self.bootstrap = bootstrap
@@ -641,7 +652,7 @@ class InboxConsumer:
         link = KafkaLink(f"inbox {self.group_id}")
         while not stop.is_set():
             consumer = AIOKafkaConsumer(
-                *self.topics,
+                *prefixed(self.topic_prefix, self.topics),
                 bootstrap_servers=self.bootstrap,
                 group_id=self.group_id,
                 enable_auto_commit=False,
@@ -654,7 +665,7 @@ class InboxConsumer:
                 bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all"
             )
             try:
-                await ensure_topics(self.bootstrap)
+                await ensure_topics(self.bootstrap, prefixed(self.topic_prefix, ALL_TOPICS))
                 await consumer.start()
                 await producer.start()
                 if not link.connected and not link.down:
@@ -731,7 +742,8 @@ class InboxConsumer:
         self, record: ConsumerRecord[bytes, bytes]
     ) -> tuple[IntegrationEvent, Contract] | None:
         """The event and its validated contract; None when it is not for this inbox."""
-        event = decode(record.topic, record.key, record.value, record.headers)
+        topic = record.topic.removeprefix(self.topic_prefix)
+        event = decode(topic, record.key, record.value, record.headers)
         if self.types is not None and event.type not in self.types:
             return None
         contract_type = CONTRACTS.get(event.type)
@@ -877,7 +889,10 @@ class InboxConsumer:
         ]
         await asyncio.wait_for(
             producer.send_and_wait(
-                DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers
+                self.topic_prefix + DEAD_LETTER_TOPIC,
+                value=record.value,
+                key=record.key,
+                headers=headers,
             ),
             DELIVERY_TIMEOUT_SECONDS,
         )

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
+from accord_kernel.deployment import DEPLOYMENT_CLAIM, TRAINING
 from accord_kernel.identity import AGENCY_ROLES, ALGORITHM
 
 # The organisation a dev token names when none is given: one per agency, each an id in the
@@ -68,6 +69,7 @@ def mint(
     issuer: str = "accord-dev",
     audience: str = "accord",
     now: float | None = None,
+    training: bool = False,
 ) -> str:
     if role not in AGENCY_ROLES.get(agency, ()):
         raise ValueError(f"unknown agency/role {agency}/{role}")
@@ -86,6 +88,9 @@ def mint(
         "exp": issued + ttl_seconds,
         "jti": uuid.uuid4().hex,
     }
+    if training:
+        # Only a training deployment accepts it (accord_kernel.deployment).
+        claims[DEPLOYMENT_CLAIM] = TRAINING
     return jwt.encode(
         claims, _load(private_path), algorithm=ALGORITHM, headers={"kid": _kid(private_path)}
     )

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from accord_kernel.deployment import DEPLOYMENT_CLAIM, LIVE, TRAINING
 from accord_kernel.problems import Problem, forbidden, unauthorized
 
 if TYPE_CHECKING:
@@ -113,6 +114,9 @@ class IssuerConfig(BaseModel):
     refresh_seconds: float = Field(default=60, gt=0)
     cache_seconds: float = Field(default=3600, gt=0)
     timeout_seconds: float = Field(default=5, gt=0, le=60)
+    # A training realm (SPEC 8): every token of this issuer is a training token, accepted only
+    # by a training deployment (accord_kernel.deployment).
+    training: bool = False
 
     @model_validator(mode="after")
     def _one_key_source(self) -> IssuerConfig:
@@ -265,6 +269,7 @@ class TokenVerifier:
         leeway_seconds: int = 30,
         clock: Callable[[], float] = time.time,
         fetch: JwksFetcher = fetch_jwks,
+        training: bool = False,
     ) -> None:
         if not issuers:
             if jwks_file is None:
@@ -276,6 +281,7 @@ class TokenVerifier:
         self._max_lifetime = max_lifetime_seconds
         self._leeway = leeway_seconds
         self._clock = clock
+        self._training = training
 
     @classmethod
     def from_settings(
@@ -290,6 +296,7 @@ class TokenVerifier:
             max_lifetime_seconds=settings.token_max_lifetime_seconds,
             leeway_seconds=settings.token_leeway_seconds,
             fetch=fetch,
+            training=settings.training,
         )
 
     def verify(self, token: str) -> Subject:
@@ -324,7 +331,19 @@ class TokenVerifier:
         config = self._issuers[claims["iss"]]
         self._check_audience(claims, config.audience or self._audience)
         self._check_times(claims, config.max_lifetime_seconds or self._max_lifetime)
+        self._check_deployment(claims, config)
         return _subject(claims, {str(k): v for k, v in config.claims.items()})
+
+    def _check_deployment(self, claims: dict[str, Any], config: IssuerConfig) -> None:
+        """Training tokens only in a training deployment, live tokens only in a live one."""
+        claim = claims.get(DEPLOYMENT_CLAIM, LIVE)
+        if claim not in (LIVE, TRAINING):
+            raise unauthorized(f"claim '{DEPLOYMENT_CLAIM}' must be '{LIVE}' or '{TRAINING}'")
+        training_token = config.training or claim == TRAINING
+        if training_token and not self._training:
+            raise unauthorized("a training token is refused by a live deployment")
+        if self._training and not training_token:
+            raise unauthorized("a live token is refused by a training deployment")
 
     def _check_audience(self, claims: dict[str, Any], expected: str) -> None:
         audience = claims.get("aud")

@@ -50,6 +50,17 @@ _TYPES = (
         "the operation names them.",
     ),
     ProblemType(
+        "synthetic_data_required",
+        422,
+        "Only synthetic data in a training deployment",
+        "A training deployment takes people and incidents only from the synthetic data "
+        "generator (`accord training`), which marks each request with the "
+        "`Accord-Synthetic-Data` header; a referral or victim record without it may be real "
+        "and is refused before anything reads it.",
+        "Create training cases with `accord training cohort create`; never copy a real case "
+        "into a training deployment.",
+    ),
+    ProblemType(
         "access_denied",
         403,
         "Access denied by policy",

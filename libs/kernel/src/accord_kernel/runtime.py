@@ -23,6 +23,7 @@ from pydantic import Field
 
 from accord_kernel.application import AccordApplication
 from accord_kernel.bus import ApplicationInbox, Inbox, InboxConsumer, OutboxRelay
+from accord_kernel.deployment import DeploymentHeaderMiddleware, SyntheticDataGuard
 from accord_kernel.identity import Subject, TokenVerifier
 from accord_kernel.input_bounds import InputBoundsMiddleware
 from accord_kernel.observability import ServiceMetrics, configure_logging, configure_tracing
@@ -89,6 +90,7 @@ class ServiceRuntime(Generic[A]):
             self.settings.kafka_bootstrap,
             metrics=self.metrics,
             mode=self.settings.cloudevents_mode,
+            topic_prefix=self.settings.topic_prefix,
         )
 
     def consumer(self) -> InboxConsumer | None:
@@ -103,6 +105,7 @@ class ServiceRuntime(Generic[A]):
             transient=self.transient_errors,
             metrics=self.metrics,
             service=self.settings.service,
+            topic_prefix=self.settings.topic_prefix,
         )
 
     async def run_workers(
@@ -253,6 +256,10 @@ def build_api(
     api.openapi = openapi  # type: ignore[method-assign]
     install_problem_handlers(api)
     api.add_middleware(InputBoundsMiddleware, max_body_bytes=runtime.settings.max_body_bytes)
+    if runtime.settings.training:
+        api.add_middleware(SyntheticDataGuard)
+    # Added last, so outermost: even a refusal by the input bounds is marked.
+    api.add_middleware(DeploymentHeaderMiddleware, training=runtime.settings.training)
 
     @api.exception_handler(IntegrityError)
     async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:

@@ -34,6 +34,11 @@ class ServiceSettings(BaseSettings):
     postgres, or memory (fast unit tests only: nothing survives a restart)."""
     kafka_bootstrap: str = "127.0.0.1:9092"
     """Kafka bootstrap servers (host:port, comma-separated)."""
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,60}$")
+    """Put before every Kafka topic name this service publishes to, subscribes to and
+    dead-letters to (e.g. `training.`), so that deployments sharing a Kafka cluster never
+    read each other's events; every service of a deployment sets the same one. Empty: the
+    topic names of docs/asyncapi.yaml as they are."""
     cloudevents_mode: Literal["structured", "binary"] = "structured"
     """The CloudEvents Kafka binding's content mode of published events: structured (the
     value is the whole event as JSON) or binary (attributes in ce_ headers, the value is the
@@ -62,6 +67,12 @@ class ServiceSettings(BaseSettings):
     organisations_file: Path = Path("policies/accord/organisations/data.json")
     """The deployment's directory of organisations (SPEC 4a), validated at start; OPA loads
     the same file as data."""
+
+    training: bool = False
+    """Training mode (SPEC 8): every response carries `Accord-Deployment: training`, only
+    training tokens are accepted (claim `deployment: training`, or an issuer marked
+    `"training": true` in ACCORD_ISSUERS) and only synthetic referrals are taken. Off: a live
+    deployment, which refuses training tokens."""
 
     problem_base_url: str | None = None
     """Base of the `type` URI of problem documents (RFC 9457), e.g. a documentation site

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import typer
@@ -27,11 +27,13 @@ from accord_platform.services import (
     service_processes,
     services_from,
 )
+from accord_platform.training.cli import app as training_app
 
 if TYPE_CHECKING:
     from accord_platform.identity_provider import KeycloakServer
 
 app = typer.Typer(add_completion=False, help="Accord: safe coordination of restorative justice.")
+app.add_typer(training_app, name="training")
 console = Console(stderr=True)
 REPO = Path(__file__).resolve().parents[4]
 
@@ -201,6 +203,11 @@ def run(
         0.5, help="pause before restarting a process that died; doubles per quick death"
     ),
     max_restart_delay: float = typer.Option(30.0, help="the longest such pause"),
+    training: bool = typer.Option(
+        False,
+        help="a training deployment (SPEC 8): training banner and header, only training "
+        "tokens (its own keys and Keycloak are its training realm), only synthetic data",
+    ),
 ) -> None:
     """Start Kafka, OPA, Keycloak and all five services (SQLite event stores) until Ctrl-C.
 
@@ -263,7 +270,7 @@ def run(
         else None
     )
     # The services trust the dev tokens (`accord token`) and, when it runs, Keycloak.
-    issuers: list[dict[str, str]] = [
+    issuers: list[dict[str, Any]] = [
         {
             "issuer": str(ServiceSettings.model_fields["token_issuer"].default),
             "jwks_file": str(jwks),
@@ -271,6 +278,10 @@ def run(
     ]
     if keycloak is not None:
         issuers += [keycloak.issuer_config(), keycloak.victims_issuer_config()]
+    if training:
+        # This run's own keys and Keycloak are its training realm: their tokens are training
+        # tokens, which a live deployment refuses (accord_kernel.deployment).
+        issuers = [{**issuer, "training": True} for issuer in issuers]
 
     def env_for(spec: ServiceSpec) -> dict[str, str]:
         env = {
@@ -281,6 +292,7 @@ def run(
             "ACCORD_OPA_URL": f"http://127.0.0.1:{opa_port}",
             "ACCORD_JWKS_PATH": str(jwks),
             "ACCORD_TOKEN_ISSUERS": json.dumps(issuers),
+            "ACCORD_TRAINING": "true" if training else "false",
             "PYTHONUNBUFFERED": "1",
         }
         # A person reads the local run's console; a deployment keeps the JSON default.
@@ -299,7 +311,10 @@ def run(
             ServiceProcess(
                 portal.name,
                 [str(Path(sys.executable).parent / portal.command)],
-                _portal_env(portal, data, services, keycloak),
+                {
+                    **_portal_env(portal, data, services, keycloak),
+                    "ACCORD_PORTAL_TRAINING": "true" if training else "false",
+                },
                 _show,
             )
         )

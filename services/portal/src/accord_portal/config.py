@@ -59,6 +59,10 @@ class PortalSettings(BaseSettings):
     """Base URL of the audit service."""
     api_timeout_seconds: float = Field(default=10.0, gt=0)
     """How long the portal waits for a service before showing a "try again" page."""
+    training: bool = False
+    """Training mode (SPEC 8): every page carries a "Training" banner and every response
+    `Accord-Deployment: training`. Set it with the services' ACCORD_TRAINING and sign-in
+    at the training realm (oidc_issuer), whose tokens only a training deployment accepts."""
 
     session_database_url: str | None = None
     """PostgreSQL URL (postgresql://user:password@host:port/dbname) of the session store,

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from accord_kernel.deployment import DeploymentHeaderMiddleware
 from accord_kernel.observability import configure_logging
 from accord_kernel.organisations import load_directory
 from fastapi import Depends, FastAPI, Request
@@ -32,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 log = logging.getLogger("accord.portal")
 
 
-def templates_environment() -> Environment:
+def templates_environment(training: bool = False) -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -42,6 +43,8 @@ def templates_environment() -> Environment:
     )
     env.globals["JS_ENABLED_SCRIPT"] = JS_ENABLED_SCRIPT
     env.globals["CSRF_FIELD"] = CSRF_FIELD
+    # Training mode (SPEC 8): the layout shows the training banner on every page.
+    env.globals["TRAINING"] = training
     return env
 
 
@@ -83,7 +86,7 @@ def create_app(
         ),
         services=services
         or ServiceClient(settings.service_urls, timeout=settings.api_timeout_seconds),
-        templates=templates_environment(),
+        templates=templates_environment(training=settings.training),
         directory=load_directory(_policy_file(settings.organisations_file)),
         field_classes=_field_classes(_policy_file(settings.catalogue_file)),
     )
@@ -107,6 +110,7 @@ def create_app(
     )
     app.state.portal = portal
     app.middleware("http")(security_headers_middleware(settings.oidc_issuer))
+    app.add_middleware(DeploymentHeaderMiddleware, training=settings.training)
     install_error_pages(app)
 
     govuk = settings.node_modules / "govuk-frontend" / "dist" / "govuk"

@@ -98,7 +98,7 @@ def translations(locale: str = "en") -> gettext.NullTranslations:
     return found
 
 
-def templates_environment(locale: str = "en") -> Environment:
+def templates_environment(locale: str = "en", training: bool = False) -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -114,6 +114,8 @@ def templates_environment(locale: str = "en") -> Environment:
     env.globals["HOME"] = HOME
     env.globals["NAV"] = NAV
     env.globals["locale"] = locale
+    # Training mode (SPEC 8): the layout shows the training banner on every page.
+    env.globals["TRAINING"] = training
     return env
 
 
@@ -246,7 +248,7 @@ def build(portal: Portal) -> VictimArea:
             settings.enrolment_client_id,
             settings.enrolment_client_secret,
         ),
-        templates=templates_environment(),
+        templates=templates_environment(training=settings.training),
         idle_timeout=timedelta(minutes=settings.victim_idle_timeout_minutes),
         exit_url=settings.victim_exit_url,
         code_attempts=settings.victim_code_attempts,
