@@ -34,12 +34,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("accord.identity")
 
 AGENCY_ROLES: dict[str, frozenset[str]] = {
-    "police": frozenset({"officer", "supervisor"}),
+    # `manager` (every agency with cases) reads its own organisation's figures, never cases;
+    # a `commissioner` reads the region's figures (policies/accord/reporting).
+    "police": frozenset({"officer", "supervisor", "manager"}),
     # `enrolment` is the service account that redeems a victim's invitation code and links the
     # account the victim then makes; it reaches those two endpoints and nothing else.
-    "victim_services": frozenset({"advocate", "supervisor", "enrolment"}),
-    "rj_provider": frozenset({"coordinator", "facilitator", "supervisor"}),
-    "court": frozenset({"clerk", "judge"}),
+    "victim_services": frozenset({"advocate", "supervisor", "enrolment", "manager"}),
+    "rj_provider": frozenset({"coordinator", "facilitator", "supervisor", "manager"}),
+    "court": frozenset({"clerk", "judge", "manager"}),
+    "commissioner": frozenset({"commissioner"}),
     "audit": frozenset({"privacy_officer"}),
     # The harmed person, signed in to the victim view (realm accord-victims): not an agency
     # with organisations, and reaches only the endpoints made for them (see `runtime`).

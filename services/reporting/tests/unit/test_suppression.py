@@ -54,7 +54,7 @@ def solved_exactly(table: SuppressedTable) -> set[tuple[int, int]]:
     for r, (terms, _) in enumerate(equations(table)):
         for cell, coefficient in terms.items():
             matrix[r][index[cell]] = Fraction(coefficient)
-    reduced, pivots = _rref(matrix)
+    reduced, _pivots = _rref(matrix)
     determined = set()
     for k, cell in enumerate(unknowns):
         # e_k is in the row space iff some reduced row equals e_k

@@ -19,7 +19,8 @@ from accord_reporting.domain.suppression import SuppressedTable, suppress
 from accord_reporting.domain.tally import STOP_REASONS, WITHDRAWAL_REASONS, CaseTally
 
 REGION = "region"
-INITIATORS = ("victim", "victim_advocate", "police", "court")
+# `offender` is refused by every pack, yet police can record it, so it is counted too.
+INITIATORS = ("victim", "victim_advocate", "police", "court", "offender")
 OUTCOMES = ("eligible_direct", "eligible_indirect_only", "ineligible", "not_screened")
 DEADLINE_RESULTS = ("met", "missed", "pending")
 MODES = ("direct", "indirect")
@@ -193,7 +194,10 @@ def figures(
     """Every published table of the scope, suppressed."""
     tables = []
     for name, c in count_all(tallies, scope, today).items():
-        columns = c.columns or tuple(sorted({col for _, col in c.cells}))
+        # The expected values in their usual order, then any other value the events carried,
+        # so that no case goes uncounted for an unforeseen code.
+        seen = {col for _, col in c.cells}
+        columns = (*c.columns, *sorted(seen - set(c.columns)))
         keys = tuple(sorted({key for key, _ in c.cells}))
         body = [[c.cells[(k, col)] for col in columns] for k in keys]
         grid = (

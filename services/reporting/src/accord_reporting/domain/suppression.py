@@ -105,10 +105,7 @@ def _has_free_cycle(grid: list[list[int]], hidden: set[Cell], start: Cell) -> bo
     moves along the row, then the column, alternately; a change d at a cell forces -d*s/s'
     at the next cell of the same line (s: the cells' coefficients). The direction is chosen
     so that every cell getting -1 has at least 2."""
-    for direction in (1, -1):
-        if _search(grid, hidden, start, direction):
-            return True
-    return False
+    return any(_search(grid, hidden, start, direction) for direction in (1, -1))
 
 
 def _search(grid: list[list[int]], hidden: set[Cell], start: Cell, direction: int) -> bool:
