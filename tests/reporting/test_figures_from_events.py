@@ -26,6 +26,7 @@ from accord_reporting.domain.figures import REGION
 from accord_reporting.main import TOPICS, make_runtime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from tests.journey import Journey
 
@@ -155,6 +156,8 @@ async def caught_up(platform: InProcessPlatform, group: str) -> bool:
             end == 0 or (tp in committed and committed[tp].offset >= end)
             for tp, end in ends.items()
         )
+    except KafkaError:  # a new broker elects its group coordinator a moment after it starts
+        return False
     finally:
         await probe.stop()
         await admin.close()
@@ -206,7 +209,9 @@ async def register(platform: InProcessPlatform, case: Case) -> None:
                 "preferred_contact_method": "phone",
             },
         )
-        assert r.status_code in (201, 404), r.text
+        # 404 until victim services has the referral; 409 when its events for the case
+        # were being applied at that moment: an advocate would try again.
+        assert r.status_code in (201, 404) or r.json()["code"] == "concurrent_update", r.text
         return r.status_code == 201
 
     await eventually(registered)
@@ -265,7 +270,7 @@ async def full_journey(platform: InProcessPlatform, ending: str) -> Case:
     """A victim-initiated, England and Wales, standard-risk case taken to its end: an
     agreement kept or breached, or a stop with a reason code."""
     j = Journey(platform)
-    await j.refer(court_reference=None)
+    await j.refer()
     case = Case(j.case_id, "england-wales", "victim", "north", "eligible_direct", [])
     await j.victim_consents()
     case.registered = case.victim_answered = True
@@ -315,7 +320,9 @@ async def test_every_figure_matches_what_was_done_and_a_rebuild_agrees(
 
     cases = list(await asyncio.gather(*(one() for _ in range(REFERRALS))))
     # Withdrawals with coded reasons and with free text (counted as `other`).
-    for n, case in enumerate(cases[:24]):
+    # (an ineligible referral is closed already: only eligible ones can be withdrawn)
+    withdrawable = [c for c in cases if c.outcome != "ineligible"][:24]
+    for n, case in enumerate(withdrawable):
         reason = ("victim_request", "duplicate", "Victim moved away")[n % 3]
         r = await platform.client("referral").post(
             f"/referrals/{case.case_id}/withdrawal",
@@ -325,7 +332,7 @@ async def test_every_figure_matches_what_was_done_and_a_rebuild_agrees(
         assert r.status_code in (200, 204), r.text
         case.withdrawn = reason if reason != "Victim moved away" else "other"
     # Victim services register some victims; some consent to share; some break-glass.
-    chosen = cases[24:84]
+    chosen = [c for c in cases if c.withdrawn is None][:60]
 
     async def registered(case: Case) -> None:
         async with limit:
