@@ -47,6 +47,13 @@ def tally_id(case_id: str) -> uuid.UUID:
     return uuid.uuid5(TALLY_NAMESPACE, case_id)
 
 
+def deadline_name(key: str) -> str:
+    """The referral service names a deadline after the pack's key with `_due` (for example
+    `victim_information_due`); figures use the pack's name."""
+    name = _code(key)
+    return name.removesuffix("_due") or name
+
+
 def reason_code(text: str, codes: Iterable[str]) -> str:
     code = text.strip().lower().replace(" ", "_").replace("-", "_")
     return code if code in set(codes) else "other"
@@ -99,7 +106,7 @@ class CaseTally(Aggregate):
                 initiated_by=_code(initiated_by),
                 submitted=submitted_at.date(),
                 organisations={_code(k): _code(v) for k, v in organisations.items()},
-                deadlines={_code(k): v for k, v in deadlines.items()},
+                deadlines={deadline_name(k): v for k, v in deadlines.items()},
             )
 
     @event("ReferralNoted")
