@@ -809,11 +809,15 @@ async def group_caught_up(bootstrap: str, group: str, topics: Iterable[str]) -> 
     try:
         await admin.start()
         await probe.start()
-        await probe.topics()  # the cluster's metadata, for partitions_for_topic
-        committed = await admin.list_consumer_group_offsets(group)
+        wanted = list(topics)
         partitions = [
-            TopicPartition(t, p) for t in topics for p in (probe.partitions_for_topic(t) or ())
+            TopicPartition(_field(t, "topic", "name"), _field(p, "partition", "partition_index"))
+            for t in await admin.describe_topics(wanted)
+            for p in t.get("partitions", ())
         ]
+        if not partitions:
+            return False  # no metadata yet: nothing can be said to be caught up
+        committed = await admin.list_consumer_group_offsets(group)
         ends = await probe.end_offsets(partitions)
         return all(
             end == 0 or (tp in committed and committed[tp].offset >= end)
@@ -825,3 +829,8 @@ async def group_caught_up(bootstrap: str, group: str, topics: Iterable[str]) -> 
         await _close(probe, "catch-up probe")
         with contextlib.suppress(Exception):
             await admin.close()
+
+
+def _field(record: dict[str, Any], *names: str) -> Any:
+    """A metadata response field, under the name of whichever protocol version answered."""
+    return next(record[n] for n in names if n in record)
