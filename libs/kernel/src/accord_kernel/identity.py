@@ -49,6 +49,9 @@ AGENCY_ROLES: dict[str, frozenset[str]] = {
     "victim": frozenset({"victim"}),
 }
 VICTIM = "victim"
+# Roles that read aggregate figures and never a case: they pass `require` only where a route
+# names them, so no endpoint written for an agency's caseworkers lets them in by default.
+FIGURES_ONLY_ROLES = frozenset({"manager", "commissioner"})
 ENROLMENT = "enrolment"
 # The agencies organisations belong to (SPEC 4a): a victim is a person, not an agency.
 AGENCIES = frozenset(AGENCY_ROLES) - {VICTIM}
@@ -448,4 +451,6 @@ def require(
         raise forbidden(f"agency '{subject.agency}' may not use this endpoint")
     if roles is not None and subject.role not in roles:
         raise forbidden(f"role '{subject.role}' may not use this endpoint")
+    if roles is None and subject.role in FIGURES_ONLY_ROLES:
+        raise forbidden(f"role '{subject.role}' reads figures, not cases")
     return subject

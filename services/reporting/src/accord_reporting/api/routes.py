@@ -8,7 +8,7 @@ import io
 import logging
 from typing import Annotated, Any, Literal
 
-from accord_kernel.identity import Subject
+from accord_kernel.identity import Subject, require
 from accord_kernel.policy import PolicyUnavailable
 from accord_kernel.problems import Problem, forbidden
 from accord_kernel.responses import problems
@@ -32,6 +32,8 @@ Jurisdiction = Annotated[
     str | None, Query(pattern=r"^[a-z-]{1,40}$", description="Only this jurisdiction's figures")
 ]
 ScopeName = Literal["organisation", "region"]
+READER_AGENCIES = frozenset({"police", "victim_services", "rj_provider", "court", "commissioner"})
+READER_ROLES = {"manager", "commissioner"}
 TableName = Literal[
     "referrals_by_initiator",
     "referrals_by_outcome",
@@ -71,7 +73,10 @@ def decided_scope(
     jurisdiction: str | None,
     what: str,
 ) -> Scope:
-    """The policy's answer, recorded for audit before any figure is computed."""
+    """The policy's answer, recorded for audit before any figure is computed. Roles that
+    never read figures are turned away first, like every service's route does, so that only
+    the policy's own refusals (another organisation, the region) fill the audit log."""
+    require(subject, READER_AGENCIES, READER_ROLES)
     try:
         answer, decision_id = runtime.pdp.query(
             "accord.reporting", "decision", {"subject": subject.as_policy_input(), "scope": scope}
@@ -121,6 +126,11 @@ def decided_scope(
     )
 
 
+def default_scope(subject: Subject) -> ScopeName:
+    """Unless asked otherwise: a commissioner's region, anyone else's organisation."""
+    return "region" if subject.agency == "commissioner" else "organisation"
+
+
 def table_out(table: Table) -> dict[str, Any]:
     rows: list[list[str | int | None]] = []
     keys = [*table.row_keys, ("total", *[""] * (len(table.row_headings) - 1))]
@@ -145,11 +155,12 @@ def table_out(table: Table) -> dict[str, Any]:
 def read_report(
     subject: CurrentSubject,
     runtime: Runtime,
-    scope: ScopeName = "organisation",
+    scope: ScopeName | None = None,
     first: Annotated[Month, Query(alias="from")] = None,
     last: Annotated[Month, Query(alias="to")] = None,
     jurisdiction: Jurisdiction = None,
 ) -> dict[str, Any]:
+    scope = scope or default_scope(subject)
     decided = decided_scope(runtime, subject, scope, first, last, jurisdiction, "all")
     from accord_reporting.domain import THRESHOLD
 
@@ -171,12 +182,14 @@ def read_table_csv(
     table: TableName,
     subject: CurrentSubject,
     runtime: Runtime,
-    scope: ScopeName = "organisation",
+    scope: ScopeName | None = None,
     first: Annotated[Month, Query(alias="from")] = None,
     last: Annotated[Month, Query(alias="to")] = None,
     jurisdiction: Jurisdiction = None,
 ) -> Response:
-    decided = decided_scope(runtime, subject, scope, first, last, jurisdiction, table)
+    decided = decided_scope(
+        runtime, subject, scope or default_scope(subject), first, last, jurisdiction, table
+    )
     found = next(t for t in runtime.app.figures(decided) if t.name == table)
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(found.as_rows())
