@@ -53,6 +53,7 @@ TABLES = (
     "withdrawals",
     "agreements",
     "break_glass",
+    "new_incidents",
 )
 CHART_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 640, 28, 220
 

@@ -13,6 +13,7 @@ from accord_kernel.contracts import (
     CaseStopped,
     ConsentChanged,
     EmergencyAccessGranted,
+    IncidentReported,
     ItemReported,
     ReferralAccepted,
     ReferralDeclined,
@@ -54,6 +55,9 @@ def inbox_handlers(app: ReportingService) -> dict[str, Handler]:
 
     def withdrawn(_: IntegrationEvent, c: ReferralWithdrawn) -> list[Any]:
         return app.change(c.case_id, lambda t: t.note_withdrawal(c.reason))
+
+    def incident(_: IntegrationEvent, c: IncidentReported) -> list[Any]:
+        return app.change(c.case_id, lambda t: t.note_incident(c.at.date()))
 
     def stopped(_: IntegrationEvent, c: CaseStopped) -> list[Any]:
         return app.change(c.case_id, lambda t: t.note_stop(c.reason))
@@ -99,6 +103,7 @@ def inbox_handlers(app: ReportingService) -> dict[str, Handler]:
         VictimServicesTransferred.type: transferred,
         ReferralWithdrawn.type: withdrawn,
         CaseStopped.type: stopped,
+        IncidentReported.type: incident,
         AgreementMade.type: agreement,
         ItemReported.type: agreement,
         ConsentChanged.type: consent,

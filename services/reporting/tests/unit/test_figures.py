@@ -146,3 +146,18 @@ def test_the_period_filter_keeps_only_its_months() -> None:
     inside = Scope(None, months=("2026-01", "2026-03"))
     first = figures(tallies, inside, TODAY)[0]
     assert first.row_keys == (("2026-03", REGION, "england-wales"),)
+
+
+def test_new_incidents_count_within_6_and_12_months_of_the_referral() -> None:
+    early, late, none_yet = case(1), case(2), case(3)
+    early.note_incident(date(2026, 9, 10))  # six months to the day
+    late.note_incident(date(2027, 3, 10))  # twelve months to the day
+    got = cells([early, late, none_yet], Scope(None), "new_incidents")
+    key = ("2026-03", REGION, "england-wales")
+    assert got == {
+        (*key, "within_6_months"): 1,
+        (*key, "within_12_months"): 1,
+        (*key, "not_yet_known"): 1,
+    }
+    a_year_on = count_all([none_yet], Scope(None), date(2027, 3, 11))["new_incidents"]
+    assert dict(a_year_on.cells) == {(key, "none_within_12_months"): 1}

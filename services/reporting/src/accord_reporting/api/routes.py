@@ -44,6 +44,7 @@ TableName = Literal[
     "withdrawals",
     "agreements",
     "break_glass",
+    "new_incidents",
 ]
 assert set(TableName.__args__) == set(TITLES)  # type: ignore[attr-defined]
 

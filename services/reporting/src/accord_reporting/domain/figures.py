@@ -26,6 +26,7 @@ DEADLINE_RESULTS = ("met", "missed", "pending")
 MODES = ("direct", "indirect")
 AGREEMENT_RESULTS = ("completed", "breached", "in_progress")
 REVIEW_BANDS = ("within_1_day", "within_7_days", "later", "pending")
+NEW_INCIDENTS = ("within_6_months", "within_12_months", "none_within_12_months", "not_yet_known")
 
 Key = tuple[str, ...]
 
@@ -102,6 +103,7 @@ TITLES = {
     "withdrawals": "Referrals withdrawn, by reason",
     "agreements": "Outcome agreements completed and breached",
     "break_glass": "Break-glass grants by the time to their privacy review",
+    "new_incidents": "New incidents between the same parties after the referral",
 }
 
 
@@ -126,6 +128,30 @@ def agreement_result(items: dict[str, str]) -> str:
     return "in_progress"
 
 
+def months_later(day: date, months: int) -> date:
+    """The same day `months` later (the month's last day where it has fewer days)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def new_incident_band(submitted: date, first_incident: date | None, today: date) -> str:
+    """Whether the police recorded a new incident within 6 months of the referral, within
+    12, not within 12 (12 months have passed), or whether it cannot be known yet."""
+    if first_incident is not None and first_incident <= months_later(submitted, 6):
+        return "within_6_months"
+    if first_incident is not None and first_incident <= months_later(submitted, 12):
+        return "within_12_months"
+    if today > months_later(submitted, 12):
+        return "none_within_12_months"
+    return "not_yet_known"
+
+
 def review_band(granted_at: str, reviewed_at: str | None) -> str:
     if reviewed_at is None:
         return "pending"
@@ -148,6 +174,7 @@ def count_all(tallies: Iterable[CaseTally], scope: Scope, today: date) -> dict[s
         "withdrawals": _Counts(WITHDRAWAL_REASONS),
         "agreements": _Counts(AGREEMENT_RESULTS),
         "break_glass": _Counts(REVIEW_BANDS, ("agency",)),
+        "new_incidents": _Counts(NEW_INCIDENTS),
     }
     for t in tallies:
         if not scope.counts(t):
@@ -172,6 +199,9 @@ def count_all(tallies: Iterable[CaseTally], scope: Scope, today: date) -> dict[s
                 counts["withdrawals"].add(base, t.withdrawn)
             if t.agreement is not None:
                 counts["agreements"].add(base, agreement_result(t.agreement))
+            counts["new_incidents"].add(
+                base, new_incident_band(t.submitted, t.first_new_incident, today)
+            )
         for grant in t.grants.values():
             if grant.get("granted_at") is None:
                 continue

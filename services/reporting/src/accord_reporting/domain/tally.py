@@ -90,6 +90,7 @@ class CaseTally(Aggregate):
         self.agreement: dict[str, str] | None = None
         self.victim_share_consents: dict[str, str] = {}
         self.grants: dict[str, dict[str, Any]] = {}
+        self.first_new_incident: date | None = None
 
     # --- what the events tell ----------------------------------------------------------------
     def note_referral(
@@ -221,6 +222,16 @@ class CaseTally(Aggregate):
     def _reviewed(self, grant_id: str, at: str) -> None:
         grant = self.grants.get(grant_id, {})
         self.grants = {**self.grants, grant_id: {**grant, "reviewed_at": at}}
+
+    def note_incident(self, on: date) -> None:
+        """A new incident between the same parties, reported to the police on the case
+        (SPEC section 10: reported within 6 and 12 months of the referral)."""
+        if self.first_new_incident is None or on < self.first_new_incident:
+            self._incident(on=on)
+
+    @event("IncidentNoted")
+    def _incident(self, on: date) -> None:
+        self.first_new_incident = on
 
     # --- what the figures ask ------------------------------------------------------------------
     @property
