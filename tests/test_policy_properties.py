@@ -17,7 +17,7 @@ from accord_kernel.bus import ApplicationInbox
 from accord_kernel.contracts import CONTRACTS, RiskAssessed
 from accord_kernel.dev_tokens import ensure_dev_keys, mint
 from accord_kernel.envelope import IntegrationEvent
-from accord_kernel.identity import AGENCY_ROLES
+from accord_kernel.identity import AGENCY_ROLES, FIGURES_ONLY_ROLES
 from accord_kernel.settings import ServiceSettings
 from accord_kernel.testing import AWAY, accepted, submitted, tell
 from fastapi.testclient import TestClient
@@ -54,7 +54,11 @@ READS = [
 ]
 EXAMPLES = int(os.environ.get("ACCORD_PROPERTY_EXAMPLES", "60"))
 SUBJECTS = [(a, r) for a, roles in AGENCY_ROLES.items() for r in sorted(roles)]
-NOT_STAFF = {("victim", "victim"), ("victim_services", "enrolment")}
+# Besides the victim and the enrolment account: managers and commissioners read figures, never
+# a case (SPEC section 10).
+NOT_STAFF = {("victim", "victim"), ("victim_services", "enrolment")} | {
+    (a, r) for a, r in SUBJECTS if r in FIGURES_ONLY_ROLES
+}
 READ_COUNT = {"reads": 0, "fields_checked": 0, "situations": 0}
 
 
@@ -220,8 +224,9 @@ def test_no_response_ever_exceeds_section_4(
             assert r.status_code in (403, 422), r.text
     for agency, role in SUBJECTS:
         if (agency, role) in NOT_STAFF:
-            # The victim and the enrolment service account have their own endpoints; every
-            # staff read refuses them outright, whatever the case or its consents.
+            # The victim and the enrolment service account have their own endpoints, managers
+            # and commissioners their figures; every staff read refuses them outright,
+            # whatever the case or its consents.
             token = {"Authorization": "Bearer " + mint(keys, agency=agency, role=role, org="x")}
             for _, path in READS:
                 r = client.get(path.format(c=case), headers=token)

@@ -20,6 +20,7 @@ SERVICE_MODULES: dict[str, str] = {
     "conference": "accord_conference.main",
     "court": "accord_court.main",
     "audit": "accord_audit.main",
+    "reporting": "accord_reporting.main",
 }
 SERVICES: tuple[str, ...] = tuple(SERVICE_MODULES)
 AGENCY_ROLE_PAIRS: tuple[tuple[str, str], ...] = tuple(

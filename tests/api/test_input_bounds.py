@@ -189,6 +189,7 @@ SIZE_TARGETS: dict[str, tuple[str, str, tuple[str, str]]] = {
     "conference": ("POST", "/facilitators", ("rj_provider", "coordinator")),
     "court": ("POST", "/court-cases/T20260001/decisions", ("court", "clerk")),
     "audit": ("GET", "/checkpoint", ("audit", "privacy_officer")),
+    "reporting": ("GET", "/reports", ("police", "manager")),
 }
 
 

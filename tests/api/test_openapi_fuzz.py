@@ -33,6 +33,7 @@ FUZZ_RUNS: tuple[tuple[str, tuple[str, str], tuple[str, str]], ...] = (
     ("conference", ("rj_provider", "coordinator"), ("victim_services", "advocate")),
     ("court", ("court", "clerk"), ("police", "officer")),
     ("audit", ("audit", "privacy_officer"), ("police", "officer")),
+    ("reporting", ("police", "manager"), ("commissioner", "commissioner")),
 )
 TARGETS = [(service, caller) for service, own, other in FUZZ_RUNS for caller in (own, other)]
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import jwt
 import pytest
-from accord_kernel.identity import AGENCY_ROLES
+from accord_kernel.identity import AGENCY_ROLES, FIGURES_ONLY_ROLES
 from accord_referral.examples import dash, referral
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -45,8 +45,15 @@ Callers = Mapping[str, frozenset[str]]
 
 # The staff: every agency's roles but the victim's and the enrolment service account, which
 # reach only the routes made for them (issue 17) and are refused by every other.
-STAFF_ROLES: Callers = {
+ALL_STAFF: Callers = {
     agency: roles - {"enrolment"} for agency, roles in AGENCY_ROLES.items() if agency != "victim"
+}
+# The staff who work cases: managers and commissioners read figures only (issue 23), so an
+# agency's routes are not theirs unless a route names them.
+STAFF_ROLES: Callers = {
+    agency: roles - FIGURES_ONLY_ROLES
+    for agency, roles in ALL_STAFF.items()
+    if roles - FIGURES_ONLY_ROLES
 }
 
 
@@ -69,12 +76,16 @@ class RouteRule:
 
 POLICY_FILTERED = None
 # Checkpoints and proofs reveal hashes only, so anyone with a token may check the log.
-ANY_AGENCY = agencies(*STAFF_ROLES)
+ANY_AGENCY = ALL_STAFF
 INVITERS = roles("victim_services", "advocate", "supervisor")
 ENROLMENT = roles("victim_services", "enrolment")
 VICTIM = roles("victim", "victim")
 RJ_COORDINATION = roles("rj_provider", "coordinator", "supervisor")
 RJ_PRACTICE = agencies("rj_provider")
+REPORT_READERS: Callers = {
+    **{a: frozenset({"manager"}) for a in ("police", "victim_services", "rj_provider", "court")},
+    "commissioner": frozenset({"commissioner"}),
+}
 PROVISION = {
     "type": "permit",
     "agency": "rj_provider",
@@ -256,6 +267,12 @@ RULES: dict[str, dict[tuple[str, str], RouteRule]] = {
         ("GET", "/cases/{case_id}/access"): RouteRule(roles("audit", "privacy_officer")),
         ("GET", "/cases/{case_id}/events"): RouteRule(roles("audit", "privacy_officer")),
         ("GET", "/victims/{case_id}/access-log"): RouteRule(agencies("victim_services")),
+    },
+    # Reports are decided by OPA (policies/accord/reporting): managers of the agencies with
+    # cases, and commissioners (whose default scope is their region).
+    "reporting": {
+        ("GET", "/reports"): RouteRule(REPORT_READERS),
+        ("GET", "/reports/{table}.csv"): RouteRule(REPORT_READERS),
     },
 }
 
@@ -527,6 +544,7 @@ def _known_victim(client: TestClient, keys: DevKeys) -> dict[str, str]:
 KNOWN_RESOURCES: dict[str, Callable[[TestClient, DevKeys], dict[str, str]]] = {
     "referral": _known_referral,
     "victim-support": _known_victim,
+    "reporting": lambda _client, _keys: {"table": "deadlines"},
 }
 
 

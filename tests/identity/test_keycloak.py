@@ -86,7 +86,7 @@ def test_an_officer_token_carries_agency_role_org_and_the_accord_audience(
 
 def test_every_dev_user_signs_in_with_the_claims_its_name_says(keycloak: KeycloakServer) -> None:
     users = dev_users()
-    assert len(users) == 19
+    assert len(users) == 24
     orgs_per_agency: dict[str, set[str]] = {}
     for user in users:
         _, claims = claims_of(keycloak.access_token(user["username"]))
@@ -95,13 +95,14 @@ def test_every_dev_user_signs_in_with_the_claims_its_name_says(keycloak: Keycloa
         assert claims["role"] in AGENCY_ROLES[claims["agency"]], user
         orgs_per_agency.setdefault(claims["agency"], set()).add(org)
     # Every staff role of every agency, and two organisations of each agency but the one
-    # auditor. Victims live in their own realm and the enrolment role is a service account,
+    # auditor and the one commissioner (managers have a dev user in North only). Victims live
+    # in their own realm and the enrolment role is a service account,
     # so neither has a dev user here.
     staff = {a: r - {"enrolment"} for a, r in AGENCY_ROLES.items() if a != "victim"}
     assert {u["agency"] for u in users} == set(staff)
     for agency, roles in staff.items():
         assert {u["role"] for u in users if u["agency"] == agency} == roles
-        assert len(orgs_per_agency[agency]) == (1 if agency == "audit" else 2)
+        assert len(orgs_per_agency[agency]) == (1 if agency in ("audit", "commissioner") else 2)
 
 
 def test_a_wrong_password_gets_no_token(keycloak: KeycloakServer) -> None:

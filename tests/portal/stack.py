@@ -1,4 +1,4 @@
-"""The five services and the portal on real HTTP, for browser tests.
+"""The services and the portal on real HTTP, for browser tests.
 
 Services come from `accord_platform.harness.InProcessPlatform` (real Kafka, OPA, PostgreSQL;
 relays and consumers on the test loop), each API served by a uvicorn server on a free port in
@@ -102,6 +102,7 @@ async def portal_stack(
             conference_url=stack.service_urls["conference"],
             court_url=stack.service_urls["court"],
             audit_url=stack.service_urls["audit"],
+            reporting_url=stack.service_urls["reporting"],
         )
         stack.servers.append(await serve(create_app(settings), port, lifespan="on"))
         yield stack

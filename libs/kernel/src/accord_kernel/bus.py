@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     KafkaConnectionError,
@@ -899,3 +899,39 @@ class InboxConsumer:
         self.dead_lettered += 1
         if self.metrics is not None:
             self.metrics.events_consumed.labels(result="dead_lettered").inc()
+
+
+async def group_caught_up(bootstrap: str, group: str, topics: Iterable[str]) -> bool:
+    """Whether a consumer group has committed every record now on `topics` (a read model
+    rebuilt from the earliest offsets is complete once this holds). False while the broker
+    cannot tell yet, e.g. before it has elected the group's coordinator."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        await probe.start()
+        wanted = list(topics)
+        partitions = [
+            TopicPartition(_field(t, "topic", "name"), _field(p, "partition", "partition_index"))
+            for t in await admin.describe_topics(wanted)
+            for p in t.get("partitions", ())
+        ]
+        if not partitions:
+            return False  # no metadata yet: nothing can be said to be caught up
+        committed = await admin.list_consumer_group_offsets(group)
+        ends = await probe.end_offsets(partitions)
+        return all(
+            end == 0 or (tp in committed and committed[tp].offset >= end)
+            for tp, end in ends.items()
+        )
+    except KafkaError:
+        return False
+    finally:
+        await _close(probe, "catch-up probe")
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+def _field(record: dict[str, Any], *names: str) -> Any:
+    """A metadata response field, under the name of whichever protocol version answered."""
+    return next(record[n] for n in names if n in record)

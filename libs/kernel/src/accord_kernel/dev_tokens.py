@@ -23,6 +23,7 @@ DEFAULT_ORGS: dict[str, str] = {
     "rj_provider": "north-rj",
     "court": "north-court",
     "audit": "privacy-office",
+    "commissioner": "north-commissioner",
 }
 
 

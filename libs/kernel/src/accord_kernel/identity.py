@@ -35,18 +35,24 @@ if TYPE_CHECKING:
 log = logging.getLogger("accord.identity")
 
 AGENCY_ROLES: dict[str, frozenset[str]] = {
-    "police": frozenset({"officer", "supervisor"}),
+    # `manager` (every agency with cases) reads its own organisation's figures, never cases;
+    # a `commissioner` reads the region's figures (policies/accord/reporting).
+    "police": frozenset({"officer", "supervisor", "manager"}),
     # `enrolment` is the service account that redeems a victim's invitation code and links the
     # account the victim then makes; it reaches those two endpoints and nothing else.
-    "victim_services": frozenset({"advocate", "supervisor", "enrolment"}),
-    "rj_provider": frozenset({"coordinator", "facilitator", "supervisor"}),
-    "court": frozenset({"clerk", "judge"}),
+    "victim_services": frozenset({"advocate", "supervisor", "enrolment", "manager"}),
+    "rj_provider": frozenset({"coordinator", "facilitator", "supervisor", "manager"}),
+    "court": frozenset({"clerk", "judge", "manager"}),
+    "commissioner": frozenset({"commissioner"}),
     "audit": frozenset({"privacy_officer"}),
     # The harmed person, signed in to the victim view (realm accord-victims): not an agency
     # with organisations, and reaches only the endpoints made for them (see `runtime`).
     "victim": frozenset({"victim"}),
 }
 VICTIM = "victim"
+# Roles that read aggregate figures and never a case: they pass `require` only where a route
+# names them, so no endpoint written for an agency's caseworkers lets them in by default.
+FIGURES_ONLY_ROLES = frozenset({"manager", "commissioner"})
 ENROLMENT = "enrolment"
 # The agencies organisations belong to (SPEC 4a): a victim is a person, not an agency.
 AGENCIES = frozenset(AGENCY_ROLES) - {VICTIM}
@@ -464,4 +470,6 @@ def require(
         raise forbidden(f"agency '{subject.agency}' may not use this endpoint")
     if roles is not None and subject.role not in roles:
         raise forbidden(f"role '{subject.role}' may not use this endpoint")
+    if roles is None and subject.role in FIGURES_ONLY_ROLES:
+        raise forbidden(f"role '{subject.role}' reads figures, not cases")
     return subject

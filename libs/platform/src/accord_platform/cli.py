@@ -366,6 +366,39 @@ def run(
 
 
 @app.command()
+def report(
+    scope: str = typer.Option("organisation", help="organisation (managers) or region"),
+    first: str | None = typer.Option(None, "--from", help="first month, YYYY-MM"),
+    last: str | None = typer.Option(None, "--to", help="last month, YYYY-MM"),
+    jurisdiction: str | None = typer.Option(None, help="only this jurisdiction"),
+    csv_dir: Path | None = typer.Option(None, "--csv", help="also write one CSV per table here"),
+    url: str = typer.Option("http://127.0.0.1:8106", help="the reporting service"),
+    bearer: str | None = typer.Option(
+        None, "--token", envvar="ACCORD_TOKEN", help="a bearer token (default: a dev token)"
+    ),
+    agency: str = typer.Option("police", help="dev token's agency"),
+    role: str = typer.Option("manager", help="dev token's role"),
+    org: str | None = typer.Option(None, help="dev token's organisation"),
+    data_dir: Path | None = typer.Option(None),
+) -> None:
+    """Print the reporting tables (suppressed counts shown as *) and optionally write CSV."""
+    from accord_platform.report import fetch_report, render, write_csv
+
+    token_value = bearer or mint(
+        _data_dir(data_dir) / "dev-keys", agency=agency, role=role, user="cli-report", org=org
+    )
+    try:
+        figures = fetch_report(url, token_value, scope, first, last, jurisdiction)
+    except (RuntimeError, httpx.HTTPError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    render(figures, Console())
+    if csv_dir is not None:
+        for path in write_csv(figures, csv_dir):
+            console.print(f"wrote {path}")
+
+
+@app.command()
 def demo(
     base: str = typer.Option("http://127.0.0.1", help="where the platform runs"),
     data_dir: Path | None = typer.Option(None),

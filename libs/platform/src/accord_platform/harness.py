@@ -31,6 +31,7 @@ SERVICE_MODULES = {
     "conference": "accord_conference.main",
     "court": "accord_court.main",
     "audit": "accord_audit.main",
+    "reporting": "accord_reporting.main",
 }
 
 

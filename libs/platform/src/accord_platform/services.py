@@ -37,11 +37,12 @@ SERVICES = (
     ServiceSpec("conference", "RJ providers", 8103, "accord-conference"),
     ServiceSpec("court", "courts", 8104, "accord-court"),
     ServiceSpec("audit", "privacy officers", 8105, "accord-audit"),
+    ServiceSpec("reporting", "managers and commissioners", 8106, "accord-reporting"),
 )
 
 
 def services_from(first_port: int) -> tuple[ServiceSpec, ...]:
-    """The five services on `first_port` and the four ports after it (8101 for `make run`)."""
+    """The services on `first_port` and the ports after it (8101 for `make run`)."""
     return tuple(replace(s, port=first_port + i) for i, s in enumerate(SERVICES))
 
 

@@ -43,6 +43,7 @@ AREA_MODULES: tuple[str, ...] = (
     "accord_portal.court",
     "accord_portal.privacy",
     "accord_portal.emergency",
+    "accord_portal.reports",
     "accord_portal.victim",
 )
 

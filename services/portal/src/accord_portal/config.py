@@ -57,6 +57,8 @@ class PortalSettings(BaseSettings):
     """Base URL of the court service."""
     audit_url: str = "http://127.0.0.1:8105"
     """Base URL of the audit service."""
+    reporting_url: str = "http://127.0.0.1:8106"
+    """Base URL of the reporting service (managers' and commissioners' figures)."""
     api_timeout_seconds: float = Field(default=10.0, gt=0)
     """How long the portal waits for a service before showing a "try again" page."""
     training: bool = False
@@ -133,4 +135,5 @@ class PortalSettings(BaseSettings):
             "conference": self.conference_url,
             "court": self.court_url,
             "audit": self.audit_url,
+            "reporting": self.reporting_url,
         }

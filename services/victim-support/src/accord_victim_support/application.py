@@ -772,6 +772,26 @@ class VictimSupportService(AccordApplication):
                     None,
                 )
             ]
+        if isinstance(domain_event, EmergencyAccess.ReviewCompleted):
+            # Reporting measures review times; the review's content (reviewer, outcome, notes)
+            # stays here. `status` names the grant the review closes.
+            reviewed: Any = self.repository.get(
+                domain_event.originator_id, version=domain_event.originator_version
+            )
+            return [
+                (
+                    CaseChanged(
+                        case_id=reviewed.case_id,
+                        service="victim-support",
+                        record="emergency_access",
+                        change="ReviewCompleted",
+                        version=domain_event.originator_version,
+                        status=str(domain_event.originator_id),
+                        at=e.timestamp,
+                    ),
+                    None,
+                )
+            ]
         name = type(domain_event).__qualname__
         if name.startswith(("Invitation.", "VictimAccount.")):
             # The victim view's lifecycle reaches the audit log by name and version: never

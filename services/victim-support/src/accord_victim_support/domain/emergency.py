@@ -57,6 +57,7 @@ def _break_glass_classes(value: Iterable[str]) -> list[str]:
 class EmergencyAccess(Aggregate):
     if TYPE_CHECKING:  # made at class creation by @event("Granted") on __init__ below
         Granted: ClassVar[type[Aggregate.Created]]
+        ReviewCompleted: ClassVar[type[Aggregate.Event]]
 
     @classmethod
     def request(
