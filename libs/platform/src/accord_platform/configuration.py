@@ -55,6 +55,7 @@ TOOLING: dict[str, str] = {
     "ACCORD_KAFKA_HOME": "Exported by deploy/provision.sh: the Kafka distribution (jars).",
     "ACCORD_PG_BIN": "Exported by deploy/provision.sh: PostgreSQL's binaries (initdb, "
     "postgres, pg_dump).",
+    "ACCORD_HELM": "Exported by deploy/provision.sh: the pinned Helm binary (chart tests).",
     "ACCORD_KEYCLOAK_HOME": "Exported by deploy/provision.sh: the Keycloak distribution.",
     "ACCORD_CHROMIUM": "Exported by deploy/provision.sh: the Chromium binary the browser "
     "tests drive.",
