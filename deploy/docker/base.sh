@@ -22,8 +22,8 @@ if [ ! -s "$tarball" ]; then
     apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null
   }
   # The mirror of the host's own apt sources (the only one these machines reach).
-  mirror="$(grep -hoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
-    | grep -v security | head -1 | awk '{print $2}')"
+  mirror="$({ grep -shoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list || true; } \
+    | grep -v security | head -1 | awk '{print $2}' || true)"
   mirror="${mirror:-http://deb.debian.org/debian}"
   root="$(mktemp -d "$CACHE/docker-base/rootfs.XXXXXX")"
   trap 'rm -rf "$root"' EXIT

@@ -12,7 +12,9 @@ root="$(cd "$here/../.." && pwd)"
 # shellcheck source=../versions.env
 source "$root/deploy/versions.env"
 eval "$(bash "$root/deploy/provision.sh")"
+started=$SECONDS
 bash "$here/base.sh"
+echo "[docker-build] base image ready in $((SECONDS - started)) s" >&2
 stage="$ACCORD_CACHE/docker-context"
 log() { printf '[docker-build] %s\n' "$*" >&2; }
 

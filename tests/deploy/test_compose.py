@@ -32,7 +32,9 @@ from accord_platform.infra import port_is_free
 from accord_platform.services import services_from
 from rich.console import Console
 
-pytestmark = pytest.mark.docker
+# A cold first build (base image, five images) takes several minutes on a busy machine: more
+# than the suite's default limit per test, which is meant for tests, not for builds.
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(2400)]
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -69,12 +71,17 @@ class Docker:
     compose: tuple[str, ...]
 
     def run(self, *args: str, check: bool = True, timeout: float = 900) -> str:
+        return self.finished(*args, check=check, timeout=timeout).stdout
+
+    def finished(
+        self, *args: str, check: bool = True, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             list(args), env=self.env, capture_output=True, text=True, timeout=timeout, check=False
         )
         if check and done.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
-        return done.stdout
+        return done
 
     def docker(self, *args: str, check: bool = True) -> str:
         return self.run("docker", *args, check=check)
@@ -110,7 +117,11 @@ def docker() -> Docker:
 @pytest.fixture(scope="module")
 def images(docker: Docker) -> dict[str, int]:
     started = time.monotonic()
-    docker.run("bash", str(REPO / "deploy" / "docker" / "build.sh"), timeout=1800)
+    built = docker.finished("bash", str(REPO / "deploy" / "docker" / "build.sh"), timeout=1800)
+    # Each step's time, as build.sh and base.sh report it.
+    print(
+        "\n" + "\n".join(line for line in built.stderr.splitlines() if line.startswith("[docker"))
+    )
     sizes = {
         name: int(docker.docker("image", "inspect", "-f", "{{.Size}}", tag).strip())
         for name, tag in image_tags().items()
