@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, into a cache outside the checkout, the pinned infrastructure Accord runs on:
 # uv (Python toolchain), Apache Kafka (Maven Central jars), OPA (go install), PostgreSQL
-# (Debian packages), Keycloak (Maven Central zip), Chromium (Debian package, for the browser
+# (Debian packages), Helm (go install), Keycloak (Maven Central zip), Chromium (Debian package, for the browser
 # tests) and the portal's npm packages (GOV.UK Frontend, axe-core). Idempotent: a second call
 # only checks marker files and returns.
 set -euo pipefail
@@ -39,6 +39,13 @@ if [ ! -x "$opa_bin" ]; then
   log "building OPA $OPA_VERSION with go install (takes a few minutes once)"
   mkdir -p "$CACHE/opa-$OPA_VERSION"
   GOBIN="$CACHE/opa-$OPA_VERSION" CGO_ENABLED=0 go install "github.com/open-policy-agent/opa@$OPA_VERSION"
+fi
+
+helm_bin="$CACHE/helm-$HELM_VERSION/helm"
+if [ ! -x "$helm_bin" ]; then
+  log "building Helm $HELM_VERSION with go install (takes a few minutes once)"
+  mkdir -p "$CACHE/helm-$HELM_VERSION"
+  GOBIN="$CACHE/helm-$HELM_VERSION" CGO_ENABLED=0 go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi
 
 pg_bin="/usr/lib/postgresql/$POSTGRES_MAJOR/bin"
@@ -110,6 +117,7 @@ export ACCORD_CACHE="$CACHE"
 export ACCORD_UV="$uv_bin"
 export ACCORD_KAFKA_HOME="$kafka_home"
 export ACCORD_OPA="$opa_bin"
+export ACCORD_HELM="$helm_bin"
 export ACCORD_PG_BIN="$pg_bin"
 export ACCORD_KEYCLOAK_HOME="$keycloak_home"
 export ACCORD_CHROMIUM="$chromium_bin"

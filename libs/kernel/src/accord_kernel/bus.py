@@ -77,8 +77,10 @@ def prefixed(prefix: str, topics: Iterable[str]) -> list[str]:
     return [prefix + topic for topic in topics]
 
 
-async def ensure_topics(bootstrap: str, topics: Iterable[str] = ALL_TOPICS) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def ensure_topics(
+    bootstrap: str, topics: Iterable[str] = ALL_TOPICS, **client_options: Any
+) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options)
     await asyncio.wait_for(admin.start(), DELIVERY_TIMEOUT_SECONDS)
     try:
         existing = set(await admin.list_topics())
@@ -261,8 +263,11 @@ class OutboxRelay:
         metrics: ServiceMetrics | None = None,
         mode: ContentMode = "structured",
         topic_prefix: str = "",
+        client_options: dict[str, Any] | None = None,
     ) -> None:
         self.app = app
+        # TLS and SASL for a secured cluster (ServiceSettings.kafka_client_options).
+        self.client_options: dict[str, Any] = dict(client_options or {})
         # Put before every topic name, so that deployments sharing a Kafka cluster (a
         # training one beside a live one) never read each other's events.
         self.topic_prefix = topic_prefix
@@ -444,11 +449,17 @@ class OutboxRelay:
         link = KafkaLink(f"relay {self.app.service_name}")
         while not stop.is_set():
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all", linger_ms=2
+                bootstrap_servers=self.bootstrap,
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=2,
+                **self.client_options,
             )
             try:
                 await producer.start()
-                await ensure_topics(self.bootstrap, prefixed(self.topic_prefix, ALL_TOPICS))
+                await ensure_topics(
+                    self.bootstrap, prefixed(self.topic_prefix, ALL_TOPICS), **self.client_options
+                )
                 link.reached()
                 await self._loop(producer, stop)
             except (KafkaError, OSError, TimeoutError) as exc:
@@ -630,8 +641,11 @@ class InboxConsumer:
         metrics: ServiceMetrics | None = None,
         service: str = "accord",
         topic_prefix: str = "",
+        client_options: dict[str, Any] | None = None,
     ) -> None:
         self.inbox = inbox
+        # TLS and SASL for a secured cluster (ServiceSettings.kafka_client_options).
+        self.client_options: dict[str, Any] = dict(client_options or {})
         # See OutboxRelay.topic_prefix: subscribed and dead-lettered with it, read without it.
         self.topic_prefix = topic_prefix
         self.metrics = metrics
@@ -660,12 +674,18 @@ class InboxConsumer:
                 metadata_max_age_ms=5000,
                 session_timeout_ms=10000,
                 heartbeat_interval_ms=1000,
+                **self.client_options,
             )
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all"
+                bootstrap_servers=self.bootstrap,
+                enable_idempotence=True,
+                acks="all",
+                **self.client_options,
             )
             try:
-                await ensure_topics(self.bootstrap, prefixed(self.topic_prefix, ALL_TOPICS))
+                await ensure_topics(
+                    self.bootstrap, prefixed(self.topic_prefix, ALL_TOPICS), **self.client_options
+                )
                 await consumer.start()
                 await producer.start()
                 if not link.connected and not link.down:

@@ -91,6 +91,7 @@ class ServiceRuntime(Generic[A]):
             metrics=self.metrics,
             mode=self.settings.cloudevents_mode,
             topic_prefix=self.settings.topic_prefix,
+            client_options=self.settings.kafka_client_options(),
         )
 
     def consumer(self) -> InboxConsumer | None:
@@ -105,6 +106,7 @@ class ServiceRuntime(Generic[A]):
             transient=self.transient_errors,
             metrics=self.metrics,
             service=self.settings.service,
+            client_options=self.settings.kafka_client_options(),
             topic_prefix=self.settings.topic_prefix,
         )
 

@@ -43,6 +43,24 @@ class ServiceSettings(BaseSettings):
     """The CloudEvents Kafka binding's content mode of published events: structured (the
     value is the whole event as JSON) or binary (attributes in ce_ headers, the value is the
     data). Consumers accept both whatever this says."""
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT", pattern="^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$"
+    )
+    """How the Kafka clients connect: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL, as
+    the options of kafka_client_options() (the Helm chart sets it from kafka.tls and
+    kafka.sasl)."""
+    kafka_ca_file: Path | None = None
+    """PEM file of the CA that signed the brokers' certificates (Strimzi's
+    <cluster>-cluster-ca-cert), for SSL and SASL_SSL. Unset: the system's CAs."""
+    kafka_sasl_mechanism: str = Field(
+        default="SCRAM-SHA-512", pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$"
+    )
+    """SASL mechanism for SASL_PLAINTEXT and SASL_SSL (Strimzi's scram-sha-512 users)."""
+    kafka_sasl_username: str | None = None
+    """SASL user name (a Strimzi KafkaUser's name)."""
+    kafka_sasl_password: str | None = None
+    """SASL password; from a secret (the KafkaUser's Secret, key `password`), never a value
+    in a file under version control."""
     opa_url: str = "http://127.0.0.1:8181"
     """Open Policy Agent's base URL; every read and change of case data asks it."""
     opa_timeout_seconds: float = 1.5
@@ -77,6 +95,27 @@ class ServiceSettings(BaseSettings):
     problem_base_url: str | None = None
     """Base of the `type` URI of problem documents (RFC 9457), e.g. a documentation site
     that mirrors /problems/. Unset: each service's own /problems/ as the client reached it."""
+
+    def kafka_client_options(self) -> dict[str, object]:
+        """Keyword arguments for aiokafka's producers, consumers and admin client: the
+        security protocol, TLS context and SASL credentials of the settings above."""
+        options: dict[str, object] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_security_protocol in {"SSL", "SASL_SSL"}:
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context(
+                cafile=str(self.kafka_ca_file) if self.kafka_ca_file else None
+            )
+        if self.kafka_security_protocol.startswith("SASL_"):
+            if not (self.kafka_sasl_username and self.kafka_sasl_password):
+                raise ValueError(
+                    "ACCORD_KAFKA_SASL_USERNAME and ACCORD_KAFKA_SASL_PASSWORD are required "
+                    f"for {self.kafka_security_protocol}"
+                )
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = self.kafka_sasl_password
+        return options
 
     @property
     def jwks_file(self) -> Path:

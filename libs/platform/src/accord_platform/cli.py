@@ -402,11 +402,17 @@ def report(
 def demo(
     base: str = typer.Option("http://127.0.0.1", help="where the platform runs"),
     data_dir: Path | None = typer.Option(None),
+    service_port: int = typer.Option(
+        8101,
+        help="the first of the five services' ports (18101 for docker-compose.yml's default)",
+    ),
 ) -> None:
     """Walk one case through the whole journey as each agency and print the timeline."""
     from accord_platform.demo import walk
 
-    raise typer.Exit(walk(base, _data_dir(data_dir) / "dev-keys", console))
+    raise typer.Exit(
+        walk(base, _data_dir(data_dir) / "dev-keys", console, services_from(service_port))
+    )
 
 
 @app.command("config-docs")

@@ -56,9 +56,13 @@ TOOLING: dict[str, str] = {
     "ACCORD_KAFKA_HOME": "Exported by deploy/provision.sh: the Kafka distribution (jars).",
     "ACCORD_PG_BIN": "Exported by deploy/provision.sh: PostgreSQL's binaries (initdb, "
     "postgres, pg_dump).",
+    "ACCORD_HELM": "Exported by deploy/provision.sh: the pinned Helm binary (chart tests).",
     "ACCORD_KEYCLOAK_HOME": "Exported by deploy/provision.sh: the Keycloak distribution.",
     "ACCORD_CHROMIUM": "Exported by deploy/provision.sh: the Chromium binary the browser "
     "tests drive.",
+    "ACCORD_COMPOSE_PORT_PREFIX": "docker-compose.yml: the digit put before make run's ports "
+    "(default 1: services 18101-18105, portal 18100, Kafka 19092, OPA 18181, PostgreSQL "
+    "15432, Keycloak 18180), so that compose never meets make run or the tests (which use 2).",
     "ACCORD_DEMO_LOOP_STARTUP_SECONDS": "deploy/demo-loop.sh: how long `make run` may take "
     "to come up before a run counts as failed (default 600).",
     "ACCORD_TOKEN": "The independent Go log verifier (docs/verifying-the-log.md): the privacy "
