@@ -55,11 +55,28 @@ _ports_handed_out: set[int] = set()
 # Below Linux's ephemeral range (32768-60999): a port picked there could be taken by the local
 # end of some outgoing connection between our check and the server's bind.
 _FALLBACK_PORTS = range(20000, 32000)
-# The fixed ports of the local run (`make run`: the five services, OPA, Kafka and its
-# controller, the local PostgreSQL, the identity provider and the portal): never handed out, even
-# while free, so tests and benchmarks started beside a running platform cannot take a port it
-# is about to bind (or rebind after a restart).
-RESERVED_PORTS = frozenset({*range(8100, 8106), 8180, 8181, 9000, 9092, 9093, 55432})
+# The fixed ports of the local run (`make run`: portal 8100, the services 8101-8106, Keycloak
+# 8180 and 9000, OPA 8181, Kafka 9092-9093, the local PostgreSQL) and of `make training`
+# (8200-8206, 8280, 8281, 8290, 9192-9193): never handed out, even while free, so tests and
+# benchmarks started beside a running platform cannot take a port it is about to bind (or
+# rebind after a restart).
+RESERVED_PORTS = frozenset(
+    {
+        *range(8100, 8107),
+        8180,
+        8181,
+        9000,
+        9092,
+        9093,
+        *range(8200, 8207),
+        8280,
+        8281,
+        8290,
+        9192,
+        9193,
+        55432,
+    }
+)
 
 
 def port_is_free(port: int) -> bool:
