@@ -176,7 +176,20 @@ def read_report(
 @router.get(
     "/{table}.csv",
     summary="One table as CSV (suppressed counts are empty)",
-    responses={**problems(403), 200: {"content": {"text/csv": {}}}},
+    responses={
+        **problems(403),
+        200: {
+            "content": {
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "The table as CSV: the headings, one line per row "
+                        "key, then the totals line; a suppressed count is an empty cell.",
+                    }
+                }
+            }
+        },
+    },
     response_class=Response,
 )
 def read_table_csv(
