@@ -615,7 +615,9 @@ class PostgresCluster(ChildServer):
             "-c",
             "fsync=off",
             "-c",
-            "max_connections=200",
+            # One cluster serves a whole test session: replica tests alone run ten service
+            # processes, each with its pool, its relay's leadership connection and listener.
+            "max_connections=500",
         ]
 
     def answers(self) -> bool:
