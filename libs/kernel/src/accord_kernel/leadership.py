@@ -83,16 +83,16 @@ class AdvisoryLock:
         self.backend_pid: int | None = None
 
     async def acquire(self) -> bool:
+        # Every call on the lock's session is bounded: a session cut at the server, or a
+        # database that stopped answering, must cost the relay one poll, never its life.
         try:
             if self.connection is None or self.connection.closed:
-                self.connection = await psycopg.AsyncConnection.connect(
-                    autocommit=True, **self.connect_kwargs
+                self.connection = await asyncio.wait_for(
+                    psycopg.AsyncConnection.connect(autocommit=True, **self.connect_kwargs),
+                    CHECK_TIMEOUT_SECONDS,
                 )
-            cursor = await self.connection.execute(
-                "SELECT pg_try_advisory_lock(%s), pg_backend_pid()", (self.key,)
-            )
-            row = await cursor.fetchone()
-        except psycopg.Error:
+            row = await asyncio.wait_for(self._try_lock(self.connection), CHECK_TIMEOUT_SECONDS)
+        except (psycopg.Error, OSError, TimeoutError):
             await self._drop()
             return False
         if row is None or not row[0]:
@@ -111,19 +111,27 @@ class AdvisoryLock:
             return False
         return True
 
+    async def _try_lock(self, connection: psycopg.AsyncConnection[Any]) -> Any:
+        cursor = await connection.execute(
+            "SELECT pg_try_advisory_lock(%s), pg_backend_pid()", (self.key,)
+        )
+        return await cursor.fetchone()
+
     async def release(self) -> None:
         if self.connection is not None and not self.connection.closed:
-            with contextlib.suppress(psycopg.Error):
-                await self.connection.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+            with contextlib.suppress(psycopg.Error, OSError, TimeoutError):
+                await asyncio.wait_for(
+                    self.connection.execute("SELECT pg_advisory_unlock(%s)", (self.key,)),
+                    CHECK_TIMEOUT_SECONDS,
+                )
         await self._drop()
 
     async def _drop(self) -> None:
         # Closing the session is what releases the lock if it was still held.
-        if self.connection is not None:
-            with contextlib.suppress(psycopg.Error, OSError):
-                await self.connection.close()
-        self.connection = None
-        self.backend_pid = None
+        connection, self.connection, self.backend_pid = self.connection, None, None
+        if connection is not None:
+            with contextlib.suppress(psycopg.Error, OSError, TimeoutError):
+                await asyncio.wait_for(connection.close(), CHECK_TIMEOUT_SECONDS)
 
 
 class FileLock:

@@ -70,6 +70,11 @@ class RunningService:
         self.consumer_task = None
 
 
+# How long a relay or consumer may take to notice its stop before it is cancelled: a test's
+# teardown must end even when a worker is stuck on a server the test itself cut off.
+STOP_GRACE_SECONDS = 30.0
+
+
 async def _stop(task: asyncio.Task[None] | None, stop: asyncio.Event, crash: bool) -> None:
     if task is None:
         return
@@ -78,6 +83,9 @@ async def _stop(task: asyncio.Task[None] | None, stop: asyncio.Event, crash: boo
         task.cancel()
     else:
         stop.set()
+        done, _ = await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
+        if not done:
+            task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
 

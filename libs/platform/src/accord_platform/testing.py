@@ -15,10 +15,12 @@ Two more session fixtures are started only by sessions that ask for them: `keycl
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,21 @@ def _timings(config: pytest.Config) -> dict[str, float]:
     if _TIMINGS not in config.stash:
         config.stash[_TIMINGS] = {}
     return config.stash[_TIMINGS]
+
+
+@pytest_asyncio.fixture(scope="session", autouse=True, loop_scope="session")
+async def roomy_default_executor() -> AsyncIterator[None]:
+    """More threads for `asyncio.to_thread` in the session's one event loop.
+
+    In-process platforms run every service - in the replica tests every service twice, while
+    the portal tests' stack is still up - in this loop, and their stores are synchronous,
+    reached with `asyncio.to_thread`. On 2 cores the default pool has 6 threads: a dozen relays
+    and consumers then queue behind each other, and threads waiting for a connection can hold
+    the pool that the connection's owner needs (a deadlock in CI, never alone). In production
+    each service is its own process with its own pool."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=64, thread_name_prefix="accord"))
+    yield
 
 
 @pytest.fixture(scope="session")
