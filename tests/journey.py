@@ -10,6 +10,25 @@ from accord_platform.harness import InProcessPlatform, eventually
 from accord_referral.examples import referral
 
 
+def flags_to_police_consent() -> dict[str, Any]:
+    """The advocate's consent, seen alone, to share the safety flags with the police for
+    safeguarding, from a minute ago for 30 days."""
+    now = datetime.now(UTC)
+    return {
+        "scope": "share",
+        "seen_alone": True,
+        "provisions": [
+            {
+                "agency": "police",
+                "purposes": ["safeguarding"],
+                "data_classes": ["safety.flags"],
+                "start": (now - timedelta(minutes=1)).isoformat(),
+                "end": (now + timedelta(days=30)).isoformat(),
+            }
+        ],
+    }
+
+
 class Journey:
     def __init__(self, platform: InProcessPlatform) -> None:
         self.p = platform
@@ -64,23 +83,10 @@ class Journey:
             json={"code": code, "severity": severity},
         )
         assert r.status_code == 204, r.text
-        now = datetime.now(UTC)
         r = await vs.post(
             f"/cases/{c}/consents",
             headers=self.advocate,
-            json={
-                "scope": "share",
-                "seen_alone": True,
-                "provisions": [
-                    {
-                        "agency": "police",
-                        "purposes": ["safeguarding"],
-                        "data_classes": ["safety.flags"],
-                        "start": (now - timedelta(minutes=1)).isoformat(),
-                        "end": (now + timedelta(days=30)).isoformat(),
-                    }
-                ],
-            },
+            json=flags_to_police_consent(),
         )
         assert r.status_code == 201, r.text
         return str(r.json()["consent_id"])

@@ -14,7 +14,7 @@ import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ from accord_reporting.domain import Scope, count_all
 from accord_reporting.domain.figures import REGION
 from accord_reporting.main import TOPICS, make_runtime, rebuild
 
-from tests.journey import Journey
+from tests.journey import Journey, flags_to_police_consent
 
 pytestmark = pytest.mark.integration
 
@@ -196,23 +196,10 @@ async def register(platform: InProcessPlatform, case: Case) -> None:
 
 
 async def consent_to_share(platform: InProcessPlatform, case: Case) -> None:
-    now = datetime.now(UTC)
     r = await platform.client("victim-support").post(
         f"/cases/{case.case_id}/consents",
         headers=platform.token("victim_services", "advocate", org=f"{case.prefix}-advocacy"),
-        json={
-            "scope": "share",
-            "seen_alone": True,
-            "provisions": [
-                {
-                    "agency": "police",
-                    "purposes": ["safeguarding"],
-                    "data_classes": ["safety.flags"],
-                    "start": (now - timedelta(minutes=1)).isoformat(),
-                    "end": (now + timedelta(days=30)).isoformat(),
-                }
-            ],
-        },
+        json=flags_to_police_consent(),
     )
     assert r.status_code == 201, r.text
     case.victim_answered = case.share_consent = True

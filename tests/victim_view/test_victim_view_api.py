@@ -22,7 +22,7 @@ from accord_kernel.contracts import (
 from accord_platform.harness import InProcessPlatform, eventually
 from aiokafka import AIOKafkaConsumer
 
-from tests.journey import Journey
+from tests.journey import Journey, flags_to_police_consent
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -295,7 +295,6 @@ async def test_the_victims_withdrawal_has_the_advocates_effect(
 ) -> None:
     j = await new_case(platform)
     vs = platform.client("victim-support")
-    now = datetime.now(UTC)
     # The police may read the flags by the victim's share consent.
     r = await vs.post(
         f"/cases/{j.case_id}/safety-flags",
@@ -306,19 +305,7 @@ async def test_the_victims_withdrawal_has_the_advocates_effect(
     r = await vs.post(
         f"/cases/{j.case_id}/consents",
         headers=j.advocate,
-        json={
-            "scope": "share",
-            "seen_alone": True,
-            "provisions": [
-                {
-                    "agency": "police",
-                    "purposes": ["safeguarding"],
-                    "data_classes": ["safety.flags"],
-                    "start": (now - timedelta(minutes=1)).isoformat(),
-                    "end": (now + timedelta(days=30)).isoformat(),
-                }
-            ],
-        },
+        json=flags_to_police_consent(),
     )
     assert r.status_code == 201, r.text
     share = r.json()["consent_id"]

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import structlog
+from fastapi import FastAPI
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -32,6 +33,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_fastapi_instrumentator import Instrumentator
 
 TRACER_NAME = "accord"
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -161,6 +163,18 @@ def span(
 
 
 # ---- metrics --------------------------------------------------------------------------
+
+
+def serve_metrics(app: FastAPI, registry: CollectorRegistry, unmeasured: list[str]) -> None:
+    """Requests, errors and latency per route template (never per URL: a path holds case
+    ids, and ids in labels would leak them and grow without bound), served at /metrics."""
+    Instrumentator(
+        registry=registry,
+        should_group_status_codes=False,
+        excluded_handlers=["/metrics", *unmeasured],
+    ).instrument(app, metric_namespace="accord").expose(
+        app, endpoint="/metrics", include_in_schema=False
+    )
 
 
 class ServiceMetrics:

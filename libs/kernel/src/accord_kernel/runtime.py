@@ -18,7 +18,6 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import Field
 
 from accord_kernel.application import AccordApplication
@@ -26,7 +25,12 @@ from accord_kernel.bus import ApplicationInbox, Inbox, InboxConsumer, OutboxRela
 from accord_kernel.deployment import DeploymentHeaderMiddleware, SyntheticDataGuard
 from accord_kernel.identity import Subject, TokenVerifier
 from accord_kernel.input_bounds import InputBoundsMiddleware
-from accord_kernel.observability import ServiceMetrics, configure_logging, configure_tracing
+from accord_kernel.observability import (
+    ServiceMetrics,
+    configure_logging,
+    configure_tracing,
+    serve_metrics,
+)
 from accord_kernel.openapi import complete
 from accord_kernel.organisations import load_directory
 from accord_kernel.policy import PolicyDecisionPoint, PolicyEnforcementPoint, PolicyUnavailable
@@ -306,17 +310,8 @@ def build_api(
 
 
 def observe(api: FastAPI, runtime: ServiceRuntime[Any]) -> None:
-    """Server spans for every request and Prometheus metrics per route, served at /metrics.
-
-    Per route template, never per URL: a path holds case ids, and ids in metric labels would
-    both leak them to the metrics system and grow it without bound."""
-    Instrumentator(
-        registry=runtime.metrics.registry,
-        should_group_status_codes=False,
-        excluded_handlers=["/metrics", "/health/live", "/health/ready"],
-    ).instrument(api, metric_namespace="accord").expose(
-        api, endpoint="/metrics", include_in_schema=False
-    )
+    """Server spans for every request and Prometheus metrics per route, served at /metrics."""
+    serve_metrics(api, runtime.metrics.registry, ["/health/live", "/health/ready"])
     FastAPIInstrumentor.instrument_app(
         api,
         excluded_urls="health/live,health/ready,metrics",

@@ -9,14 +9,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from accord_kernel.deployment import DeploymentHeaderMiddleware
-from accord_kernel.observability import configure_logging
+from accord_kernel.observability import configure_logging, serve_metrics
 from accord_kernel.organisations import load_directory
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from prometheus_client import CollectorRegistry
-from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.responses import Response
 
 from accord_portal import auth
@@ -140,14 +139,9 @@ def create_app(
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    # Requests, errors and latency per route template (never per URL), as on every service;
-    # a registry of its own, so that tests running several apps in one process stay apart.
-    Instrumentator(
-        registry=CollectorRegistry(auto_describe=True),
-        should_group_status_codes=False,
-        excluded_handlers=["/metrics", "/health/live", "/static", "/govuk", "/assets"],
-    ).instrument(app, metric_namespace="accord").expose(
-        app, endpoint="/metrics", include_in_schema=False
+    # A registry of its own, so that tests running several apps in one process stay apart.
+    serve_metrics(
+        app, CollectorRegistry(auto_describe=True), ["/health/live", "/static", "/govuk", "/assets"]
     )
     return app
 
