@@ -71,6 +71,7 @@ ALL_TOPICS = [
     *SHARE_TOPICS,
 ]
 PARTITIONS = 3
+LISTENER_STOP_SECONDS = 5.0
 
 
 def prefixed(prefix: str, topics: Iterable[str]) -> list[str]:
@@ -398,13 +399,14 @@ class OutboxRelay:
             while not stop.is_set() and not publishing.done():
                 await _backoff(stop, LEADERSHIP_POLL_SECONDS)
                 if not stop.is_set() and not await self.leadership.held():
-                    publishing.cancel()
                     break
         finally:
             if not publishing.done():
-                if stop.is_set():
-                    publishing_stop.set()
-                else:
+                # The stop event as well as the cancellation: on Python 3.11 a cancellation
+                # that arrives as an awaited wait_for completes can be swallowed, and the
+                # publishing loop would then go on after the lead is gone (found in CI).
+                publishing_stop.set()
+                if not stop.is_set():
                     publishing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await publishing
@@ -423,8 +425,22 @@ class OutboxRelay:
                 # Also when the relay itself is cancelled (a crash in the tests), which
                 # leaves `stop` unset: the listener would otherwise wait for it forever.
                 listening.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await listening
+                # Bounded: psycopg can be slow to give up a connection cancelled inside
+                # notifies(), and a relay stuck here keeps its lead (and a crashed one hangs).
+                done, _ = await asyncio.wait({listening}, timeout=LISTENER_STOP_SECONDS)
+                if not done:
+                    log.warning(
+                        "outbox relay %s: its notification listener did not stop in %.0f s; "
+                        "left to close by itself",
+                        self.app.service_name,
+                        LISTENER_STOP_SECONDS,
+                    )
+                elif not listening.cancelled() and listening.exception() is not None:
+                    log.warning(
+                        "outbox relay %s: listener ended with %s",
+                        self.app.service_name,
+                        type(listening.exception()).__name__,
+                    )
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Waits for new notifications: until the listener says some were committed (or the
