@@ -15,10 +15,5 @@ echo "== mypy --strict"
 "$ACCORD_UV" run --frozen mypy --strict libs/kernel/src libs/platform/src services/*/src
 echo "== policy tests (opa $("$ACCORD_OPA" version | head -1))"
 bash policies/test.sh
-# The replica tests run two of every service in one event loop and time their takeover: in
-# the big session they share that loop with the portal stack and earlier platforms, and
-# failed there (never alone), so they get a session of their own, first.
-echo "== pytest tests/replicas (a session of its own)"
-"$ACCORD_UV" run --frozen pytest tests/replicas "$@"
 echo "== pytest"
-"$ACCORD_UV" run --frozen pytest --ignore=tests/replicas "$@"
+"$ACCORD_UV" run --frozen pytest "$@"
